@@ -1,0 +1,101 @@
+"""Command-line entry points behind ``tools/*.py``.
+
+Each ``*_main(argv)`` parses its arguments, does its work through the package and
+returns an exit code. A ``UserError`` (bad config, path, weights, data) is printed
+as one plain message and exits 2; ``--debug`` shows the traceback as well.
+"""
+
+import argparse
+import sys
+import traceback
+from typing import List, Optional
+
+__all__ = ["run", "train_main", "summary_main", "config_arguments"]
+
+
+def config_arguments(parser: argparse.ArgumentParser, required: bool = True):
+    """The ``-c CONFIG -o KEY=VALUE`` arguments every tool shares, and ``--debug``."""
+    parser.add_argument("-c", "--config", required=required, help="YAML config file")
+    parser.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config value, e.g. -o Global.epochs=3 (repeatable)")
+    parser.add_argument("--debug", action="store_true",
+                        help="print the full traceback of an error")
+
+
+def run(main, argv: Optional[List[str]] = None) -> int:
+    """Call ``main(args)`` and turn a UserError into a message and exit code 2."""
+    from .errors import UserError
+
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return main(argv) or 0
+    except UserError as err:
+        if "--debug" in argv:
+            traceback.print_exc()
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _train(argv):
+    from .config import load_config
+    from .engine import train
+
+    parser = argparse.ArgumentParser(description="Train GoogLeNet from a PaddleClas-style config.")
+    config_arguments(parser)
+    args = parser.parse_args(argv)
+    train(load_config(args.config, args.override))
+
+
+def _summary(argv):
+    import paddle
+
+    from .analysis import count_macs, count_parameters
+    from .config import load_config
+    from .models import GoogLeNet, build_model
+
+    parser = argparse.ArgumentParser(
+        description="Print the paddle.summary table, parameter and multiply-accumulate "
+                    "counts of the configured (or default) model.")
+    config_arguments(parser, required=False)
+    parser.add_argument("--input-size", type=int, nargs="+", metavar="SIDE",
+                        help="input H [W] (default: the config's Global.image_shape, or 224)")
+    parser.add_argument("--expect", type=int, metavar="N",
+                        help="exit 1 unless the total parameter count is N")
+    args = parser.parse_args(argv)
+
+    if args.config:
+        config = load_config(args.config, args.override)
+        network = build_model(config["Arch"])
+        shape = config["Global"]["image_shape"]
+    else:
+        network, shape = GoogLeNet(), [3, 224, 224]
+    if args.input_size:
+        side = args.input_size
+        shape = [3, side[0], side[-1]]
+    if hasattr(network, "check_input"):  # a clear error before paddle.summary's own
+        network.check_input(paddle.zeros([1] + shape))
+    paddle.summary(network, input_size=(None, *shape))
+    params = count_parameters(network)
+    macs = count_macs(network, shape)
+    print(f"Input: {shape}")
+    print(f"Total params: {params['total']:,}")
+    print(f"Trainable params: {params['trainable']:,}")
+    print(f"Multiply-accumulates per image: {macs['total']:,} "
+          f"({macs['total'] / 1e9:.3f} G; conv {macs['by_type']['Conv2D']:,}, "
+          f"linear {macs['by_type']['Linear']:,})")
+    if args.expect is not None and params["total"] != args.expect:
+        print(f"error: expected {args.expect:,} parameters, the model has "
+              f"{params['total']:,}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def train_main(argv=None) -> int:
+    return run(_train, argv)
+
+
+def summary_main(argv=None) -> int:
+    return run(_summary, argv)

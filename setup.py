@@ -1,0 +1,41 @@
+"""paddle_googlenet: GoogLeNet (Inception v1) for PaddlePaddle.
+
+Paddle itself is an extra, because it comes in two distributions that provide the
+same ``paddle`` module: ``paddlepaddle`` (CPU) and ``paddlepaddle-gpu`` (CUDA).
+Requiring either one would let pip replace the other, so:
+
+    pip install -e ".[cpu]"        # CPU machines: brings paddlepaddle
+    pip install -e .               # GPU machines, after installing paddlepaddle-gpu
+    pip install -e ".[cpu,test]"   # to run the tests on a CPU machine
+"""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="paddle_googlenet",
+    version="0.1.0",
+    description="GoogLeNet (Inception v1) for PaddlePaddle, with PaddleClas-style configs",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["paddle_googlenet", "paddle_googlenet.*"]),
+    python_requires=">=3.9",
+    install_requires=[
+        "numpy",
+        "pyyaml",
+        "Pillow",       # image decoding for datasets and prediction
+        "matplotlib",   # the per-epoch loss/accuracy plot every training run writes
+    ],
+    extras_require={
+        "cpu": ["paddlepaddle>=3.0,<4"],
+        # PyPI's newest paddlepaddle-gpu is 2.6; Paddle 3 GPU builds come from
+        # PaddlePaddle's own package index for each CUDA version (see README).
+        "gpu": ["paddlepaddle-gpu>=3.0,<4"],
+        "test": ["pytest"],
+    },
+    entry_points={
+        "console_scripts": [
+            "googlenet-train=paddle_googlenet.cli:train_main",
+            "googlenet-summary=paddle_googlenet.cli:summary_main",
+        ],
+    },
+)
