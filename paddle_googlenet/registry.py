@@ -31,6 +31,8 @@ def _describe(hint) -> str:
     if origin in (list, tuple, collections.abc.Sequence):
         args = typing.get_args(hint)
         return f"list of {_describe(args[0])}" if args else "list"
+    if origin is typing.Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
     if hint is type(None):
         return "null"
     return getattr(hint, "__name__", str(hint))

@@ -1,0 +1,29 @@
+"""Datasets, PaddleClas-style image transforms, the DataLoader builder and the demo set.
+
+    from paddle_googlenet.data import build_dataloader, ensure_demo_dataset
+    demo = ensure_demo_dataset("dataset/googlenet_demo")
+    loader = build_dataloader({"dataset": {"name": "ImageNetDataset",
+                                           "image_root": demo.root,
+                                           "cls_label_path": demo.train_list,
+                                           "transform_ops": [...]},
+                               "sampler": {"name": "BatchSampler", "batch_size": 32,
+                                           "shuffle": True}}, seed=0)
+
+This package uses paddle, numpy and PIL only; it never imports the model, config or
+engine modules.
+"""
+
+from .datasets import DATASETS, IMAGE_EXTENSIONS, ImageFolderDataset, ImageNetDataset
+from .demo import (DEMO_DEFAULTS, SHAPES, DemoDataset, ensure_demo_dataset, make_demo_dataset,
+                   read_manifest)
+from .loader import SAMPLERS, EpochDataLoader, build_dataloader
+from .transforms import (TRANSFORMS, Compose, CropImage, DecodeImage, ImageDecodeError,
+                         NormalizeImage, RandCropImage, RandFlipImage, ResizeImage, ToCHWImage,
+                         build_transforms)
+
+__all__ = ["ImageNetDataset", "ImageFolderDataset", "DATASETS", "IMAGE_EXTENSIONS",
+           "build_dataloader", "EpochDataLoader", "SAMPLERS", "TRANSFORMS", "Compose",
+           "build_transforms", "DecodeImage", "ResizeImage", "CropImage", "RandCropImage",
+           "RandFlipImage", "NormalizeImage", "ToCHWImage", "ImageDecodeError", "SHAPES",
+           "DEMO_DEFAULTS", "DemoDataset", "make_demo_dataset", "ensure_demo_dataset",
+           "read_manifest"]

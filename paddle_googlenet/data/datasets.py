@@ -1,0 +1,282 @@
+"""Image classification datasets: a PaddleClas list file, or a folder per class.
+
+Both datasets check everything they can when they are built (paths, every line of
+a list file, every class folder), so a broken dataset fails before training starts
+rather than in the middle of an epoch. Images themselves are only opened when a
+sample is read; statting every file of a million-image list up front would take
+too long on network storage.
+
+A sample is ``(image, label)``: ``label`` is a ``np.int64`` and ``image`` is what the
+transform pipeline returns, turned CHW. Like PaddleClas's datasets, a pipeline that
+ends in HWC (the usual ``NormalizeImage order: ''`` without ToCHWImage) is
+transposed to CHW here; a pipeline ending in ToCHWImage is left alone.
+"""
+
+import logging
+import os
+from typing import Any, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import paddle
+
+from ..errors import ConfigError, DataError
+from ..registry import Registry
+from .transforms import BYTES, HWC, Compose, DecodeImage, ImageDecodeError, build_transforms
+
+__all__ = ["ImageNetDataset", "ImageFolderDataset", "DATASETS", "IMAGE_EXTENSIONS"]
+
+_log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm",
+                    ".pgm")
+_MAX_REPORTED_LINES = 5
+
+TransformOps = Union[Sequence[Mapping[str, Any]], Compose, None]
+PathName = Union[str, os.PathLike]
+
+DATASETS = Registry("dataset")
+
+
+def _build_pipeline(transform_ops: TransformOps) -> Compose:
+    """PaddleClas list form, a ready Compose, or None (decode only) -> Compose."""
+    if transform_ops is None:
+        pipeline = Compose([DecodeImage()])
+    elif isinstance(transform_ops, Compose):
+        pipeline = transform_ops
+    else:
+        pipeline = build_transforms(transform_ops)
+    if pipeline.output_layout == BYTES:
+        raise ConfigError("transform_ops must start with DecodeImage: the dataset reads each "
+                          "image file as bytes and the pipeline has to decode them")
+    return pipeline
+
+
+class _ImageSamples(paddle.io.Dataset):
+    """Shared reading logic: ``samples`` of ``(path, label)`` through a pipeline.
+
+    ``skip_bad_images``: when an image cannot be read or decoded, use the next
+    readable sample instead of raising, and record the path in ``bad_images`` (each
+    path once). That record is exact with ``num_workers=0``; worker processes hold
+    their own copies of the dataset, so with workers it stays empty in the main
+    process and only the warning each worker logs tells of skipped files.
+    ``sample_seed``: when set to ``(seed, epoch)`` (build_dataloader does this),
+    numpy's global RNG is seeded from ``(seed, epoch, index)`` before each sample is
+    transformed, so random augmentations depend on neither the number of workers
+    nor the order in which they fetch samples.
+    """
+
+    def __init__(self, samples: List[Tuple[str, int]], transform_ops: TransformOps,
+                 skip_bad_images: bool):
+        super().__init__()
+        if not isinstance(skip_bad_images, bool):
+            raise ConfigError(f"skip_bad_images must be true or false, got {skip_bad_images!r}")
+        self.samples = samples
+        self.labels = [label for _, label in samples]
+        self.transform = _build_pipeline(transform_ops)
+        self.skip_bad_images = skip_bad_images
+        self.bad_images: List[str] = []
+        self.sample_seed: Optional[Tuple[int, int]] = None
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def describe(self, position: int) -> str:
+        """Where sample ``position`` comes from, for messages."""
+        return f"sample {position}"
+
+    def __getitem__(self, index: int) -> Tuple[np.ndarray, np.int64]:
+        if self.sample_seed is not None:
+            np.random.seed([*self.sample_seed, index])
+        for attempt in range(len(self.samples)):
+            position = (index + attempt) % len(self.samples)
+            path, label = self.samples[position]
+            try:
+                image = self._read(path, position)
+            except (OSError, ImageDecodeError) as err:
+                if not self.skip_bad_images:
+                    raise DataError(f"cannot read image {path} ({self.describe(position)}): "
+                                    f"{_reason(err)}") from err
+                if path not in self.bad_images:
+                    self.bad_images.append(path)
+                    _log.warning("skipping unreadable image %s: %s", path, _reason(err))
+                continue
+            return image, np.int64(label)
+        raise DataError(f"none of the {len(self.samples)} images of the dataset can be read "
+                        f"(first: {self.samples[0][0]})")
+
+    def _read(self, path: str, position: int) -> np.ndarray:
+        with open(path, "rb") as file:
+            data = file.read()
+        try:
+            image = self.transform(data)
+        except ImageDecodeError:
+            raise
+        except DataError as err:  # a later op failed: a pipeline problem, never skipped
+            raise DataError(f"transforming image {path} ({self.describe(position)}): "
+                            f"{err}") from err
+        if self.transform.output_layout == HWC:
+            image = np.ascontiguousarray(image.transpose(2, 0, 1))
+        return image
+
+
+def _reason(err: Exception) -> str:
+    if isinstance(err, FileNotFoundError):
+        return "file not found"
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror
+    return str(err)
+
+
+def _check_dir(path: Any, name: str) -> str:
+    if not isinstance(path, (str, os.PathLike)):
+        raise ConfigError(f"{name} must be a path, got {path!r}")
+    if not os.path.isdir(path):
+        what = "is not a directory" if os.path.exists(path) else "does not exist"
+        raise DataError(f"{name} {os.path.abspath(path)} {what}")
+    return os.path.abspath(path)
+
+
+@DATASETS.register
+class ImageNetDataset(_ImageSamples):
+    """Images listed in a PaddleClas list file, one ``relative/path.jpg label`` a line.
+
+    Args:
+        image_root: directory the listed paths are relative to.
+        cls_label_path: the list file. Blank lines are ignored; the label is the last
+            field, so paths may contain spaces.
+        transform_ops: PaddleClas list of ops (see ``build_transforms``), a Compose,
+            or None to decode only (samples are then ``uint8`` CHW arrays).
+        delimiter: separator between path and label; default any whitespace.
+        class_num: if given, every label must be below it.
+        skip_bad_images: see ``_ImageSamples``.
+
+    Attributes: ``samples`` (list of ``(absolute path, label)``), ``labels``,
+    ``bad_images``. Raises DataError when ``image_root`` or the list file is missing,
+    the list is empty, or lines are malformed or have bad labels (the message lists
+    the first few such lines, ``file:line: text``, and how many there are), or when
+    the first listed image does not exist (a likely sign of a wrong ``image_root``;
+    not checked with ``skip_bad_images``).
+    """
+
+    def __init__(self, image_root: PathName, cls_label_path: PathName,
+                 transform_ops: TransformOps = None,
+                 delimiter: Optional[str] = None, class_num: Optional[int] = None,
+                 skip_bad_images: bool = False):
+        root = _check_dir(image_root, "image_root")
+        if not isinstance(cls_label_path, (str, os.PathLike)):
+            raise ConfigError(f"cls_label_path must be a path, got {cls_label_path!r}")
+        if not os.path.isfile(cls_label_path):
+            raise DataError(f"cls_label_path {os.path.abspath(cls_label_path)} does not exist "
+                            f"or is not a file")
+        if delimiter is not None and (not isinstance(delimiter, str) or not delimiter):
+            raise ConfigError(f"delimiter must be a non-empty string, got {delimiter!r}")
+        if class_num is not None and (isinstance(class_num, bool)
+                                      or not isinstance(class_num, int) or class_num < 1):
+            raise ConfigError(f"class_num must be a positive integer, got {class_num!r}")
+        self.cls_label_path = os.path.abspath(cls_label_path)
+        samples, self.line_numbers = self._read_list(root, self.cls_label_path, delimiter,
+                                                     class_num)
+        super().__init__(samples, transform_ops, skip_bad_images)
+        if not skip_bad_images and not os.path.isfile(samples[0][0]):
+            raise DataError(f"the first image listed ({self.describe(0)}) "
+                            f"does not exist: {samples[0][0]}; is image_root {root} right?")
+
+    def describe(self, position: int) -> str:
+        return f"{self.cls_label_path}:{self.line_numbers[position]}"
+
+    @staticmethod
+    def _read_list(root: str, list_path: str, delimiter: Optional[str],
+                   class_num: Optional[int]) -> Tuple[List[Tuple[str, int]], List[int]]:
+        try:
+            with open(list_path, encoding="utf-8") as file:
+                lines = file.read().splitlines()
+        except UnicodeDecodeError as err:
+            raise DataError(f"list file {list_path} is not UTF-8 text ({err})") from None
+        samples, line_numbers, problems = [], [], []
+        for number, line in enumerate(lines, start=1):
+            text = line.strip()
+            if not text:
+                continue
+            fields = text.rsplit(delimiter, 1)
+            if len(fields) != 2 or not fields[0].strip():
+                problems.append((number, text, "expected 'path label'"))
+                continue
+            path, label_text = fields[0].strip(), fields[1].strip()
+            try:
+                label = int(label_text)
+            except ValueError:
+                problems.append((number, text, f"label {label_text!r} is not an integer"))
+                continue
+            if label < 0:
+                problems.append((number, text, f"label {label} is negative"))
+            elif class_num is not None and label >= class_num:
+                problems.append((number, text, f"label {label} is not below class_num "
+                                               f"{class_num}"))
+            else:
+                samples.append((os.path.join(root, path), label))
+                line_numbers.append(number)
+        if problems:
+            shown = "\n".join(f"  {list_path}:{number}: {text!r}: {why}"
+                              for number, text, why in problems[:_MAX_REPORTED_LINES])
+            more = (f" (first {_MAX_REPORTED_LINES} shown)"
+                    if len(problems) > _MAX_REPORTED_LINES else "")
+            raise DataError(f"list file {list_path} has {len(problems)} bad line(s){more}:\n"
+                            f"{shown}")
+        if not samples:
+            raise DataError(f"list file {list_path} lists no images")
+        return samples, line_numbers
+
+
+@DATASETS.register
+class ImageFolderDataset(_ImageSamples):
+    """Images in a folder per class: ``image_root/<class name>/**/<image>``.
+
+    Classes are the sub-directories of ``image_root`` (hidden ones skipped), sorted
+    by name; the label of a class is its index in ``class_names``. Images are the
+    files with one of ``extensions`` (any case) anywhere under a class directory.
+
+    A class directory without images is an error, not skipped: skipping it would
+    quietly shift the label of every later class and break the mapping to class
+    names. Files directly in ``image_root`` are ignored.
+
+    Args:
+        image_root: the directory of class directories.
+        transform_ops, skip_bad_images: as for ImageNetDataset.
+        extensions: file name endings that count as images.
+
+    Attributes: ``class_names``, ``samples``, ``labels``, ``bad_images``.
+    """
+
+    def __init__(self, image_root: PathName, transform_ops: TransformOps = None,
+                 extensions: Sequence[str] = IMAGE_EXTENSIONS, skip_bad_images: bool = False):
+        root = _check_dir(image_root, "image_root")
+        if (isinstance(extensions, str) or not extensions
+                or not all(isinstance(e, str) for e in extensions)):
+            raise ConfigError(f"extensions must be a list of file endings like ['.jpg'], "
+                              f"got {extensions!r}")
+        endings = tuple(e.lower() for e in extensions)
+        self.class_names = sorted(entry.name for entry in os.scandir(root)
+                                  if entry.is_dir() and not entry.name.startswith("."))
+        if not self.class_names:
+            raise DataError(f"image_root {root} has no class directories; expected "
+                            f"image_root/<class name>/<image>")
+        samples, empty = [], []
+        for label, name in enumerate(self.class_names):
+            found = []
+            for folder, subfolders, files in os.walk(os.path.join(root, name), followlinks=True):
+                subfolders.sort()  # os.walk visits them in this order: keep it stable
+                found += [os.path.join(folder, f) for f in sorted(files)
+                          if f.lower().endswith(endings)]
+            if not found:
+                empty.append(name)
+            samples += [(path, label) for path in found]
+        if empty:
+            raise DataError(f"class directories without images ({', '.join(endings)}) in "
+                            f"{root}: {', '.join(empty)}; remove them or add images")
+        super().__init__(samples, transform_ops, skip_bad_images)
+
+    def describe(self, position: int) -> str:
+        return f"class {self.class_names[self.labels[position]]!r}"
+
+
+DATASETS.register(ImageFolderDataset, name="ImageFolder")  # paddle.vision's and torchvision's name

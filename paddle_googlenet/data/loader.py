@@ -1,0 +1,249 @@
+"""Build a ``paddle.io.DataLoader`` from a PaddleClas ``DataLoader.<Mode>`` section.
+
+    DataLoader:
+      Train:
+        dataset: {name: ImageNetDataset, image_root: ..., cls_label_path: ...,
+                  transform_ops: [...]}
+        sampler: {name: DistributedBatchSampler, batch_size: 64, shuffle: True,
+                  drop_last: False}
+        loader: {num_workers: 4, use_shared_memory: True}
+
+The loader is built with ``batch_sampler=``, so ``paddle.Model.fit`` takes it as is.
+Every ``iter(loader)`` is one epoch, counted by the loader: the epoch orders the
+shuffle and, with a seed, seeds the augmentations (see EpochDataLoader). To resume
+at epoch ``k``, call ``loader.set_epoch(k)`` or, as PaddleClas engines do,
+``loader.batch_sampler.set_epoch(k)`` before the next iteration.
+"""
+
+from typing import Any, Mapping, Optional
+
+import numpy as np
+import paddle
+
+from ..errors import ConfigError
+from ..registry import Registry, check_value
+from .datasets import DATASETS
+from .transforms import build_registered, build_transforms
+
+__all__ = ["build_dataloader", "EpochDataLoader", "EpochBatchSampler", "DistributedBatchSampler",
+           "SAMPLERS"]
+
+SAMPLERS = Registry("sampler")
+# Sampler arguments build_dataloader fills in; the config gives the others.
+_SAMPLER_FILLED = ("dataset", "seed", "distributed")
+_SECTION_KEYS = ("dataset", "sampler", "loader")
+_LOADER_KEYS = ("num_workers", "use_shared_memory")
+
+
+class EpochBatchSampler(paddle.io.BatchSampler):
+    """BatchSampler whose shuffled order is drawn from ``(seed, epoch)``.
+
+    The order comes from an RNG of its own, so it stays the same whatever else
+    draws from numpy's global RNG (Paddle's multi-process loader does, to seed its
+    workers). Without a seed, it draws from the global RNG as paddle's
+    RandomSampler does.
+    """
+
+    def __init__(self, dataset: Any, batch_size: int, shuffle: bool = False,
+                 drop_last: bool = False, seed: Optional[int] = None):
+        super().__init__(dataset, batch_size=batch_size, drop_last=drop_last)
+        self.shuffle, self.seed, self.epoch = shuffle, seed, 0
+        self.requested_epoch: Optional[int] = None
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = self.requested_epoch = int(epoch)
+
+    def __iter__(self):
+        size = len(self.sampler)
+        if not self.shuffle:
+            order = list(range(size))
+        elif self.seed is None:
+            order = np.random.permutation(size).tolist()
+        else:
+            order = np.random.RandomState([self.seed, self.epoch]).permutation(size).tolist()
+        stop = size - size % self.batch_size if self.drop_last else size
+        for start in range(0, stop, self.batch_size):
+            yield order[start:start + self.batch_size]
+
+
+class DistributedBatchSampler(paddle.io.DistributedBatchSampler):
+    """paddle's DistributedBatchSampler, remembering epochs given to ``set_epoch``."""
+
+    requested_epoch: Optional[int] = None
+
+    def set_epoch(self, epoch: int) -> None:
+        super().set_epoch(int(epoch))
+        self.requested_epoch = int(epoch)
+
+
+@SAMPLERS.register(name="DistributedBatchSampler")
+def _distributed_batch_sampler(dataset: Any, batch_size: int, shuffle: bool = False,
+                               drop_last: bool = False, seed: Optional[int] = None,
+                               distributed: Optional[bool] = None) -> DistributedBatchSampler:
+    """Shards across the ranks of ``paddle.distributed`` unless ``distributed`` is False.
+
+    ``seed`` is not used: the order depends on the epoch alone (see EpochDataLoader).
+    """
+    shard = {"num_replicas": 1, "rank": 0} if distributed is False else {}
+    return DistributedBatchSampler(dataset, batch_size=batch_size, shuffle=shuffle,
+                                   drop_last=drop_last, **shard)
+
+
+@SAMPLERS.register(name="BatchSampler")
+def _batch_sampler(dataset: Any, batch_size: int, shuffle: bool = False, drop_last: bool = False,
+                   seed: Optional[int] = None,
+                   distributed: Optional[bool] = None) -> EpochBatchSampler:
+    """The whole dataset in this process, whatever ``distributed`` says."""
+    return EpochBatchSampler(dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
+                             seed=seed)
+
+
+class EpochDataLoader(paddle.io.DataLoader):
+    """A DataLoader that counts epochs and makes each one reproducible from a seed.
+
+    Each ``iter()`` runs epoch ``self.epoch`` and then increments it. The next epoch
+    can be chosen with ``loader.set_epoch(epoch)`` or, as PaddleClas engines do,
+    ``loader.batch_sampler.set_epoch(epoch)``. At the start of an epoch the batch
+    sampler's ``epoch`` is set (it orders the shuffle), and, when ``seed`` is not
+    None:
+
+    * the dataset's ``sample_seed`` is set to ``(seed, epoch)`` so that each sample
+      is augmented from a seed of its own (see datasets._ImageSamples), the same
+      whatever ``num_workers`` is;
+    * numpy's global RNG is seeded from ``(seed, epoch)`` in the main process, which
+      also fixes the base seed Paddle derives each worker process's seed from.
+
+    DistributedBatchSampler's order depends on the epoch alone, as Paddle made it:
+    every rank must draw the same permutation to take disjoint shards of it.
+    """
+
+    def __init__(self, dataset: Any, batch_sampler: Any, seed: Optional[int] = None,
+                 **kwargs: Any):
+        super().__init__(dataset, batch_sampler=batch_sampler, **kwargs)
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next iteration epoch ``epoch`` (e.g. when resuming training)."""
+        self.epoch = int(epoch)
+
+    def __iter__(self):
+        requested = getattr(self.batch_sampler, "requested_epoch", None)
+        if requested is not None:  # the engine called batch_sampler.set_epoch()
+            self.epoch = requested
+            self.batch_sampler.requested_epoch = None
+        epoch = self.epoch
+        self.epoch += 1
+        if hasattr(self.batch_sampler, "epoch"):
+            self.batch_sampler.epoch = epoch
+        if self.seed is not None:
+            np.random.seed([self.seed, epoch])
+            if hasattr(self.dataset, "sample_seed"):
+                # Set before super().__iter__() starts the workers, which copy the dataset.
+                self.dataset.sample_seed = (self.seed, epoch)
+        return super().__iter__()
+
+
+def _section(cfg: Any, key: str, where: str, valid_keys=None) -> Mapping:
+    value = cfg.get(key)
+    if value is None:
+        value = {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}.{key} must be a mapping, got {value!r}")
+    if valid_keys is not None:
+        unknown = [k for k in value if k not in valid_keys]
+        if unknown:
+            raise ConfigError(f"{where}.{key}: unknown key {unknown[0]!r}; valid keys: "
+                              f"{', '.join(valid_keys)}")
+    return value
+
+
+def _named(cfg: Mapping, registry: Registry, where: str):
+    """``(name, arguments)`` of a ``{name: ..., **arguments}`` section, the name checked."""
+    kwargs = dict(cfg)
+    name = kwargs.pop("name", None)
+    registry.get(name, f"{where}.name")
+    return name, kwargs
+
+
+def _build_dataset(cfg: Mapping, where: str):
+    name, kwargs = _named(cfg, DATASETS, where)
+    DATASETS.check_kwargs(name, kwargs, where)  # before the ops, as the config lists them
+    if kwargs.get("transform_ops") is not None:
+        kwargs["transform_ops"] = build_transforms(kwargs["transform_ops"],
+                                                   where=f"{where}.transform_ops")
+    return build_registered(DATASETS, name, kwargs, where, f"{where} ({name})")
+
+
+def build_dataloader(loader_cfg: Mapping[str, Any], seed: Optional[int] = None,
+                     distributed: Optional[bool] = None,
+                     where: str = "DataLoader.Train") -> EpochDataLoader:
+    """Build the dataset, batch sampler and DataLoader of one config section.
+
+    Args:
+        loader_cfg: mapping with ``dataset`` (``name`` from ``DATASETS`` plus that
+            dataset's arguments), ``sampler`` (``name`` from ``SAMPLERS``,
+            'DistributedBatchSampler' or 'BatchSampler', plus ``batch_size``,
+            ``shuffle`` and ``drop_last``, both default False) and optionally ``loader``
+            (``num_workers``, default 0, and ``use_shared_memory``, default True).
+        seed: makes shuffling and augmentation reproducible (see EpochDataLoader);
+            a non-negative integer below 2**32, or None.
+        distributed: DistributedBatchSampler shards across the ranks of
+            ``paddle.distributed`` when True or None (with one process it has one
+            shard: the whole dataset); False keeps the whole dataset in this process.
+            BatchSampler never shards.
+        where: config path of the section, used in error messages.
+
+    Returns an ``EpochDataLoader`` (a ``paddle.io.DataLoader``); its
+    ``batch_sampler`` is the sampler built here. Batches are ``[images, labels]``:
+    images ``[N, C, H, W]`` as the pipeline makes them, labels ``[N]`` int64.
+    """
+    if not isinstance(loader_cfg, Mapping):
+        raise ConfigError(f"{where} must be a mapping with dataset, sampler and loader, "
+                          f"got {loader_cfg!r}")
+    unknown = [k for k in loader_cfg if k not in _SECTION_KEYS]
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; valid keys: "
+                          f"{', '.join(_SECTION_KEYS)}")
+    if not loader_cfg.get("dataset"):
+        raise ConfigError(f"{where}.dataset is missing; it needs at least a name, one of "
+                          f"{', '.join(DATASETS.names())}")
+    if not loader_cfg.get("sampler"):
+        raise ConfigError(f"{where}.sampler is missing; it needs a name "
+                          f"({', '.join(SAMPLERS.names())}) and a batch_size")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)
+                             or not 0 <= seed < 2 ** 32):
+        raise ConfigError(f"seed must be an integer in [0, 2**32) or None, got {seed!r}")
+    sampler_cfg = _section(loader_cfg, "sampler", where)
+    workers_cfg = _section(loader_cfg, "loader", where, _LOADER_KEYS)
+    dataset_at, sampler_at, loader_at = (f"{where}.dataset", f"{where}.sampler",
+                                         f"{where}.loader")
+
+    # Check the cheap sampler settings before reading a possibly large list file.
+    sampler_name, sampler_kwargs = _named(sampler_cfg, SAMPLERS, sampler_at)
+    SAMPLERS.check_kwargs(sampler_name, sampler_kwargs, sampler_at,
+                          dict.fromkeys(_SAMPLER_FILLED))
+    batch_size = sampler_kwargs["batch_size"]
+    if batch_size < 1:
+        raise ConfigError(f"{sampler_at}.batch_size must be a positive integer, got {batch_size!r}")
+    num_workers = workers_cfg.get("num_workers", 0)
+    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+        raise ConfigError(f"{loader_at}.num_workers must be an integer >= 0, got {num_workers!r}")
+    use_shared_memory = workers_cfg.get("use_shared_memory", True)
+    check_value(use_shared_memory, bool, f"{loader_at}.use_shared_memory")
+
+    dataset = _build_dataset(_section(loader_cfg, "dataset", where), dataset_at)
+
+    sampler = build_registered(SAMPLERS, sampler_name, sampler_kwargs, sampler_at,
+                               f"{sampler_at} ({sampler_name})", dataset=dataset, seed=seed,
+                               distributed=distributed)
+    per_process = (sampler.num_samples if isinstance(sampler, DistributedBatchSampler)
+                   else len(dataset))
+    drop_last = sampler.drop_last
+    if drop_last and batch_size > per_process:
+        raise ConfigError(f"{sampler_at}.batch_size {batch_size} is larger than the "
+                          f"{per_process} samples this process gets from the dataset "
+                          f"({len(dataset)} in all), and drop_last is true, so there would be "
+                          f"no batch at all; lower batch_size or set drop_last false")
+    return EpochDataLoader(dataset, sampler, seed=seed, num_workers=num_workers,
+                           use_shared_memory=use_shared_memory, return_list=True)

@@ -1,0 +1,112 @@
+"""The ``paddle.Model`` callback that turns a ``fit`` into a PaddleClas-style run."""
+
+import time
+
+import numpy as np
+import paddle
+
+from .. import checkpoint
+from ..runtime import is_main_process, rng_state
+from .report import append_metrics, plot_metrics, read_metrics
+
+
+class LossAverager(paddle.callbacks.Callback):
+    """Mean of the per-batch losses of one ``evaluate`` (hapi logs the last one only)."""
+
+    def __init__(self):
+        super().__init__()
+        self.total, self.count = 0.0, 0
+
+    def on_eval_batch_end(self, step, logs=None):
+        size = logs.get("batch_size", 1)
+        self.total += float(np.mean(logs["loss"])) * size
+        self.count += size
+
+    @property
+    def mean(self):
+        return self.total / self.count if self.count else None
+
+
+class RunRecorder(paddle.callbacks.Callback):
+    """Per-batch logging, evaluation at the configured interval, checkpoints, the
+    best model, the metrics file and the plot.
+
+    ``fit`` counts epochs from 0 in every call; a resumed run starts at
+    ``start_epoch``, so this callback numbers epochs from 1 as PaddleClas does:
+    epoch ``start_epoch + fit_epoch + 1``.
+    """
+
+    def __init__(self, engine, start_epoch: int, best_top1: float):
+        super().__init__()
+        self.engine = engine
+        self.start_epoch = start_epoch
+        self.best_top1 = best_top1
+        self.log = engine.logger
+
+    def epoch_number(self, fit_epoch: int) -> int:
+        return self.start_epoch + fit_epoch + 1
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = self.epoch_number(epoch)
+        self.engine.set_data_epoch(self.epoch)
+        self.losses, self.seen, self.started = [], 0, time.time()
+
+    def on_train_batch_end(self, step, logs=None):
+        loss = float(np.mean(logs["loss"]))
+        size = logs.get("batch_size", 1)
+        self.losses.append((loss, size))
+        self.seen += size
+        if not np.isfinite(loss):
+            self.engine.stop_on_nonfinite(self.epoch, step + 1, loss)
+        if (step + 1) % self.engine.print_batch_step == 0:
+            metrics = " ".join(f"{k}: {logs[k]:.4f}" for k in self.engine.metric_names
+                               if k in logs)
+            rate = self.seen / max(time.time() - self.started, 1e-9)
+            self.log.info(f"[Train][Epoch {self.epoch}/{self.engine.epochs}][Iter "
+                          f"{step + 1}/{self.engine.steps_per_epoch}] lr: "
+                          f"{self.engine.current_lr():.6f} loss: {loss:.5f} {metrics} "
+                          f"ips: {rate:.1f} images/s")
+
+    def on_epoch_end(self, epoch, logs=None):
+        engine = self.engine
+        seconds = time.time() - self.started
+        total = sum(s for _, s in self.losses)
+        record = {"epoch": self.epoch,
+                  "train_loss": sum(l * s for l, s in self.losses) / max(total, 1),
+                  "lr": engine.current_lr(), "seconds": round(seconds, 2),
+                  "images_per_second": round(self.seen / max(seconds, 1e-9), 2)}
+        for key in engine.metric_names:
+            if key in logs:
+                record[f"train_{key}"] = float(logs[key])
+        self.log.info(f"[Train][Epoch {self.epoch}/{engine.epochs}][Avg] loss: "
+                      f"{record['train_loss']:.5f} "
+                      + " ".join(f"{k}: {record[f'train_{k}']:.4f}" for k in engine.metric_names
+                                 if f"train_{k}" in record)
+                      + f" time: {seconds:.1f}s")
+        if engine.eval_due(self.epoch):
+            result = engine.evaluate()
+            for key, value in result.items():
+                record[f"eval_{key}"] = value
+            self.log.info(f"[Eval][Epoch {self.epoch}][Avg] "
+                          + " ".join(f"{k}: {v:.5f}" for k, v in result.items()
+                                     if isinstance(v, float)))
+        self.save(record)
+
+    def save(self, record):
+        engine = self.engine
+        top1 = record.get("eval_top1")
+        improved = top1 is not None and top1 > self.best_top1
+        if improved:
+            self.best_top1 = top1
+        if not is_main_process():
+            return
+        states = {"best_top1": self.best_top1, "rng": rng_state(), "metrics": record}
+        if improved:
+            checkpoint.save_best(engine.run_dir, self.epoch, engine.network, states)
+            self.log.info(f"[Eval][Epoch {self.epoch}] new best top1 {top1:.5f}: saved "
+                          f"{engine.run_dir}/{checkpoint.BEST}")
+        if self.epoch % engine.save_interval == 0 or self.epoch == engine.epochs:
+            checkpoint.save_checkpoint(engine.run_dir, self.epoch, engine.network,
+                                       engine.optimizer, states)
+        append_metrics(engine.metrics_file, record)
+        plot_metrics(read_metrics(engine.metrics_file), engine.plot_file)

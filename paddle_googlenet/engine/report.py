@@ -1,0 +1,72 @@
+"""What a run leaves behind for people: a log file, per-epoch metrics and a plot."""
+
+import json
+import logging
+import os
+import sys
+
+__all__ = ["setup_logger", "append_metrics", "read_metrics", "plot_metrics"]
+
+LOGGER_NAME = "paddle_googlenet"
+
+
+def setup_logger(log_file: str = None, main_process: bool = True) -> logging.Logger:
+    """Log to stdout and, on the main process, to ``log_file`` as plain text."""
+    logger = logging.getLogger(LOGGER_NAME)
+    logger.setLevel(logging.INFO)
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+        handler.close()
+    fmt = logging.Formatter("[%(asctime)s] %(message)s", "%Y-%m-%d %H:%M:%S")
+    stream = logging.StreamHandler(sys.stdout)
+    stream.setFormatter(fmt)
+    logger.addHandler(stream)
+    if log_file and main_process:
+        os.makedirs(os.path.dirname(log_file) or ".", exist_ok=True)
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+        handler.setFormatter(fmt)
+        logger.addHandler(handler)
+    logger.propagate = False
+    return logger
+
+
+def append_metrics(path: str, record: dict):
+    """Append one epoch's record as a JSON line."""
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def read_metrics(path: str):
+    if not os.path.isfile(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def plot_metrics(records, path: str):
+    """Plot train/eval loss and top-1 per epoch into a PNG (written atomically)."""
+    import matplotlib
+    matplotlib.use("Agg")  # files only: no display on servers
+    import matplotlib.pyplot as plt
+
+    epochs = [r["epoch"] for r in records]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    for split, style in (("train", "-o"), ("eval", "-s")):
+        for ax, key in ((ax_loss, "loss"), (ax_acc, "top1")):
+            points = [(r["epoch"], r[f"{split}_{key}"]) for r in records
+                      if r.get(f"{split}_{key}") is not None]
+            if points:
+                ax.plot(*zip(*points), style, label=split)
+    ax_loss.set(title="loss", xlabel="epoch")
+    ax_acc.set(title="top-1 accuracy", xlabel="epoch", ylim=(0, 1))
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend()
+        if epochs:
+            ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
+    fig.tight_layout()
+    tmp = path + ".tmp.png"
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)

@@ -1,0 +1,265 @@
+"""Engine: builds everything a config names, checks it, then trains or evaluates
+with ``paddle.Model``.
+
+Everything is built and checked in ``__init__``, before any file is written or any
+step is taken, so a misspelt op or a bad label fails in seconds, not after the
+first epoch.
+"""
+
+import contextlib
+import json
+import os
+import time
+import warnings
+
+import paddle
+
+from .. import checkpoint
+from ..config import dump_config
+from ..data import build_dataloader, ensure_demo_dataset
+from ..errors import ConfigError, UserError
+from ..losses import build_loss
+from ..metrics import build_metrics
+from ..models import build_model, load_weights
+from ..optim import build_optimizer
+from ..runtime import (is_main_process, rng_state, seed_everything, select_device,
+                       set_cpu_threads, set_rng_state, world_size)
+from .callbacks import LossAverager, RunRecorder
+from .report import read_metrics, setup_logger
+
+__all__ = ["Engine", "train", "NonFiniteLoss"]
+
+
+# paddle.Model re-wraps the loader's tensors with paddle.to_tensor and warns on
+# every batch; the copy is Paddle's own, not something a user can act on.
+_HAPI_COPY_WARNING = "To copy construct from a tensor"
+
+
+@contextlib.contextmanager
+def _quiet_hapi():
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_HAPI_COPY_WARNING)
+        yield
+
+
+class NonFiniteLoss(UserError):
+    """Training produced a NaN or infinite loss."""
+
+
+def _default_entries(config, section, split, default):
+    entries = config.get(section, {}).get(split)
+    return entries if entries else default
+
+
+class Engine:
+    """A configured run. ``mode`` is ``train`` or ``eval``: it decides which data
+    splits must exist."""
+
+    def __init__(self, config: dict, mode: str = "train"):
+        self.config = config
+        self.mode = mode
+        g = config["Global"]
+        self.logger = setup_logger()
+        self.epochs = g["epochs"]
+        self.print_batch_step = g["print_batch_step"]
+        self.save_interval = g["save_interval"]
+        self.run_dir = os.path.join(g["output_dir"], config["Arch"]["name"])
+        self.metrics_file = os.path.join(self.run_dir, "metrics.jsonl")
+        self.plot_file = os.path.join(self.run_dir, "metrics.png")
+
+        self.device = select_device(g["device"])
+        self.threads = set_cpu_threads(g["num_threads"]) if self.device == "cpu" else None
+        if world_size() > 1:
+            paddle.distributed.init_parallel_env()
+        seed_everything(g["seed"])
+
+        self.network = build_model(config["Arch"])
+        self.num_classes = self.network.num_classes
+        if g["pretrained_model"]:
+            load_weights(self.network, g["pretrained_model"])
+
+        demo_root = g.get("demo_dataset")
+        if demo_root:
+            ensure_demo_dataset(demo_root)
+        loaders = config.get("DataLoader", {})
+        if mode == "train" and "Train" not in loaders:
+            raise ConfigError("DataLoader.Train: required to train")
+        if "Eval" not in loaders and (mode == "eval" or g["eval_during_train"]):
+            raise ConfigError("DataLoader.Eval: required to evaluate (or set "
+                              "Global.eval_during_train false)")
+        self.train_loader = (build_dataloader(loaders["Train"], seed=g["seed"],
+                                              where="DataLoader.Train")
+                             if mode == "train" else None)
+        self.eval_loader = (build_dataloader(loaders["Eval"], seed=g["seed"],
+                                             where="DataLoader.Eval")
+                            if "Eval" in loaders else None)
+        self._check_labels()
+
+        split = "Train" if mode == "train" else "Eval"
+        self.loss = build_loss(_default_entries(config, "Loss", split,
+                                                [{"GoogLeNetLoss": {"weight": 1.0}}]),
+                               f"Loss.{split}")
+        if self.loss.needs_aux and not self.network.aux_logits:
+            raise ConfigError(f"Loss.{split}: GoogLeNetLoss needs the aux heads, but "
+                              f"Arch.aux_logits is false; use CELoss")
+        self.metrics = build_metrics(_default_entries(config, "Metric", split,
+                                                      [{"TopkAcc": {"topk": [1, 5]}}]),
+                                     self.num_classes, f"Metric.{split}")
+        self.metric_names = [n for m in self.metrics for n in m.name()]
+
+        self.steps_per_epoch = len(self.train_loader) if self.train_loader else 1
+        self.optimizer, self.lr = (build_optimizer(config.get("Optimizer") or {},
+                                                   self.network.parameters(), self.epochs,
+                                                   self.steps_per_epoch)
+                                   if mode == "train" else (None, None))
+        self.amp_configs = self._amp_configs(config["AMP"])
+        self.extra_callbacks = self._visualdl(g["use_visualdl"])
+        self.model = paddle.Model(self.network)
+        self.model.prepare(self.optimizer, self.loss, self.metrics,
+                           amp_configs=self.amp_configs)
+
+    # -- checks -------------------------------------------------------------------
+
+    def _check_labels(self):
+        for name, loader in (("Train", self.train_loader), ("Eval", self.eval_loader)):
+            labels = getattr(loader.dataset, "labels", None) if loader else None
+            if labels and max(labels) >= self.num_classes:
+                raise ConfigError(f"DataLoader.{name}.dataset: label {max(labels)} needs at "
+                                  f"least {max(labels) + 1} classes but Arch.class_num is "
+                                  f"{self.num_classes}")
+
+    def _amp_configs(self, amp):
+        if not amp.get("use_amp"):
+            return None
+        if self.device.startswith("gpu"):
+            return {"level": amp["level"].upper(), "init_loss_scaling": amp["scale_loss"],
+                    "use_dynamic_loss_scaling": amp["use_dynamic_loss_scaling"]}
+        warnings.warn("AMP.use_amp is true but AMP is off: Paddle's mixed precision in "
+                      "dynamic graph mode needs a GPU (bfloat16 autocast does nothing on "
+                      "the CPU); training runs in float32")
+        return None
+
+    def _visualdl(self, enabled: bool):
+        if not enabled:
+            return []
+        try:
+            import visualdl  # noqa: F401  (paddle's VisualDL callback needs it)
+        except ImportError:
+            raise ConfigError("Global.use_visualdl is true but the visualdl package is not "
+                              "installed: pip install visualdl, or set it false") from None
+        if not is_main_process():
+            return []
+        return [paddle.callbacks.VisualDL(log_dir=os.path.join(self.run_dir, "vdl"))]
+
+    def stop_on_nonfinite(self, epoch: int, step: int, loss: float):
+        raise NonFiniteLoss(f"loss is {loss} at epoch {epoch}, step {step}; training stopped "
+                            f"and the last checkpoint in {self.run_dir} was left as it was. "
+                            f"Lower Optimizer.lr.learning_rate or add warm-up epochs")
+
+    # -- helpers the callback uses --------------------------------------------------
+
+    def current_lr(self) -> float:
+        return float(self.optimizer.get_lr()) if self.optimizer else 0.0
+
+    def eval_due(self, epoch: int) -> bool:
+        g = self.config["Global"]
+        return (self.eval_loader is not None and g["eval_during_train"]
+                and (epoch % g["eval_interval"] == 0 or epoch == self.epochs))
+
+    def set_data_epoch(self, epoch: int):
+        """Reshuffle for ``epoch``: the order depends on (seed, epoch) only, so a
+        resumed run sees the same batches as an uninterrupted one."""
+        for loader in (self.train_loader,):
+            sampler = getattr(loader, "batch_sampler", None)
+            if hasattr(sampler, "set_epoch"):
+                sampler.set_epoch(epoch)
+
+    def evaluate(self) -> dict:
+        """Evaluate the main head on the Eval split: loss, metrics and image count."""
+        averager = LossAverager()
+        with _quiet_hapi():
+            logs = self.model.evaluate(self.eval_loader, verbose=0, callbacks=[averager])
+        result = {"loss": averager.mean}
+        for key in self.metric_names:
+            result[key] = float(logs[key])
+        result["images"] = averager.count
+        return result
+
+    # -- the run ----------------------------------------------------------------------
+
+    def _prepare_run_dir(self):
+        """Refuse to train over an earlier run's checkpoints unless resuming or told to."""
+        g = self.config["Global"]
+        earlier = os.path.lexists(os.path.join(self.run_dir, checkpoint.LATEST))
+        if earlier and not g["checkpoints"] and not g["overwrite"]:
+            raise ConfigError(
+                f"{self.run_dir} holds an earlier run's checkpoints; resume it with "
+                f"-o Global.checkpoints={os.path.join(self.run_dir, checkpoint.LATEST)}, "
+                f"or start over with -o Global.overwrite=True, or choose another "
+                f"Global.output_dir")
+        if not is_main_process():
+            return
+        try:
+            os.makedirs(self.run_dir, exist_ok=True)
+            probe = os.path.join(self.run_dir, ".write-test")
+            with open(probe, "w"):
+                pass
+            os.remove(probe)
+        except OSError as err:
+            raise ConfigError(f"Global.output_dir: cannot write to {self.run_dir}: "
+                              f"{err.strerror}") from None
+        if earlier and g["overwrite"] and not g["checkpoints"]:
+            for name in ("metrics.jsonl", "metrics.png"):
+                path = os.path.join(self.run_dir, name)
+                if os.path.exists(path):
+                    os.remove(path)
+
+    def _resume(self) -> (int, float):
+        g = self.config["Global"]
+        if not g["checkpoints"]:
+            return 0, -1.0
+        states = checkpoint.load_checkpoint(g["checkpoints"], self.network, self.optimizer)
+        start = int(states["epoch"])
+        if start >= self.epochs:
+            raise ConfigError(f"Global.checkpoints: {g['checkpoints']} is at epoch {start}, "
+                              f"Global.epochs is {self.epochs}: nothing left to train; raise "
+                              f"Global.epochs")
+        set_rng_state(states["rng"])
+        # Drop metric lines of epochs after the checkpoint: they will be run again.
+        if is_main_process():
+            kept = [r for r in read_metrics(self.metrics_file) if r["epoch"] <= start]
+            with open(self.metrics_file, "w", encoding="utf-8") as f:
+                f.writelines(json.dumps(r) + "\n" for r in kept)
+        self.logger.info(f"resumed from {g['checkpoints']} at epoch {start}")
+        return start, float(states.get("best_top1", -1.0))
+
+    def train(self) -> dict:
+        """Train for ``Global.epochs`` epochs; return the last eval and the best top-1."""
+        self._prepare_run_dir()
+        if is_main_process():
+            self.logger = setup_logger(os.path.join(self.run_dir, "train.log"))
+            with open(os.path.join(self.run_dir, "config.yaml"), "w", encoding="utf-8") as f:
+                f.write(dump_config(self.config))
+        start_epoch, best = self._resume()
+        self.logger.info("resolved config:\n" + dump_config(self.config))
+        self.logger.info(f"device: {self.device}"
+                         + (f", {self.threads} CPU threads" if self.threads else "")
+                         + f", {world_size()} process(es); {len(self.train_loader.dataset)} "
+                         f"train images, {self.steps_per_epoch} steps per epoch")
+        recorder = RunRecorder(self, start_epoch, best)
+        began = time.time()
+        with _quiet_hapi():
+            self.model.fit(self.train_loader, epochs=self.epochs - start_epoch, verbose=0,
+                           log_freq=self.print_batch_step,
+                           callbacks=[recorder, *self.extra_callbacks])
+        records = read_metrics(self.metrics_file)
+        last_eval = next((r for r in reversed(records) if "eval_top1" in r), {})
+        summary = {"best_top1": recorder.best_top1, "last_eval_top1": last_eval.get("eval_top1"),
+                   "seconds": round(time.time() - began, 1), "run_dir": self.run_dir}
+        self.logger.info(f"finished {self.epochs} epochs in {summary['seconds']}s; best eval "
+                         f"top1 {recorder.best_top1:.5f}; outputs in {self.run_dir}")
+        return summary
+
+
+def train(config: dict) -> dict:
+    return Engine(config, mode="train").train()

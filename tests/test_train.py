@@ -1,0 +1,224 @@
+"""Training end to end on a tiny generated dataset: outputs, resume, fine-tuning."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import paddle
+import pytest
+
+from paddle_googlenet.checkpoint import load_checkpoint
+from paddle_googlenet.config import load_config
+from paddle_googlenet.data import make_demo_dataset
+from paddle_googlenet.engine import Engine
+from paddle_googlenet.errors import ConfigError
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+DEFAULT_CONFIG = os.path.join(ROOT, "configs", "googlenet.yaml")
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory):
+    """6 classes, 2 training and 1 evaluation image each, 64x64."""
+    root = tmp_path_factory.mktemp("data") / "tiny"
+    make_demo_dataset(str(root), num_classes=6, train_per_class=2, eval_per_class=1,
+                      image_size=64, seed=3)
+    return str(root)
+
+
+def tiny_overrides(data, out, epochs=2, **extra):
+    options = {
+        "Global.demo_dataset": "None",
+        "Global.output_dir": out,
+        "Global.epochs": epochs,
+        "Global.print_batch_step": 1,
+        "Global.eval_interval": 1,
+        "DataLoader.Train.dataset.image_root": data,
+        "DataLoader.Train.dataset.cls_label_path": os.path.join(data, "train_list.txt"),
+        "DataLoader.Eval.dataset.image_root": data,
+        "DataLoader.Eval.dataset.cls_label_path": os.path.join(data, "val_list.txt"),
+        "DataLoader.Train.sampler.batch_size": 4,
+        "DataLoader.Eval.sampler.batch_size": 4,
+        "DataLoader.Train.loader.num_workers": 0,
+        "DataLoader.Eval.loader.num_workers": 0,
+    }
+    options.update(extra)
+    return [f"{k}={v}" for k, v in options.items()]
+
+
+def tiny_config(data, out, epochs=2, **extra):
+    return load_config(DEFAULT_CONFIG, tiny_overrides(data, out, epochs, **extra))
+
+
+def params_of(path):
+    return {k: v.numpy() for k, v in paddle.load(path).items()}
+
+
+def test_train_tool_writes_every_output(tiny_data, tmp_path):
+    out = str(tmp_path / "out")
+    proc = subprocess.run(
+        [sys.executable, "tools/train.py", "-c", "configs/googlenet.yaml",
+         *sum((["-o", o] for o in tiny_overrides(tiny_data, out)), [])],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run = os.path.join(out, "GoogLeNet")
+    for name in ("latest/model.pdparams", "latest/model.pdopt", "latest/model.pdstates",
+                 "best_model/model.pdparams", "config.yaml", "train.log", "metrics.jsonl",
+                 "metrics.png"):
+        assert os.path.isfile(os.path.join(run, name)), name
+    assert os.path.realpath(os.path.join(run, "latest")).endswith("epoch_2")
+    records = [json.loads(line) for line in open(os.path.join(run, "metrics.jsonl"))]
+    assert [r["epoch"] for r in records] == [1, 2]
+    for r in records:
+        assert np.isfinite(r["train_loss"]) and 0 <= r["eval_top1"] <= 1
+        assert r["eval_images"] == 6
+    with open(os.path.join(run, "metrics.png"), "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    log = open(os.path.join(run, "train.log")).read()
+    assert "device: cpu" in log and "CPU threads" in log and "[Eval][Epoch 2]" in log
+    saved = load_config(os.path.join(run, "config.yaml"))
+    assert saved["Global"]["epochs"] == 2 and saved["Arch"]["class_num"] == 6
+    assert "resolved config" in proc.stdout
+
+
+def test_same_seed_same_loss_curve(tiny_data, tmp_path):
+    curves = []
+    for name in ("a", "b"):
+        cfg = tiny_config(tiny_data, str(tmp_path / name))
+        Engine(cfg).train()
+        records = [json.loads(line) for line in
+                   open(tmp_path / name / "GoogLeNet" / "metrics.jsonl")]
+        curves.append([(r["train_loss"], r["eval_loss"]) for r in records])
+    assert curves[0] == curves[1]
+
+
+def test_resume_equals_uninterrupted_run(tiny_data, tmp_path):
+    straight = str(tmp_path / "straight")
+    Engine(tiny_config(tiny_data, straight, epochs=2)).train()
+
+    split = str(tmp_path / "split")
+    Engine(tiny_config(tiny_data, split, epochs=1)).train()
+    first = os.path.join(split, "GoogLeNet", "latest")
+    assert os.path.realpath(first).endswith("epoch_1")
+    # Epochs must be raised to continue; the schedule is built for the final count.
+    resumed = tiny_config(tiny_data, split, epochs=2,
+                          **{"Global.checkpoints": first})
+    Engine(resumed).train()
+
+    a = params_of(os.path.join(straight, "GoogLeNet", "latest", "model.pdparams"))
+    b = params_of(os.path.join(split, "GoogLeNet", "latest", "model.pdparams"))
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_allclose(a[key], b[key], atol=1e-6, rtol=0, err_msg=key)
+    records = [json.loads(line) for line in
+               open(os.path.join(split, "GoogLeNet", "metrics.jsonl"))]
+    assert [r["epoch"] for r in records] == [1, 2]
+
+
+def test_resume_restores_optimizer_and_epoch(tiny_data, tmp_path):
+    out = str(tmp_path / "run")
+    Engine(tiny_config(tiny_data, out, epochs=1)).train()
+    engine = Engine(tiny_config(tiny_data, out, epochs=3))
+    states = load_checkpoint(os.path.join(out, "GoogLeNet", "latest"), engine.network,
+                             engine.optimizer)
+    assert states["epoch"] == 1
+    opt_state = engine.optimizer.state_dict()
+    assert opt_state["LR_Scheduler"]["last_epoch"] == 3  # 3 steps of 4 images in epoch 1
+    moments = [v for k, v in opt_state.items() if "moment1" in k]  # Adam, as configured
+    assert moments and any(float(paddle.abs(v).sum()) > 0 for v in moments)
+
+
+def test_new_run_refuses_to_overwrite_checkpoints(tiny_data, tmp_path):
+    out = str(tmp_path / "run")
+    Engine(tiny_config(tiny_data, out, epochs=1)).train()
+    with pytest.raises(ConfigError, match="earlier run's checkpoints.*Global.checkpoints="):
+        Engine(tiny_config(tiny_data, out, epochs=1)).train()
+    Engine(tiny_config(tiny_data, out, epochs=1, **{"Global.overwrite": True})).train()
+
+
+def test_finetune_with_another_class_count(tiny_data, tmp_path):
+    source = str(tmp_path / "source")
+    Engine(tiny_config(tiny_data, source, epochs=1,
+                       **{"Arch.class_num": 10})).train()
+    weights = os.path.join(source, "GoogLeNet", "latest")
+    cfg = tiny_config(tiny_data, str(tmp_path / "tuned"), epochs=1,
+                      **{"Global.pretrained_model": weights})
+    with pytest.warns(UserWarning, match="left at initialisation"):
+        engine = Engine(cfg)
+    trained = params_of(os.path.join(weights, "model.pdparams"))
+    np.testing.assert_array_equal(engine.network.inception3a.branch1[0].weight.numpy(),
+                                  trained["inception3a.branch1.0.weight"])
+    assert engine.network.head.fc.weight.shape == [1024, 6]
+    assert engine.train()["last_eval_top1"] is not None
+
+
+def test_labels_beyond_class_count_are_caught_before_training(tiny_data, tmp_path):
+    with pytest.raises(Exception, match="class"):
+        Engine(tiny_config(tiny_data, str(tmp_path / "x"), **{"Arch.class_num": 3}))
+    assert not os.path.exists(tmp_path / "x")
+
+
+def test_googlenet_loss_without_aux_heads_is_a_config_error(tiny_data, tmp_path):
+    with pytest.raises(ConfigError, match="GoogLeNetLoss needs the aux heads"):
+        Engine(tiny_config(tiny_data, str(tmp_path / "x"), **{"Arch.aux_logits": False}))
+    cfg = tiny_config(tiny_data, str(tmp_path / "y"), epochs=1,
+                      **{"Arch.aux_logits": False, "Loss.Train": "[{'CELoss': {'epsilon': 0.1}}]",
+                         "Loss.Eval": "[{'CELoss': None}]"})
+    assert Engine(cfg).train()["last_eval_top1"] is not None
+
+
+def test_amp_on_cpu_warns_and_trains_in_float32(tiny_data, tmp_path):
+    cfg = tiny_config(tiny_data, str(tmp_path / "amp"), epochs=1, **{"AMP.use_amp": True})
+    with pytest.warns(UserWarning, match="AMP is off"):
+        engine = Engine(cfg)
+    assert engine.amp_configs is None
+
+
+def test_visualdl_without_the_package_is_a_clear_error(tiny_data, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "visualdl", None)
+    with pytest.raises(ConfigError, match="Global.use_visualdl.*pip install visualdl"):
+        Engine(tiny_config(tiny_data, str(tmp_path / "v"), **{"Global.use_visualdl": True}))
+
+
+def test_paddleclas_googlenet_yaml_trains_unmodified(tiny_data, tmp_path):
+    config = os.path.join(ROOT, "tests", "data", "paddleclas_GoogLeNet.yaml")
+    out = str(tmp_path / "out")
+    overrides = ["Global.epochs=1", f"Global.output_dir={out}"]
+    for split, listing in (("Train", "train_list.txt"), ("Eval", "val_list.txt")):
+        overrides += [f"DataLoader.{split}.dataset.image_root={tiny_data}",
+                      f"DataLoader.{split}.dataset.cls_label_path={tiny_data}/{listing}"]
+    proc = subprocess.run(
+        [sys.executable, "tools/train.py", "-c", str(config), *sum((["-o", o] for o in overrides), [])],
+        cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Global.device is gpu but" in proc.stderr  # this machine has no GPU
+    run = os.path.join(out, "GoogLeNet")
+    records = [json.loads(line) for line in open(os.path.join(run, "metrics.jsonl"))]
+    assert len(records) == 1 and records[0]["eval_images"] == 6
+    assert paddle.load(os.path.join(run, "latest", "model.pdparams"))["head.fc.weight"].shape == [1024, 1000]
+
+
+def test_two_cpu_processes_through_paddles_launcher(tiny_data, tmp_path):
+    """Data-parallel on CPU (gloo): each rank reads half the data, rank 0 writes."""
+    out = str(tmp_path / "out")
+    logs = str(tmp_path / "logs")
+    overrides = tiny_overrides(tiny_data, out, epochs=1)
+    proc = subprocess.run(
+        [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2",
+         "--log_dir", logs, "tools/train.py", "-c", "configs/googlenet.yaml",
+         *sum((["-o", o] for o in overrides), [])],
+        cwd=ROOT, capture_output=True, text=True, timeout=900)
+    worker_logs = {name: open(os.path.join(logs, name)).read() for name in os.listdir(logs)
+                   if name.startswith("workerlog")}
+    assert proc.returncode == 0, proc.stderr[-2000:] + "\n".join(worker_logs.values())[-3000:]
+    rank0 = worker_logs["workerlog.0"]
+    # 12 training images, 4 per batch and process, 2 processes: 2 steps per epoch each.
+    assert "2 process(es)" in rank0 and "2 steps per epoch" in rank0
+    assert "2 steps per epoch" in worker_logs["workerlog.1"]
+    run = os.path.join(out, "GoogLeNet")
+    records = [json.loads(line) for line in open(os.path.join(run, "metrics.jsonl"))]
+    assert len(records) == 1  # written once, by rank 0
+    assert records[0]["eval_images"] == 6
+    assert os.path.isfile(os.path.join(run, "latest", "model.pdparams"))
