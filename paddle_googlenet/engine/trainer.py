@@ -78,9 +78,8 @@ class Engine:
         if g["pretrained_model"]:
             load_weights(self.network, g["pretrained_model"])
 
-        demo_root = g.get("demo_dataset")
-        if demo_root:
-            ensure_demo_dataset(demo_root)
+        if g["demo_dataset"]:
+            self._ensure_demo_dataset(g["demo_dataset"])
         loaders = config.get("DataLoader", {})
         if mode == "train" and "Train" not in loaders:
             raise ConfigError("DataLoader.Train: required to train")
@@ -108,10 +107,10 @@ class Engine:
         self.metric_names = [n for m in self.metrics for n in m.name()]
 
         self.steps_per_epoch = len(self.train_loader) if self.train_loader else 1
-        self.optimizer, self.lr = (build_optimizer(config.get("Optimizer") or {},
-                                                   self.network.parameters(), self.epochs,
-                                                   self.steps_per_epoch)
-                                   if mode == "train" else (None, None))
+        self.optimizer, _ = (build_optimizer(config.get("Optimizer") or {},
+                                             self.network.parameters(), self.epochs,
+                                             self.steps_per_epoch)
+                             if mode == "train" else (None, None))
         self.amp_configs = self._amp_configs(config["AMP"])
         self.extra_callbacks = self._visualdl(g["use_visualdl"])
         self.model = paddle.Model(self.network)
@@ -119,6 +118,15 @@ class Engine:
                            amp_configs=self.amp_configs)
 
     # -- checks -------------------------------------------------------------------
+
+    @staticmethod
+    def _ensure_demo_dataset(root: str):
+        """Generate the demo dataset once: rank 0 writes it while the others wait."""
+        if is_main_process():
+            ensure_demo_dataset(root)
+        if world_size() > 1:
+            paddle.distributed.barrier()
+            ensure_demo_dataset(root)  # present now: only checked
 
     def _check_labels(self):
         for name, loader in (("Train", self.train_loader), ("Eval", self.eval_loader)):
