@@ -13,7 +13,7 @@ import inspect
 import typing
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
-from .errors import ConfigError
+from .errors import ConfigError, UserError
 
 __all__ = ["Registry", "check_value", "closest"]
 
@@ -132,7 +132,9 @@ class Registry:
         self.check_kwargs(name, kwargs, where, extra)
         try:
             return self._items[name](**kwargs, **extra)
-        except ConfigError:
-            raise
+        except UserError as err:
+            # The constructor's own explanation (a bad value, a missing file): keep
+            # its type and say which config entry it comes from.
+            raise type(err)(f"{where}: {err}") from None
         except (TypeError, ValueError) as err:
             raise ConfigError(f"{where}: cannot build {name}: {err}") from None

@@ -23,7 +23,7 @@ import paddle
 from ..errors import ConfigError
 from ..registry import Registry, check_value
 from .datasets import DATASETS
-from .transforms import build_registered, build_transforms
+from .transforms import build_transforms
 
 __all__ = ["build_dataloader", "EpochDataLoader", "EpochBatchSampler", "DistributedBatchSampler",
            "SAMPLERS"]
@@ -172,7 +172,7 @@ def _build_dataset(cfg: Mapping, where: str):
     if kwargs.get("transform_ops") is not None:
         kwargs["transform_ops"] = build_transforms(kwargs["transform_ops"],
                                                    where=f"{where}.transform_ops")
-    return build_registered(DATASETS, name, kwargs, where, f"{where} ({name})")
+    return DATASETS.build(name, kwargs, where)
 
 
 def build_dataloader(loader_cfg: Mapping[str, Any], seed: Optional[int] = None,
@@ -234,9 +234,8 @@ def build_dataloader(loader_cfg: Mapping[str, Any], seed: Optional[int] = None,
 
     dataset = _build_dataset(_section(loader_cfg, "dataset", where), dataset_at)
 
-    sampler = build_registered(SAMPLERS, sampler_name, sampler_kwargs, sampler_at,
-                               f"{sampler_at} ({sampler_name})", dataset=dataset, seed=seed,
-                               distributed=distributed)
+    sampler = SAMPLERS.build(sampler_name, sampler_kwargs, sampler_at, dataset=dataset,
+                             seed=seed, distributed=distributed)
     per_process = (sampler.num_samples if isinstance(sampler, DistributedBatchSampler)
                    else len(dataset))
     drop_last = sampler.drop_last

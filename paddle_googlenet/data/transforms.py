@@ -46,7 +46,7 @@ from ..registry import Registry
 
 __all__ = ["DecodeImage", "ResizeImage", "CropImage", "RandCropImage", "RandFlipImage",
            "NormalizeImage", "ToCHWImage", "Compose", "TRANSFORMS", "build_transforms",
-           "build_registered", "ImageDecodeError"]
+           "ImageDecodeError"]
 
 
 class ImageDecodeError(DataError):
@@ -512,27 +512,6 @@ def _layout_hint(op: Any, layout: str) -> str:
             "channel_first False")
 
 
-def build_registered(registry: Registry, name: Any, kwargs: Optional[Mapping[str, Any]],
-                     where: str, located: str, **extra: Any) -> Any:
-    """Build ``name`` from ``registry`` as ``Registry.build`` does, keeping the errors
-    the constructor raises itself.
-
-    ``registry.check_kwargs`` reports an unknown name, an unknown, missing or
-    wrongly typed argument at ``where``. A ConfigError (a bad value) or DataError (a
-    missing file) raised by the constructor keeps its type and is prefixed with
-    ``located``; ``Registry.build`` would pass such a ConfigError on without saying
-    where it comes from, and turn a DataError into a ConfigError.
-    """
-    kwargs = dict(kwargs or {})
-    registry.check_kwargs(name, kwargs, where, extra)
-    try:
-        return registry.get(name, where)(**kwargs, **extra)
-    except ConfigError as err:
-        raise ConfigError(f"{located}: {err}") from None
-    except DataError as err:
-        raise DataError(f"{located}: {err}") from None
-
-
 def build_transforms(op_list: Sequence[Mapping[str, Any]],
                      where: str = "transform_ops") -> Compose:
     """Build a ``Compose`` from PaddleClas's list form.
@@ -560,5 +539,5 @@ def build_transforms(op_list: Sequence[Mapping[str, Any]],
         if kwargs is not None and not isinstance(kwargs, Mapping):
             raise ConfigError(f"{at}: the arguments of {name} must be a mapping (or empty), "
                               f"got {kwargs!r}")
-        ops.append(build_registered(TRANSFORMS, name, kwargs, f"{at}.{name}", f"{at} ({name})"))
+        ops.append(TRANSFORMS.build(name, kwargs, f"{at}.{name}"))
     return Compose(ops, where=where)
