@@ -6,11 +6,13 @@ as one plain message and exits 2; ``--debug`` shows the traceback as well.
 """
 
 import argparse
+import os
 import sys
 import traceback
 from typing import List, Optional
 
-__all__ = ["run", "train_main", "summary_main", "make_demo_data_main", "config_arguments"]
+__all__ = ["run", "train_main", "eval_main", "summary_main", "make_demo_data_main",
+           "config_arguments"]
 
 
 def config_arguments(parser: argparse.ArgumentParser, required: bool = True):
@@ -47,6 +49,48 @@ def _train(argv):
     config_arguments(parser)
     args = parser.parse_args(argv)
     train(load_config(args.config, args.override))
+
+
+def _class_names(config, engine):
+    """Names from Infer.PostProcess.class_id_map_file, the dataset's folders, or ids."""
+    from .data import read_class_id_map
+
+    path = (config.get("Infer") or {}).get("PostProcess", {}).get("class_id_map_file")
+    by_id = read_class_id_map(path) if path and os.path.isfile(path) else {}
+    folders = getattr(engine.eval_loader.dataset, "class_names", None) or []
+    return [by_id.get(i) or (folders[i] if i < len(folders) else str(i))
+            for i in range(engine.num_classes)]
+
+
+def _eval(argv):
+    from .config import load_config
+    from .engine import Engine
+    from .engine.report import plot_confusion
+
+    parser = argparse.ArgumentParser(
+        description="Evaluate the main head on the Eval split: top-k, loss, per-class accuracy.")
+    config_arguments(parser)
+    parser.add_argument("--confusion-matrix", metavar="PNG",
+                        help="also write the confusion matrix, labelled with class names")
+    args = parser.parse_args(argv)
+    config = load_config(args.config, args.override)
+    engine = Engine(config, mode="eval")
+    result = engine.evaluate()
+    names = _class_names(config, engine)
+    print(f"weights: {config['Global']['pretrained_model']}")
+    print(f"images: {result['images']}  loss: {result['loss']:.5f}  "
+          + "  ".join(f"{k}: {v:.5f}" for k, v in result.items()
+                      if k not in ("images", "loss")))
+    width = max(len(n) for n in names)
+    print(f"{'class':<{width + 6}} {'images':>7} {'accuracy':>9}")
+    matrix = engine.confusion.result
+    totals = matrix.sum(axis=1)
+    for i, (name, acc) in enumerate(zip(names, engine.confusion.per_class_accuracy(matrix))):
+        shown = f"{acc:.4f}" if acc is not None else "-"
+        print(f"{i:>4}  {name:<{width}} {int(totals[i]):>7} {shown:>9}")
+    if args.confusion_matrix:
+        plot_confusion(matrix, names, args.confusion_matrix)
+        print(f"confusion matrix: {args.confusion_matrix}")
 
 
 def _summary(argv):
@@ -117,6 +161,10 @@ def _make_demo_data(argv):
 
 def make_demo_data_main(argv=None) -> int:
     return run(_make_demo_data, argv)
+
+
+def eval_main(argv=None) -> int:
+    return run(_eval, argv)
 
 
 def train_main(argv=None) -> int:

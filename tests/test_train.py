@@ -11,41 +11,10 @@ import pytest
 
 from paddle_googlenet.checkpoint import load_checkpoint
 from paddle_googlenet.config import load_config
-from paddle_googlenet.data import make_demo_dataset
 from paddle_googlenet.engine import Engine
 from paddle_googlenet.errors import ConfigError
+from tiny import DEFAULT_CONFIG, ROOT, tiny_overrides
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-DEFAULT_CONFIG = os.path.join(ROOT, "configs", "googlenet.yaml")
-
-
-@pytest.fixture(scope="session")
-def tiny_data(tmp_path_factory):
-    """6 classes, 2 training and 1 evaluation image each, 64x64."""
-    root = tmp_path_factory.mktemp("data") / "tiny"
-    make_demo_dataset(str(root), num_classes=6, train_per_class=2, eval_per_class=1,
-                      image_size=64, seed=3)
-    return str(root)
-
-
-def tiny_overrides(data, out, epochs=2, **extra):
-    options = {
-        "Global.demo_dataset": "None",
-        "Global.output_dir": out,
-        "Global.epochs": epochs,
-        "Global.print_batch_step": 1,
-        "Global.eval_interval": 1,
-        "DataLoader.Train.dataset.image_root": data,
-        "DataLoader.Train.dataset.cls_label_path": os.path.join(data, "train_list.txt"),
-        "DataLoader.Eval.dataset.image_root": data,
-        "DataLoader.Eval.dataset.cls_label_path": os.path.join(data, "val_list.txt"),
-        "DataLoader.Train.sampler.batch_size": 4,
-        "DataLoader.Eval.sampler.batch_size": 4,
-        "DataLoader.Train.loader.num_workers": 0,
-        "DataLoader.Eval.loader.num_workers": 0,
-    }
-    options.update(extra)
-    return [f"{k}={v}" for k, v in options.items()]
 
 
 def tiny_config(data, out, epochs=2, **extra):

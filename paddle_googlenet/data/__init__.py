@@ -16,6 +16,7 @@ engine modules.
 from .datasets import DATASETS, IMAGE_EXTENSIONS, ImageFolderDataset, ImageNetDataset
 from .demo import (DEMO_DEFAULTS, SHAPES, DemoDataset, ensure_demo_dataset, make_demo_dataset,
                    read_manifest)
+from .labels import read_class_id_map
 from .loader import SAMPLERS, EpochDataLoader, build_dataloader
 from .transforms import (TRANSFORMS, Compose, CropImage, DecodeImage, ImageDecodeError,
                          NormalizeImage, RandCropImage, RandFlipImage, ResizeImage, ToCHWImage,
@@ -26,4 +27,4 @@ __all__ = ["ImageNetDataset", "ImageFolderDataset", "DATASETS", "IMAGE_EXTENSION
            "build_transforms", "DecodeImage", "ResizeImage", "CropImage", "RandCropImage",
            "RandFlipImage", "NormalizeImage", "ToCHWImage", "ImageDecodeError", "SHAPES",
            "DEMO_DEFAULTS", "DemoDataset", "make_demo_dataset", "ensure_demo_dataset",
-           "read_manifest"]
+           "read_manifest", "read_class_id_map"]

@@ -5,7 +5,9 @@ import logging
 import os
 import sys
 
-__all__ = ["setup_logger", "append_metrics", "read_metrics", "plot_metrics"]
+import numpy as np
+
+__all__ = ["setup_logger", "append_metrics", "read_metrics", "plot_metrics", "plot_confusion"]
 
 LOGGER_NAME = "paddle_googlenet"
 
@@ -43,11 +45,23 @@ def read_metrics(path: str):
         return [json.loads(line) for line in f if line.strip()]
 
 
-def plot_metrics(records, path: str):
-    """Plot train/eval loss and top-1 per epoch into a PNG (written atomically)."""
+def _pyplot():
     import matplotlib
     matplotlib.use("Agg")  # files only: no display on servers
     import matplotlib.pyplot as plt
+    return plt
+
+
+def _save(fig, path: str):
+    tmp = path + ".tmp.png"
+    fig.savefig(tmp, dpi=100)
+    _pyplot().close(fig)
+    os.replace(tmp, path)
+
+
+def plot_metrics(records, path: str):
+    """Plot train/eval loss and top-1 per epoch into a PNG (written atomically)."""
+    plt = _pyplot()
 
     epochs = [r["epoch"] for r in records]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
@@ -66,7 +80,24 @@ def plot_metrics(records, path: str):
         if epochs:
             ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
     fig.tight_layout()
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
+    _save(fig, path)
+
+
+def plot_confusion(matrix, class_names, path: str):
+    """Plot a confusion matrix (rows: true class, columns: predicted) into a PNG."""
+    plt = _pyplot()
+    n = len(class_names)
+    side = min(max(4.0, 0.5 * n + 2), 40.0)
+    fig, ax = plt.subplots(figsize=(side, side))
+    ax.imshow(matrix, cmap="Blues")
+    ax.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true",
+           title="confusion matrix")
+    ax.set_xticklabels(class_names, rotation=90)
+    ax.set_yticklabels(class_names)
+    if n <= 30:  # counts stay readable
+        peak = matrix.max() or 1
+        for (i, j), count in np.ndenumerate(matrix):
+            ax.text(j, i, int(count), ha="center", va="center",
+                    color="white" if count > peak / 2 else "black", fontsize=8)
+    fig.tight_layout()
+    _save(fig, path)

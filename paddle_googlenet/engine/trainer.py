@@ -19,7 +19,7 @@ from ..config import dump_config
 from ..data import build_dataloader, ensure_demo_dataset
 from ..errors import ConfigError, UserError
 from ..losses import build_loss
-from ..metrics import build_metrics
+from ..metrics import ConfusionMatrix, build_metrics
 from ..models import build_model, load_weights
 from ..optim import build_optimizer
 from ..runtime import (is_main_process, rng_state, seed_everything, select_device,
@@ -104,6 +104,13 @@ class Engine:
         self.metrics = build_metrics(_default_entries(config, "Metric", split,
                                                       [{"TopkAcc": {"topk": [1, 5]}}]),
                                      self.num_classes, f"Metric.{split}")
+        self.confusion = None
+        if mode == "eval":
+            if not g["pretrained_model"]:
+                raise ConfigError("Global.pretrained_model: give the weights to evaluate, e.g. "
+                                  "-o Global.pretrained_model=output/GoogLeNet/best_model")
+            self.confusion = ConfusionMatrix(self.num_classes)
+            self.metrics.append(self.confusion)
         self.metric_names = [n for m in self.metrics for n in m.name()]
 
         self.steps_per_epoch = len(self.train_loader) if self.train_loader else 1

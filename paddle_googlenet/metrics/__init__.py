@@ -14,7 +14,7 @@ import paddle
 from ..errors import ConfigError
 from ..registry import Registry
 
-__all__ = ["TopkAcc", "GoogLeNetTopkAcc", "METRICS", "build_metrics"]
+__all__ = ["TopkAcc", "GoogLeNetTopkAcc", "ConfusionMatrix", "METRICS", "build_metrics"]
 
 METRICS = Registry("metric")
 
@@ -76,3 +76,45 @@ def build_metrics(entries, num_classes: int, where: str = "Metric.Eval"):
                               f"{metric.maxk} classes; the model has {num_classes}")
         metrics.append(metric)
     return metrics
+
+
+class ConfusionMatrix(paddle.metric.Metric):
+    """Counts of (true class, predicted class) of the main output's arg-max.
+
+    Reported to ``paddle.Model`` as ``mean_class_acc`` (the mean of the per-class
+    accuracies). ``paddle.Model`` resets metrics when an evaluation ends, so the
+    counts as of the last ``accumulate`` are kept in ``result`` for the caller.
+    """
+
+    def __init__(self, num_classes: int):
+        super().__init__()
+        self.num_classes = num_classes
+        self.reset()
+        self.result = self.matrix.copy()
+
+    def compute(self, *args):
+        pred, label = args[0], args[-1]
+        return paddle.stack([label.reshape([-1]).astype("int64"),
+                             paddle.argmax(pred, axis=-1).astype("int64")], axis=1)
+
+    def update(self, pairs, *args):
+        pairs = np.asarray(pairs).reshape(-1, 2)
+        np.add.at(self.matrix, (pairs[:, 0], pairs[:, 1]), 1)
+
+    def reset(self):
+        self.matrix = np.zeros((self.num_classes, self.num_classes), dtype=np.int64)
+
+    @staticmethod
+    def per_class_accuracy(matrix):
+        """Accuracy of each class with images (None for a class without any)."""
+        totals = matrix.sum(axis=1)
+        return [float(matrix[c, c] / totals[c]) if totals[c] else None
+                for c in range(len(matrix))]
+
+    def accumulate(self):
+        self.result = self.matrix.copy()
+        seen = [a for a in self.per_class_accuracy(self.result) if a is not None]
+        return float(np.mean(seen)) if seen else 0.0
+
+    def name(self):
+        return ["mean_class_acc"]
