@@ -20,11 +20,11 @@ import os
 import pickle
 import re
 import shutil
-import tempfile
 
 import paddle
 
 from .errors import WeightsError
+from .fileio import replace_dir, temp_dir_for
 from .models.weights import load_weights
 
 __all__ = ["save_checkpoint", "save_best", "load_checkpoint", "resolve_checkpoint",
@@ -52,19 +52,13 @@ def _write_file(path: str, write):
 
 def _publish(run_dir: str, name: str, files: dict) -> str:
     """Write ``files`` ({filename: writer(f)}) as directory ``run_dir/name``, atomically."""
-    tmp = tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=run_dir)
+    final = os.path.join(run_dir, name)
+    tmp = temp_dir_for(final)
     try:
         for filename, write in files.items():
             _write_file(os.path.join(tmp, filename), write)
         _fsync_dir(tmp)
-        final = os.path.join(run_dir, name)
-        if os.path.lexists(final):  # a rewrite of the same epoch: move the old one aside
-            old = tempfile.mkdtemp(prefix=f".{name}.old-", dir=run_dir)
-            os.rename(final, os.path.join(old, name))
-            os.rename(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, final)
+        replace_dir(tmp, final)  # a rewrite of the same epoch replaces it whole
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

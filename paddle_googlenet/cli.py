@@ -11,7 +11,7 @@ import sys
 import traceback
 from typing import List, Optional
 
-__all__ = ["run", "train_main", "eval_main", "summary_main", "make_demo_data_main",
+__all__ = ["run", "train_main", "eval_main", "export_main", "summary_main", "make_demo_data_main",
            "config_arguments"]
 
 
@@ -93,6 +93,19 @@ def _eval(argv):
         print(f"confusion matrix: {args.confusion_matrix}")
 
 
+def _export(argv):
+    from .config import load_config
+    from .export import export_inference_model
+
+    parser = argparse.ArgumentParser(
+        description="Export the main head as a Paddle Inference model to "
+                    "Global.save_inference_dir.")
+    config_arguments(parser)
+    args = parser.parse_args(argv)
+    result = export_inference_model(load_config(args.config, args.override))
+    print(f"exported to {result['dir']}: {', '.join(result['files'])}")
+
+
 def _summary(argv):
     import paddle
 
@@ -161,6 +174,10 @@ def _make_demo_data(argv):
 
 def make_demo_data_main(argv=None) -> int:
     return run(_make_demo_data, argv)
+
+
+def export_main(argv=None) -> int:
+    return run(_export, argv)
 
 
 def eval_main(argv=None) -> int:

@@ -42,6 +42,7 @@ GLOBAL_KEYS = {
     "use_visualdl": (bool, False),
     "image_shape": (List[int], [3, 224, 224]),
     "save_inference_dir": (str, "./inference"),
+    "export_softmax": (bool, True),              # append a softmax to the exported model
     "seed": (Optional[int], None),
     "num_threads": (Optional[int], None),        # CPU threads; None: every core
     "overwrite": (bool, False),                  # allow a new run over old checkpoints

@@ -1,0 +1,32 @@
+"""Writing directories so that a reader never sees half of one."""
+
+import os
+import shutil
+import tempfile
+
+__all__ = ["temp_dir_for", "replace_dir"]
+
+
+def temp_dir_for(final: str) -> str:
+    """An empty directory beside ``final`` (same file system, so a rename moves it),
+    with the permissions a plain ``mkdir`` would give rather than mkdtemp's 0700."""
+    parent = os.path.dirname(os.path.abspath(final))
+    os.makedirs(parent, exist_ok=True)
+    path = tempfile.mkdtemp(prefix=f".{os.path.basename(final)}.tmp-", dir=parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o777 & ~umask)
+    return path
+
+
+def replace_dir(tmp: str, final: str):
+    """Move the finished ``tmp`` to ``final``; an existing ``final`` is moved aside
+    first and deleted after, so ``final`` is at every moment old or new, whole."""
+    old = None
+    if os.path.lexists(final):
+        old = tempfile.mkdtemp(prefix=f".{os.path.basename(final)}.old-",
+                               dir=os.path.dirname(os.path.abspath(final)))
+        os.rename(final, os.path.join(old, "previous"))
+    os.rename(tmp, final)
+    if old:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,99 @@
+"""tools/export_model.py: a Paddle Inference model of the main head, and its YAML."""
+
+import json
+import os
+
+import numpy as np
+import paddle
+import paddle.inference as paddle_infer
+import yaml
+
+from paddle_googlenet.cli import export_main
+from paddle_googlenet.config import load_config
+from paddle_googlenet.engine import Engine
+from paddle_googlenet.models import MainHeadOnly, build_model, load_weights
+from tiny import DEFAULT_CONFIG, tiny_overrides
+
+
+def exported(tiny_data, tmp_path, **extra):
+    out = str(tmp_path / "out")
+    if not os.path.exists(out):
+        Engine(load_config(DEFAULT_CONFIG, tiny_overrides(tiny_data, out, epochs=1))).train()
+    weights = os.path.join(out, "GoogLeNet", "latest")
+    target = str(tmp_path / "inference")
+    options = tiny_overrides(tiny_data, out, epochs=1, **{
+        "Global.pretrained_model": weights, "Global.save_inference_dir": target,
+        "Infer.PostProcess.class_id_map_file": os.path.join(tiny_data, "label_list.txt"),
+        **extra})
+    assert export_main(["-c", DEFAULT_CONFIG, *sum((["-o", o] for o in options), [])]) == 0
+    return weights, target
+
+
+def predictor(target, onednn):
+    config = paddle_infer.Config(os.path.join(target, "inference.json"),
+                                 os.path.join(target, "inference.pdiparams"))
+    config.disable_gpu()
+    if onednn:
+        config.enable_mkldnn()
+    else:
+        config.disable_mkldnn()
+    return paddle_infer.create_predictor(config)
+
+
+def run(pred, x):
+    handle = pred.get_input_handle(pred.get_input_names()[0])
+    handle.copy_from_cpu(x)
+    pred.run()
+    return pred.get_output_handle(pred.get_output_names()[0]).copy_to_cpu()
+
+
+def test_export_writes_a_main_head_model_that_matches_dygraph(tiny_data, tmp_path):
+    weights, target = exported(tiny_data, tmp_path)
+    assert sorted(os.listdir(target)) == ["inference.json", "inference.pdiparams", "inference.yml"]
+    net = build_model({"name": "GoogLeNet", "class_num": 6, "adaptive_pool": True})
+    load_weights(net, weights)
+    net.eval()
+    x = np.random.RandomState(0).rand(3, 3, 64, 64).astype("float32")
+    expected = MainHeadOnly(net, softmax=True)(paddle.to_tensor(x)).numpy()
+    for onednn in (True, False):
+        out = run(predictor(target, onednn), x)
+        assert out.shape == (3, 6)
+        np.testing.assert_allclose(out, expected, atol=1e-5)
+        np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)  # softmax appended
+    # Only the main path: the parameters file holds the trunk and main head, not the
+    # aux heads (about 5.3 M of the network's 10.3 M parameters at 6 classes).
+    main_bytes = 4 * sum(int(p.numel()) for n, p in net.named_parameters()
+                         if not n.startswith(("aux1.", "aux2.")))
+    aux_bytes = 4 * sum(int(p.numel()) for n, p in net.named_parameters()
+                        if n.startswith(("aux1.", "aux2.")))
+    size = os.path.getsize(os.path.join(target, "inference.pdiparams"))
+    assert main_bytes <= size < main_bytes + aux_bytes / 100
+
+
+def test_export_yaml_records_preprocessing_and_labels(tiny_data, tmp_path):
+    _, target = exported(tiny_data, tmp_path)
+    text = open(os.path.join(target, "inference.yml")).read()
+    deploy = json.loads(text)
+    assert yaml.safe_load(text) == deploy  # JSON is YAML too
+    assert deploy["input_shape"] == [3, 64, 64] and deploy["softmax"] is True
+    assert [list(op)[0] for op in deploy["transforms"]] == [
+        "DecodeImage", "ResizeImage", "CropImage", "NormalizeImage", "ToCHWImage"]
+    assert deploy["class_names"]["0"] == "circle" and len(deploy["class_names"]) == 6
+
+
+def test_export_without_softmax_and_over_an_old_export(tiny_data, tmp_path):
+    _, target = exported(tiny_data, tmp_path)
+    _, target = exported(tiny_data, tmp_path, **{"Global.export_softmax": False})
+    assert json.load(open(os.path.join(target, "inference.yml")))["softmax"] is False
+    out = run(predictor(target, True), np.zeros((1, 3, 64, 64), dtype="float32"))
+    assert not np.allclose(out.sum(axis=1), 1.0)  # logits now
+    leftovers = [n for n in os.listdir(tmp_path) if n.startswith(".")]
+    assert leftovers == []
+
+
+def test_export_without_weights_is_a_clear_error(tiny_data, tmp_path, capsys):
+    options = tiny_overrides(tiny_data, str(tmp_path), **{
+        "Global.save_inference_dir": str(tmp_path / "inference")})
+    assert export_main(["-c", DEFAULT_CONFIG, *sum((["-o", o] for o in options), [])]) == 2
+    assert "Global.pretrained_model: give the weights to export" in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "inference")
