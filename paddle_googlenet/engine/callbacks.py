@@ -100,6 +100,10 @@ class RunRecorder(paddle.callbacks.Callback):
             self.best_top1 = top1
         if not is_main_process():
             return
+        # The metrics line goes first: a resume drops lines after its checkpoint's
+        # epoch, so a crash between the two never loses an epoch's line.
+        append_metrics(engine.metrics_file, record)
+        plot_metrics(read_metrics(engine.metrics_file), engine.plot_file)
         states = {"best_top1": self.best_top1, "rng": rng_state(), "metrics": record}
         if improved:
             checkpoint.save_best(engine.run_dir, self.epoch, engine.network, states)
@@ -108,5 +112,3 @@ class RunRecorder(paddle.callbacks.Callback):
         if self.epoch % engine.save_interval == 0 or self.epoch == engine.epochs:
             checkpoint.save_checkpoint(engine.run_dir, self.epoch, engine.network,
                                        engine.optimizer, states)
-        append_metrics(engine.metrics_file, record)
-        plot_metrics(read_metrics(engine.metrics_file), engine.plot_file)
