@@ -11,7 +11,7 @@ import sys
 import traceback
 from typing import List, Optional
 
-__all__ = ["run", "train_main", "eval_main", "export_main", "summary_main", "make_demo_data_main",
+__all__ = ["run", "train_main", "eval_main", "export_main", "predict_main", "summary_main", "make_demo_data_main",
            "config_arguments"]
 
 
@@ -106,6 +106,38 @@ def _export(argv):
     print(f"exported to {result['dir']}: {', '.join(result['files'])}")
 
 
+def _predict(argv):
+    import json
+
+    from .config import load_config
+    from .predict import Predictor, expand_images
+
+    parser = argparse.ArgumentParser(
+        description="Predict the top-k classes of images (Infer.infer_imgs: a file, folder "
+                    "or glob) with the dynamic-graph model.")
+    config_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print JSON lines, one per image")
+    args = parser.parse_args(argv)
+    config = load_config(args.config, args.override)
+    predictor = Predictor(config)
+    paths = expand_images(config["Infer"]["infer_imgs"])
+    failed = 0
+    for result in predictor.predict(paths):
+        failed += "error" in result
+        if args.json:
+            print(json.dumps(result))
+        elif "error" in result:
+            print(f"{result['file']}: error: {result['error']}")
+        else:
+            top = "  ".join(f"{t['label']} ({t['class_id']}) {t['score']:.4f}"
+                            for t in result["topk"])
+            print(f"{result['file']}: {top}")
+    if failed:
+        print(f"{failed} of {len(paths)} images could not be predicted", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _summary(argv):
     import paddle
 
@@ -178,6 +210,10 @@ def make_demo_data_main(argv=None) -> int:
 
 def export_main(argv=None) -> int:
     return run(_export, argv)
+
+
+def predict_main(argv=None) -> int:
+    return run(_predict, argv)
 
 
 def eval_main(argv=None) -> int:
