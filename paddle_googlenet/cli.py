@@ -24,6 +24,19 @@ def config_arguments(parser: argparse.ArgumentParser, required: bool = True):
                         help="print the full traceback of an error")
 
 
+def parse_with_config(argv, description: str, add_arguments=None):
+    """Parse ``-c -o --debug`` (plus what ``add_arguments(parser)`` adds); return the
+    arguments and the loaded, validated config."""
+    from .config import load_config
+
+    parser = argparse.ArgumentParser(description=description)
+    config_arguments(parser)
+    if add_arguments:
+        add_arguments(parser)
+    args = parser.parse_args(argv)
+    return args, load_config(args.config, args.override)
+
+
 def run(main, argv: Optional[List[str]] = None) -> int:
     """Call ``main(args)`` and turn a UserError into a message and exit code 2."""
     from .errors import UserError
@@ -42,13 +55,10 @@ def run(main, argv: Optional[List[str]] = None) -> int:
 
 
 def _train(argv):
-    from .config import load_config
     from .engine import train
 
-    parser = argparse.ArgumentParser(description="Train GoogLeNet from a PaddleClas-style config.")
-    config_arguments(parser)
-    args = parser.parse_args(argv)
-    train(load_config(args.config, args.override))
+    _, config = parse_with_config(argv, "Train GoogLeNet from a PaddleClas-style config.")
+    train(config)
 
 
 def _class_names(config, engine):
@@ -63,17 +73,14 @@ def _class_names(config, engine):
 
 
 def _eval(argv):
-    from .config import load_config
     from .engine import Engine
     from .engine.report import plot_confusion
 
-    parser = argparse.ArgumentParser(
-        description="Evaluate the main head on the Eval split: top-k, loss, per-class accuracy.")
-    config_arguments(parser)
-    parser.add_argument("--confusion-matrix", metavar="PNG",
-                        help="also write the confusion matrix, labelled with class names")
-    args = parser.parse_args(argv)
-    config = load_config(args.config, args.override)
+    args, config = parse_with_config(
+        argv, "Evaluate the main head on the Eval split: top-k, loss, per-class accuracy.",
+        lambda parser: parser.add_argument(
+            "--confusion-matrix", metavar="PNG",
+            help="also write the confusion matrix, labelled with class names"))
     engine = Engine(config, mode="eval")
     result = engine.evaluate()
     names = _class_names(config, engine)
@@ -94,31 +101,24 @@ def _eval(argv):
 
 
 def _export(argv):
-    from .config import load_config
     from .export import export_inference_model
 
-    parser = argparse.ArgumentParser(
-        description="Export the main head as a Paddle Inference model to "
-                    "Global.save_inference_dir.")
-    config_arguments(parser)
-    args = parser.parse_args(argv)
-    result = export_inference_model(load_config(args.config, args.override))
+    _, config = parse_with_config(
+        argv, "Export the main head as a Paddle Inference model to Global.save_inference_dir.")
+    result = export_inference_model(config)
     print(f"exported to {result['dir']}: {', '.join(result['files'])}")
 
 
 def _predict(argv):
     import json
 
-    from .config import load_config
     from .predict import Predictor, expand_images
 
-    parser = argparse.ArgumentParser(
-        description="Predict the top-k classes of images (Infer.infer_imgs: a file, folder "
-                    "or glob) with the dynamic-graph model.")
-    config_arguments(parser)
-    parser.add_argument("--json", action="store_true", help="print JSON lines, one per image")
-    args = parser.parse_args(argv)
-    config = load_config(args.config, args.override)
+    args, config = parse_with_config(
+        argv, "Predict the top-k classes of images (Infer.infer_imgs: a file, folder or glob) "
+              "with the dynamic-graph model.",
+        lambda parser: parser.add_argument("--json", action="store_true",
+                                           help="print JSON lines, one per image"))
     predictor = Predictor(config)
     paths = expand_images(config["Infer"]["infer_imgs"])
     failed = 0

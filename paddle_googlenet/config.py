@@ -23,7 +23,7 @@ from .errors import ConfigError
 from .registry import check_value, closest
 
 __all__ = ["load_config", "apply_overrides", "parse_value", "validate_config",
-           "dump_config", "SECTIONS"]
+           "dump_config", "required_weights", "SECTIONS"]
 
 SECTIONS = ("Global", "AMP", "Arch", "Loss", "Optimizer", "DataLoader", "Infer", "Metric")
 
@@ -255,6 +255,15 @@ def _check_keys_only(section: dict, valid: Sequence[str], where: str):
         if key not in valid:
             raise ConfigError(f"{where}.{key}: unknown key{closest(key, valid)}; valid keys: "
                               f"{', '.join(valid)}")
+
+
+def required_weights(config: dict, purpose: str) -> str:
+    """``Global.pretrained_model``, which evaluating, predicting and exporting need."""
+    path = config["Global"]["pretrained_model"]
+    if not path:
+        raise ConfigError(f"Global.pretrained_model: give the weights to {purpose}, e.g. "
+                          f"-o Global.pretrained_model=output/GoogLeNet/best_model")
+    return path
 
 
 def load_config(path: str, overrides: Optional[Sequence[str]] = None) -> dict:

@@ -20,10 +20,11 @@ import shutil
 
 import paddle
 
+from .config import required_weights
 from .data import read_class_id_map
 from .errors import ConfigError
 from .fileio import replace_dir, temp_dir_for
-from .models import MainHeadOnly, build_model, load_weights
+from .models import build_main_head
 
 __all__ = ["export_inference_model", "MODEL_FILES", "DEPLOY_CONFIG"]
 
@@ -55,18 +56,12 @@ def export_inference_model(config: dict, save_dir: str = None) -> dict:
     Returns ``{"dir": ..., "files": [...]}``.
     """
     g = config["Global"]
-    if not g["pretrained_model"]:
-        raise ConfigError("Global.pretrained_model: give the weights to export, e.g. "
-                          "-o Global.pretrained_model=output/GoogLeNet/best_model")
+    weights = required_weights(config, "export")
     save_dir = os.path.normpath(save_dir or g["save_inference_dir"])
     softmax = g["export_softmax"]
     deploy = _deploy_config(config, softmax)  # checked before anything is written
 
-    network = build_model(config["Arch"])
-    load_weights(network, g["pretrained_model"])
-    network.eval()
-    main_head = MainHeadOnly(network, softmax=softmax)
-    main_head.eval()
+    main_head = build_main_head(config["Arch"], weights, softmax)
     spec = [paddle.static.InputSpec([None] + list(g["image_shape"]), "float32", name="x")]
 
     tmp = temp_dir_for(save_dir)

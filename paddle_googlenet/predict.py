@@ -8,9 +8,10 @@ from typing import Dict, Iterator, List
 import numpy as np
 import paddle
 
+from .config import required_weights
 from .data import IMAGE_EXTENSIONS, build_transforms, read_class_id_map
 from .errors import ConfigError, DataError, UserError
-from .models import MainHeadOnly, build_model, load_weights
+from .models import build_main_head
 
 __all__ = ["expand_images", "Predictor"]
 
@@ -38,23 +39,17 @@ class Predictor:
     """The configured model's main head, with softmax, over the Infer transforms."""
 
     def __init__(self, config: dict):
-        g, infer = config["Global"], config.get("Infer")
+        infer = config.get("Infer")
         if not infer:
             raise ConfigError("Infer: needed to predict (transforms, batch_size, PostProcess)")
-        if not g["pretrained_model"]:
-            raise ConfigError("Global.pretrained_model: give the weights to predict with, e.g. "
-                              "-o Global.pretrained_model=output/GoogLeNet/best_model")
+        weights = required_weights(config, "predict with")
         post = infer.get("PostProcess") or {}
-        self.topk = int(post.get("topk", 5))
         id_map = post.get("class_id_map_file")
         self.class_names: Dict[int, str] = read_class_id_map(id_map) if id_map else {}
         self.batch_size = infer["batch_size"]
         self.transform = build_transforms(infer["transforms"], where="Infer.transforms")
-        network = build_model(config["Arch"])
-        load_weights(network, g["pretrained_model"])
-        self.model = MainHeadOnly(network, softmax=True)
-        self.model.eval()
-        self.topk = min(self.topk, network.num_classes)
+        self.model = build_main_head(config["Arch"], weights, softmax=True)
+        self.topk = min(int(post.get("topk", 5)), self.model.net.num_classes)
 
     def _prepare(self, path: str) -> np.ndarray:
         try:

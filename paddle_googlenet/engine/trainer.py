@@ -15,7 +15,7 @@ import warnings
 import paddle
 
 from .. import checkpoint
-from ..config import dump_config
+from ..config import dump_config, required_weights
 from ..data import build_dataloader, ensure_demo_dataset
 from ..errors import ConfigError, UserError
 from ..losses import build_loss
@@ -106,9 +106,7 @@ class Engine:
                                      self.num_classes, f"Metric.{split}")
         self.confusion = None
         if mode == "eval":
-            if not g["pretrained_model"]:
-                raise ConfigError("Global.pretrained_model: give the weights to evaluate, e.g. "
-                                  "-o Global.pretrained_model=output/GoogLeNet/best_model")
+            required_weights(config, "evaluate")  # loaded above
             self.confusion = ConfusionMatrix(self.num_classes)
             self.metrics.append(self.confusion)
         self.metric_names = [n for m in self.metrics for n in m.name()]

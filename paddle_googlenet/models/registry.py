@@ -11,7 +11,7 @@ from typing import Mapping
 
 from ..errors import ConfigError
 from ..registry import Registry, check_value, closest
-from .googlenet import GoogLeNet
+from .googlenet import GoogLeNet, MainHeadOnly
 from .weights import load_weights
 
 MODELS = Registry("model")
@@ -48,3 +48,13 @@ def build_model(arch: Mapping, where: str = "Arch"):
     if pretrained:
         load_weights(model, pretrained)
     return model
+
+
+def build_main_head(arch: Mapping, weights: str, softmax: bool) -> MainHeadOnly:
+    """The model ``arch`` names with ``weights`` loaded, wrapped to return the main
+    head only (with a softmax if asked), in eval mode: for prediction and export."""
+    network = build_model(arch)
+    load_weights(network, weights)
+    main_head = MainHeadOnly(network, softmax=softmax)
+    main_head.eval()
+    return main_head
