@@ -69,7 +69,7 @@ def seed_everything(seed: Optional[int]):
 
 def rng_state() -> dict:
     """Every random state a training step reads, to store with a checkpoint."""
-    return {"paddle": [s for s in paddle.get_rng_state()], "numpy": np.random.get_state(),
+    return {"paddle": list(paddle.get_rng_state()), "numpy": np.random.get_state(),
             "python": random.getstate()}
 
 

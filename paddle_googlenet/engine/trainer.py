@@ -182,10 +182,9 @@ class Engine:
     def set_data_epoch(self, epoch: int):
         """Reshuffle for ``epoch``: the order depends on (seed, epoch) only, so a
         resumed run sees the same batches as an uninterrupted one."""
-        for loader in (self.train_loader,):
-            sampler = getattr(loader, "batch_sampler", None)
-            if hasattr(sampler, "set_epoch"):
-                sampler.set_epoch(epoch)
+        sampler = getattr(self.train_loader, "batch_sampler", None)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)
 
     def evaluate(self) -> dict:
         """Evaluate the main head on the Eval split: loss, metrics and image count."""
