@@ -7,6 +7,7 @@ Requiring either one would let pip replace the other, so:
     pip install -e ".[cpu]"        # CPU machines: brings paddlepaddle
     pip install -e .               # GPU machines, after installing paddlepaddle-gpu
     pip install -e ".[cpu,test]"   # to run the tests on a CPU machine
+    pip install -e ".[onnx]"       # ONNX export and ONNX Runtime deployment
 """
 
 from setuptools import find_packages, setup
@@ -30,12 +31,16 @@ setup(
         # PyPI's newest paddlepaddle-gpu is 2.6; Paddle 3 GPU builds come from
         # PaddlePaddle's own package index for each CUDA version (see README).
         "gpu": ["paddlepaddle-gpu>=3.0,<4"],
-        "test": ["pytest"],
+        # tools/export_model.py --onnx and tools/infer.py --backend onnxruntime
+        "onnx": ["paddle2onnx>=2.0", "onnxruntime>=1.16"],
+        # the tests check the ONNX export against Paddle Inference, so they need it too
+        "test": ["pytest", "paddle2onnx>=2.0", "onnxruntime>=1.16"],
     },
     entry_points={
         "console_scripts": [
             "googlenet-train=paddle_googlenet.cli:train_main",
             "googlenet-summary=paddle_googlenet.cli:summary_main",
+            "googlenet-infer=paddle_googlenet.deploy.infer:main",
         ],
     },
 )

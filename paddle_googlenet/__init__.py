@@ -22,11 +22,25 @@ except ImportError as _err:
         "`pip install paddle_googlenet`.") from _err
 
 from .errors import ConfigError, DataError, UserError, WeightsError
-from .models import (MODELS, GoogLeNet, Inception, InputShapeError, MainHeadOnly,
-                     build_model, load_weights, register_model)
 
 __version__ = "0.1.0"
 
-__all__ = ["GoogLeNet", "Inception", "MainHeadOnly", "InputShapeError", "MODELS",
-           "build_model", "register_model", "load_weights", "UserError", "ConfigError",
-           "DataError", "WeightsError", "__version__"]
+# The model names are loaded on first use, so that ``paddle_googlenet.deploy``
+# (numpy, PIL and an inference runtime only) can be imported on a deployment host
+# without pulling in the training code.
+_MODEL_NAMES = ("GoogLeNet", "Inception", "MainHeadOnly", "InputShapeError", "MODELS",
+                "build_model", "register_model", "load_weights")
+
+__all__ = [*_MODEL_NAMES, "UserError", "ConfigError", "DataError", "WeightsError",
+           "__version__"]
+
+
+def __getattr__(name):
+    if name in _MODEL_NAMES:
+        from . import models
+        return getattr(models, name)
+    raise AttributeError(f"module 'paddle_googlenet' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_MODEL_NAMES))

@@ -103,15 +103,19 @@ def _eval(argv):
 def _export(argv):
     from .export import export_inference_model
 
-    _, config = parse_with_config(
-        argv, "Export the main head as a Paddle Inference model to Global.save_inference_dir.")
-    result = export_inference_model(config)
+    args, config = parse_with_config(
+        argv, "Export the main head as a Paddle Inference model to Global.save_inference_dir.",
+        lambda parser: parser.add_argument(
+            "--onnx", action="store_true",
+            help="also write inference.onnx (needs the onnx extra: paddle2onnx, onnxruntime)"))
+    result = export_inference_model(config, onnx=args.onnx)
     print(f"exported to {result['dir']}: {', '.join(result['files'])}")
+    if args.onnx:
+        print(f"ONNX Runtime matches Paddle Inference to {result['onnx_max_diff']:.2g}")
 
 
 def _predict(argv):
-    import json
-
+    from .deploy import format_result
     from .predict import Predictor, expand_images
 
     args, config = parse_with_config(
@@ -124,14 +128,7 @@ def _predict(argv):
     failed = 0
     for result in predictor.predict(paths):
         failed += "error" in result
-        if args.json:
-            print(json.dumps(result))
-        elif "error" in result:
-            print(f"{result['file']}: error: {result['error']}")
-        else:
-            top = "  ".join(f"{t['label']} ({t['class_id']}) {t['score']:.4f}"
-                            for t in result["topk"])
-            print(f"{result['file']}: {top}")
+        print(format_result(result, args.json), flush=True)
     if failed:
         print(f"{failed} of {len(paths)} images could not be predicted", file=sys.stderr)
         return 1

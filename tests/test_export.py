@@ -5,11 +5,11 @@ import os
 
 import numpy as np
 import paddle
-import paddle.inference as paddle_infer
 import yaml
 
 from paddle_googlenet.cli import export_main
 from paddle_googlenet.config import load_config
+from paddle_googlenet.deploy import PaddleModel
 from paddle_googlenet.engine import Engine
 from paddle_googlenet.models import MainHeadOnly, build_model, load_weights
 from tiny import DEFAULT_CONFIG, tiny_overrides
@@ -29,24 +29,6 @@ def exported(tiny_data, tmp_path, **extra):
     return weights, target
 
 
-def predictor(target, onednn):
-    config = paddle_infer.Config(os.path.join(target, "inference.json"),
-                                 os.path.join(target, "inference.pdiparams"))
-    config.disable_gpu()
-    if onednn:
-        config.enable_mkldnn()
-    else:
-        config.disable_mkldnn()
-    return paddle_infer.create_predictor(config)
-
-
-def run(pred, x):
-    handle = pred.get_input_handle(pred.get_input_names()[0])
-    handle.copy_from_cpu(x)
-    pred.run()
-    return pred.get_output_handle(pred.get_output_names()[0]).copy_to_cpu()
-
-
 def test_export_writes_a_main_head_model_that_matches_dygraph(tiny_data, tmp_path):
     weights, target = exported(tiny_data, tmp_path)
     assert sorted(os.listdir(target)) == ["inference.json", "inference.pdiparams", "inference.yml"]
@@ -56,7 +38,7 @@ def test_export_writes_a_main_head_model_that_matches_dygraph(tiny_data, tmp_pat
     x = np.random.RandomState(0).rand(3, 3, 64, 64).astype("float32")
     expected = MainHeadOnly(net, softmax=True)(paddle.to_tensor(x)).numpy()
     for onednn in (True, False):
-        out = run(predictor(target, onednn), x)
+        out = PaddleModel(target, onednn=onednn)(x)
         assert out.shape == (3, 6)
         np.testing.assert_allclose(out, expected, atol=1e-5)
         np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)  # softmax appended
@@ -85,7 +67,7 @@ def test_export_without_softmax_and_over_an_old_export(tiny_data, tmp_path):
     _, target = exported(tiny_data, tmp_path)
     _, target = exported(tiny_data, tmp_path, **{"Global.export_softmax": False})
     assert json.load(open(os.path.join(target, "inference.yml")))["softmax"] is False
-    out = run(predictor(target, True), np.zeros((1, 3, 64, 64), dtype="float32"))
+    out = PaddleModel(target)(np.zeros((1, 3, 64, 64), dtype="float32"))
     assert not np.allclose(out.sum(axis=1), 1.0)  # logits now
     leftovers = [n for n in os.listdir(tmp_path) if n.startswith(".")]
     assert leftovers == []

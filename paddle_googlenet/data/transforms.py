@@ -32,15 +32,13 @@ main process's ``np.random``). ``loader.build_dataloader(..., seed=...)`` goes
 further and seeds it per sample, so augmentations do not depend on ``num_workers``.
 """
 
-import ast
-import io
 import math
-import operator
 from typing import Any, Callable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
+from ..deploy import preprocess as pixels
 from ..errors import ConfigError, DataError
 from ..registry import Registry
 
@@ -58,17 +56,7 @@ BYTES, HWC, CHW = "bytes", "hwc", "chw"
 _LAYOUT_NAMES = {BYTES: "the raw bytes of an image file", HWC: "an HWC array",
                  CHW: "a CHW array"}
 
-# cv2 and PIL names PaddleClas accepts; 'area' (cv2.INTER_AREA averages the source
-# pixels under each output pixel) maps to PIL's BOX filter, which does the same.
-_RESAMPLE = {
-    "nearest": Image.Resampling.NEAREST,
-    "bilinear": Image.Resampling.BILINEAR,
-    "bicubic": Image.Resampling.BICUBIC,
-    "area": Image.Resampling.BOX,
-    "box": Image.Resampling.BOX,
-    "lanczos": Image.Resampling.LANCZOS,
-    "hamming": Image.Resampling.HAMMING,
-}
+_RESAMPLE = pixels.RESAMPLE
 _BACKENDS = ("cv2", "pil")
 
 TRANSFORMS = Registry("transform op")
@@ -132,19 +120,6 @@ def _hwc(img: Any, op: str) -> np.ndarray:
     return img
 
 
-def _resize(img: np.ndarray, width: int, height: int, resample: int) -> np.ndarray:
-    if img.dtype == np.uint8 and img.shape[2] in (3, 4):
-        return np.asarray(Image.fromarray(img).resize((width, height), resample))
-    # PIL has no multi-channel float mode: resize each channel as a 32-bit float image.
-    channels = [np.asarray(Image.fromarray(img[:, :, c].astype(np.float32), mode="F")
-                           .resize((width, height), resample)) for c in range(img.shape[2])]
-    out = np.stack(channels, axis=2)
-    if np.issubdtype(img.dtype, np.integer):
-        info = np.iinfo(img.dtype)
-        out = np.clip(np.rint(out), info.min, info.max)
-    return out.astype(img.dtype)
-
-
 # ----------------------------------------------------------------------- operators
 
 @TRANSFORMS.register
@@ -160,17 +135,10 @@ class DecodeImage:
             because every other operator here works on arrays.
         backend: accepted ('cv2' or 'pil'); PIL decodes either way.
 
-    Whatever the file holds, the result has 3 channels of ``uint8``: grayscale and
-    1-bit images are repeated into 3 channels, palette images are expanded, CMYK and
-    YCbCr are converted, 16-bit (``I;16``) and 32-bit (``I``) integer images are
-    taken as 0-65535 and scaled to 0-255, float (``F``) images are taken as 0-1 if
-    no value exceeds 1 and as 0-255 otherwise. An alpha channel (RGBA, LA, or a
-    palette/grayscale ``transparency`` entry) is composited onto white, which is how
-    viewers show such images; dropping it would expose whatever colour the
-    transparent pixels happen to store. EXIF orientation is applied, as OpenCV's
-    decoder does. Only the first frame of an animation is used.
-
-    Bytes that are not an image, or a truncated image, raise ``ImageDecodeError``.
+    Any image mode is converted to 3-channel RGB (grayscale, palette, CMYK, 16-bit,
+    alpha composited onto white; see ``paddle_googlenet.deploy.preprocess.decode_rgb``,
+    which does the work and is what deployment uses too). Bytes that are not an
+    image, or a truncated image, raise ``ImageDecodeError``.
     """
 
     input_layout = BYTES
@@ -188,45 +156,14 @@ class DecodeImage:
             raise DataError(f"DecodeImage expects the raw bytes of an image file, got "
                             f"{type(data).__name__} (is DecodeImage listed twice?)")
         try:
-            img = Image.open(io.BytesIO(data))
-            img.load()
-        except UnidentifiedImageError:
-            raise ImageDecodeError("not an image file (PIL cannot identify its format)") from None
-        # PIL reports damaged data with many types (OSError, SyntaxError, EOFError,
-        # struct.error, zlib.error, DecompressionBombError...), so catch them all.
-        except Exception as err:
-            raise ImageDecodeError(f"truncated or corrupt image data ({err})") from err
-        try:
-            img = ImageOps.exif_transpose(img)
-        except Exception:  # a broken EXIF block is metadata trouble, the pixels are fine
-            pass
-        rgb = _to_rgb_array(img)
+            rgb = pixels.decode_rgb(data)
+        except pixels.ImageError as err:
+            raise ImageDecodeError(str(err)) from None
         if not self.to_rgb:
             rgb = rgb[:, :, ::-1]
         if self.channel_first:
             rgb = rgb.transpose(2, 0, 1)
         return np.ascontiguousarray(rgb)
-
-
-def _to_rgb_array(img: Image.Image) -> np.ndarray:
-    """Any PIL image -> ``uint8`` array of shape ``(H, W, 3)``; see DecodeImage."""
-    if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
-        gray = np.asarray(img).astype(np.float64) * (255.0 / 65535.0)
-        return np.repeat(np.clip(np.rint(gray), 0, 255).astype(np.uint8)[:, :, None], 3, axis=2)
-    if img.mode == "F":
-        values = np.asarray(img, dtype=np.float64)
-        if values.size and np.nanmax(values) <= 1.0:
-            values = values * 255.0
-        gray = np.clip(np.rint(np.nan_to_num(values)), 0, 255).astype(np.uint8)
-        return np.repeat(gray[:, :, None], 3, axis=2)
-    try:
-        if img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in img.info:
-            white = Image.new("RGBA", img.size, (255, 255, 255, 255))
-            img = Image.alpha_composite(white, img.convert("RGBA"))
-        rgb = img.convert("RGB")
-    except (ValueError, OSError) as err:
-        raise ImageDecodeError(f"unsupported image mode {img.mode!r} ({err})") from err
-    return np.asarray(rgb, dtype=np.uint8)
 
 
 @TRANSFORMS.register
@@ -262,10 +199,8 @@ class ResizeImage:
         if self.size is not None:
             new_width, new_height = self.size
         else:
-            factor = self.resize_short / min(width, height)
-            new_width = max(1, round(width * factor))
-            new_height = max(1, round(height * factor))
-        return _resize(img, new_width, new_height, self.resample)
+            new_width, new_height = pixels.short_side_size(width, height, self.resize_short)
+        return pixels.resize(img, new_width, new_height, self.resample)
 
 
 @TRANSFORMS.register
@@ -284,14 +219,10 @@ class CropImage:
     def __call__(self, img: np.ndarray) -> np.ndarray:
         img = _hwc(img, "CropImage")
         width, height = self.size
-        img_height, img_width = img.shape[:2]
-        if width > img_width or height > img_height:
-            raise DataError(f"CropImage of {width}x{height} does not fit in an image of "
-                            f"{img_width}x{img_height}; resize first (ResizeImage "
-                            f"resize_short)")
-        left = (img_width - width) // 2
-        top = (img_height - height) // 2
-        return img[top:top + height, left:left + width]
+        try:
+            return pixels.center_crop(img, width, height)
+        except pixels.ImageError as err:
+            raise DataError(f"CropImage: {err}") from None
 
 
 @TRANSFORMS.register
@@ -338,7 +269,7 @@ class RandCropImage:
         left = np.random.randint(0, img_width - width + 1)
         top = np.random.randint(0, img_height - height + 1)
         region = img[top:top + height, left:left + width]
-        return _resize(region, self.size[0], self.size[1], self.resample)
+        return pixels.resize(region, self.size[0], self.size[1], self.resample)
 
 
 @TRANSFORMS.register
@@ -366,30 +297,13 @@ class RandFlipImage:
         return np.ascontiguousarray(img)  # negative strides upset some consumers
 
 
-_ARITHMETIC = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-               ast.Div: operator.truediv}
-
-
 def parse_number(text: str) -> float:
-    """Evaluate arithmetic such as ``'1.0/255.0'``: numbers, + - * / and parentheses.
-
-    PaddleClas passes such strings to ``eval``; this walks the syntax tree instead
-    and refuses anything else, so a config file cannot run code.
-    """
-    def evaluate(node: ast.AST) -> float:
-        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-            return node.value
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-            value = evaluate(node.operand)
-            return -value if isinstance(node.op, ast.USub) else value
-        if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
-            return _ARITHMETIC[type(node.op)](evaluate(node.left), evaluate(node.right))
-        raise ValueError("only numbers, + - * / and parentheses are allowed")
-
+    """Evaluate arithmetic such as ``'1.0/255.0'`` (numbers, + - * / and parentheses)
+    without ``eval``; ConfigError for anything else."""
     try:
-        return float(evaluate(ast.parse(text.strip(), mode="eval").body))
-    except (SyntaxError, ValueError, ZeroDivisionError, OverflowError) as err:
-        raise ConfigError(f"cannot read {text!r} as a number: {err}") from None
+        return pixels.parse_number(text)
+    except pixels.DeployError as err:
+        raise ConfigError(str(err)) from None
 
 
 @TRANSFORMS.register
@@ -447,7 +361,7 @@ class NormalizeImage:
             got = f"shape {img.shape}" if isinstance(img, np.ndarray) else type(img).__name__
             layout = "CHW" if self.channel_axis == 0 else "HWC"
             raise DataError(f"NormalizeImage expects a 3-channel {layout} array, got {got}")
-        out = (img.astype(np.float32) * np.float32(self.scale) - self.mean) / self.std
+        out = pixels.normalize(img, self.scale, self.mean, self.std)
         if self.channel_num == 4:
             zeros_shape = list(out.shape)
             zeros_shape[self.channel_axis] = 1
@@ -526,18 +440,6 @@ def build_transforms(op_list: Sequence[Mapping[str, Any]],
     operator, an unknown or missing argument, a bad argument value, or operators
     whose layouts do not chain (see Compose).
     """
-    if not isinstance(op_list, (list, tuple)):
-        raise ConfigError(f"{where} must be a list of one-key mappings like "
-                          f"[{{DecodeImage: {{to_rgb: true}}}}, ...], got {type(op_list).__name__}")
-    ops = []
-    for index, entry in enumerate(op_list):
-        at = f"{where}.{index}"
-        if not isinstance(entry, Mapping) or len(entry) != 1:
-            raise ConfigError(f"{at} must be a mapping with exactly one key, the op name, "
-                              f"e.g. {{RandFlipImage: {{flip_code: 1}}}}; got {entry!r}")
-        (name, kwargs), = entry.items()
-        if kwargs is not None and not isinstance(kwargs, Mapping):
-            raise ConfigError(f"{at}: the arguments of {name} must be a mapping (or empty), "
-                              f"got {kwargs!r}")
-        ops.append(TRANSFORMS.build(name, kwargs, f"{at}.{name}"))
+    ops = [TRANSFORMS.build(name, args, f"{at}.{name}")
+           for at, name, args in pixels.transform_entries(op_list, where, ConfigError)]
     return Compose(ops, where=where)

@@ -1,0 +1,19 @@
+"""Deployment of an exported GoogLeNet: preprocessing and inference without the
+training code (numpy, PIL and Paddle Inference or ONNX Runtime only).
+
+    from paddle_googlenet.deploy import ImageClassifier
+    for result in ImageClassifier("inference/").classify(["cat.jpg"]):
+        print(result["topk"][0]["label"])
+
+``python tools/infer.py --help`` is the command-line form.
+"""
+
+from .infer import (DEPLOY_CONFIG, ONNX_FILE, ImageClassifier, OnnxModel, PaddleModel,
+                    bf16_supported, classify_files, cpu_features, format_result,
+                    paddle_model_files, read_deploy_config)
+from .preprocess import DeployError, ImageError, Preprocess, expand_images
+
+__all__ = ["ImageClassifier", "PaddleModel", "OnnxModel", "Preprocess", "DeployError",
+           "ImageError", "expand_images", "classify_files", "format_result",
+           "read_deploy_config", "paddle_model_files", "cpu_features", "bf16_supported",
+           "DEPLOY_CONFIG", "ONNX_FILE"]

@@ -1,0 +1,342 @@
+"""Classify images with an exported GoogLeNet through Paddle Inference or ONNX Runtime.
+
+    python tools/infer.py --model_dir inference/ --image photo.jpg photos/ "more/*.png"
+
+The model directory is what ``tools/export_model.py`` writes: the program
+(``inference.json``, or the legacy ``inference.pdmodel`` of Paddle 2 and of
+non-PIR exports) with ``inference.pdiparams``, optionally ``inference.onnx``, and
+``inference.yml``, which holds the preprocessing, top-k and class names. Nothing
+else is read: this module needs numpy, PIL and the runtime (paddle or
+onnxruntime) and never imports the training code.
+
+On the CPU, Paddle Inference runs with oneDNN and one thread per core unless told
+otherwise; ``--precision bf16`` uses oneDNN's bfloat16 kernels where the processor
+has them (AVX512-BF16 or AMX). On a GPU build, ``--device gpu`` and
+``--use_tensorrt`` pass through to Paddle Inference's GPU and TensorRT options.
+"""
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
+
+import numpy as np
+
+from .preprocess import DeployError, ImageError, Preprocess, expand_images
+
+__all__ = ["DEPLOY_CONFIG", "ONNX_FILE", "read_deploy_config", "paddle_model_files",
+           "cpu_features", "bf16_supported", "PaddleModel", "OnnxModel", "ImageClassifier",
+           "classify_files", "format_result", "main"]
+
+DEPLOY_CONFIG = "inference.yml"
+ONNX_FILE = "inference.onnx"
+# Paddle 3 with PIR writes .json; Paddle 2 (and Paddle 3 with PIR off) wrote .pdmodel.
+PROGRAM_FILES = ("inference.json", "inference.pdmodel")
+PARAMS_FILE = "inference.pdiparams"
+PRECISIONS = ("fp32", "bf16")
+BF16_FEATURES = ("avx512_bf16", "amx_bf16")
+
+
+def _check_dir(model_dir: str):
+    if not os.path.isdir(model_dir):
+        raise DeployError(f"model directory not found: {model_dir} (give the "
+                          f"Global.save_inference_dir that tools/export_model.py wrote)")
+
+
+def read_deploy_config(model_dir: str) -> dict:
+    """``inference.yml`` of a model directory, checked for what deployment uses."""
+    _check_dir(model_dir)
+    path = os.path.join(model_dir, DEPLOY_CONFIG)
+    if not os.path.isfile(path):
+        raise DeployError(f"{path} not found: a model directory needs the {DEPLOY_CONFIG} "
+                          f"that tools/export_model.py writes beside the model")
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    try:
+        config = json.loads(text)  # what export writes: JSON, which is also YAML
+    except ValueError:
+        try:
+            import yaml  # a hand-edited file may be YAML proper
+        except ImportError:
+            raise DeployError(f"{path} is not JSON; install pyyaml to read it as YAML") from None
+        try:
+            config = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise DeployError(f"{path} is neither JSON nor valid YAML: {err}") from None
+    if not isinstance(config, dict) or not isinstance(config.get("transforms"), list):
+        raise DeployError(f"{path}: expected a mapping with a 'transforms' list (the Infer "
+                          f"transforms), got {type(config).__name__}")
+    topk = config.get("topk", 5)
+    if isinstance(topk, bool) or not isinstance(topk, int) or topk < 1:
+        raise DeployError(f"{path}: topk must be a positive integer, got {topk!r}")
+    names = config.get("class_names") or {}
+    if not isinstance(names, dict):
+        raise DeployError(f"{path}: class_names must map class ids to names, got {names!r}")
+    return config
+
+
+def paddle_model_files(model_dir: str) -> (str, str):
+    """``(program, params)`` paths of the Paddle model in ``model_dir``."""
+    _check_dir(model_dir)
+    params = os.path.join(model_dir, PARAMS_FILE)
+    for name in PROGRAM_FILES:
+        program = os.path.join(model_dir, name)
+        if os.path.isfile(program) and os.path.isfile(params):
+            return program, params
+    raise DeployError(f"{model_dir} holds no Paddle inference model: expected "
+                      f"{' or '.join(PROGRAM_FILES)} together with {PARAMS_FILE}")
+
+
+def cpu_features() -> set:
+    """The processor's feature flags (Linux ``/proc/cpuinfo``); empty elsewhere."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def bf16_supported() -> bool:
+    return bool(cpu_features() & set(BF16_FEATURES))
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # the cores this process may use
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+class PaddleModel:
+    """An exported model under Paddle Inference: ``model(batch) -> outputs``.
+
+    Args:
+        device: 'cpu' or 'gpu' (a paddlepaddle-gpu build).
+        threads: CPU math threads; default one per core.
+        onednn: use oneDNN kernels on the CPU (default on).
+        precision: 'fp32', or 'bf16' (CPU with oneDNN, on AVX512-BF16 or AMX).
+        gpu_id, gpu_memory_mb: GPU to use and its initial memory pool.
+        tensorrt: run supported subgraphs with TensorRT (GPU only), in
+            ``tensorrt_precision`` ('fp32' or 'fp16') for batches up to ``max_batch_size``.
+    """
+
+    def __init__(self, model_dir: str, device: str = "cpu", threads: Optional[int] = None,
+                 onednn: bool = True, precision: str = "fp32", gpu_id: int = 0,
+                 gpu_memory_mb: int = 500, tensorrt: bool = False,
+                 tensorrt_precision: str = "fp32", max_batch_size: int = 32):
+        import paddle
+        import paddle.inference as paddle_infer
+
+        program, params = paddle_model_files(model_dir)
+        if precision not in PRECISIONS:
+            raise DeployError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
+        config = paddle_infer.Config(program, params)
+        if device == "gpu":
+            if not paddle.is_compiled_with_cuda():
+                raise DeployError("--device gpu needs a CUDA build of Paddle (paddlepaddle-gpu); "
+                                  "this one is CPU-only, use --device cpu")
+            config.enable_use_gpu(gpu_memory_mb, gpu_id)
+            if tensorrt:
+                modes = {"fp32": paddle_infer.PrecisionType.Float32,
+                         "fp16": paddle_infer.PrecisionType.Half}
+                if tensorrt_precision not in modes:
+                    raise DeployError(f"tensorrt precision must be one of {list(modes)}, "
+                                      f"got {tensorrt_precision!r}")
+                config.enable_tensorrt_engine(workspace_size=1 << 30,
+                                              max_batch_size=max_batch_size,
+                                              min_subgraph_size=3,
+                                              precision_mode=modes[tensorrt_precision],
+                                              use_static=False, use_calib_mode=False)
+        elif device == "cpu":
+            if tensorrt:
+                raise DeployError("TensorRT runs on a GPU only: add --device gpu")
+            config.disable_gpu()
+            config.set_cpu_math_library_num_threads(threads or _cores())
+            if precision == "bf16" and not onednn:
+                raise DeployError("bf16 runs through oneDNN: do not turn oneDNN off")
+            if onednn:
+                config.enable_onednn()
+                if precision == "bf16":
+                    if not bf16_supported():
+                        raise DeployError(f"bf16 needs a processor with {' or '.join(BF16_FEATURES)}; "
+                                          f"this one has neither, use fp32")
+                    config.enable_onednn_bfloat16()
+            else:
+                config.disable_onednn()
+        else:
+            raise DeployError(f"device must be 'cpu' or 'gpu', got {device!r}")
+        config.disable_glog_info()
+        self.predictor = paddle_infer.create_predictor(config)
+        self.input = self.predictor.get_input_handle(self.predictor.get_input_names()[0])
+        self.output_name = self.predictor.get_output_names()[0]
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        self.input.reshape(batch.shape)
+        self.input.copy_from_cpu(np.ascontiguousarray(batch, dtype=np.float32))
+        self.predictor.run()
+        return self.predictor.get_output_handle(self.output_name).copy_to_cpu()
+
+
+class OnnxModel:
+    """``inference.onnx`` (``tools/export_model.py --onnx``) under ONNX Runtime's CPU
+    provider: ``model(batch) -> outputs``."""
+
+    def __init__(self, model_dir: str, threads: Optional[int] = None):
+        path = os.path.join(model_dir, ONNX_FILE)
+        if not os.path.isfile(path):
+            raise DeployError(f"{path} not found: export with tools/export_model.py --onnx")
+        try:
+            import onnxruntime
+        except ImportError:
+            raise DeployError("the onnxruntime backend needs onnxruntime "
+                              "(pip install onnxruntime)") from None
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads or _cores()
+        options.log_severity_level = 3  # errors only: unused-initializer notices are noise
+        self.session = onnxruntime.InferenceSession(path, options,
+                                                    providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: batch.astype(np.float32)})[0]
+
+
+def classify_files(paths: Sequence[str], prepare: Callable[[str], np.ndarray],
+                   probabilities: Callable[[np.ndarray], np.ndarray], batch_size: int,
+                   topk: int, class_names: Dict[int, str]) -> Iterator[dict]:
+    """Yield per file ``{"file", "topk": [{"class_id", "label", "score"}]}``, or
+    ``{"file", "error"}`` when ``prepare`` raises ``ImageError``; the others go on."""
+    for start in range(0, len(paths), batch_size):
+        batch, ready, errors = paths[start:start + batch_size], [], {}
+        for path in batch:
+            try:
+                ready.append((path, prepare(path)))
+            except ImageError as err:
+                errors[path] = str(err)
+        scores = {}
+        if ready:
+            probs = probabilities(np.stack([array for _, array in ready]))
+            scores = {path: p for (path, _), p in zip(ready, probs)}
+        for path in batch:
+            if path in errors:
+                yield {"file": path, "error": errors[path]}
+                continue
+            order = np.argsort(-scores[path], kind="stable")[:topk]
+            yield {"file": path, "topk": [
+                {"class_id": int(c), "label": class_names.get(int(c), str(c)),
+                 "score": float(scores[path][c])} for c in order]}
+
+
+def format_result(result: dict, as_json: bool = False) -> str:
+    """One line per image: ``file: label (id) score  ...``, or JSON."""
+    if as_json:
+        return json.dumps(result)
+    if "error" in result:
+        return f"{result['file']}: error: {result['error']}"
+    return f"{result['file']}: " + "  ".join(
+        f"{t['label']} ({t['class_id']}) {t['score']:.4f}" for t in result["topk"])
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+class ImageClassifier:
+    """Preprocessing from ``inference.yml``, the model, and top-k with class names.
+
+    ``backend`` is 'paddle' (``PaddleModel``, whose options ``model_options`` passes
+    on) or 'onnxruntime' (``OnnxModel``).
+    """
+
+    def __init__(self, model_dir: str, backend: str = "paddle", topk: Optional[int] = None,
+                 **model_options):
+        config = read_deploy_config(model_dir)
+        where = os.path.join(model_dir, DEPLOY_CONFIG)
+        self.preprocess = Preprocess(config["transforms"], where=f"{where}: transforms")
+        self.class_names = {int(k): v for k, v in config.get("class_names", {}).items()}
+        self.topk = topk or config.get("topk", 5)
+        self.softmax_in_model = bool(config.get("softmax", True))
+        if backend == "paddle":
+            self.model = PaddleModel(model_dir, **model_options)
+        elif backend == "onnxruntime":
+            self.model = OnnxModel(model_dir, threads=model_options.get("threads"))
+        else:
+            raise DeployError(f"backend must be 'paddle' or 'onnxruntime', got {backend!r}")
+
+    def probabilities(self, batch: np.ndarray) -> np.ndarray:
+        out = self.model(batch)
+        return out if self.softmax_in_model else _softmax(out)
+
+    def classify(self, paths: Sequence[str], batch_size: int = 8) -> Iterator[dict]:
+        topk = min(self.topk, len(self.class_names) or self.topk)
+        return classify_files(paths, self.preprocess.read, self.probabilities, batch_size,
+                              topk, self.class_names)
+
+
+def _arguments() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="Classify images with an exported GoogLeNet (Paddle Inference or "
+                    "ONNX Runtime); preprocessing and labels come from inference.yml.")
+    parser.add_argument("--model_dir", required=True,
+                        help="directory written by tools/export_model.py")
+    parser.add_argument("--image", required=True, nargs="+",
+                        help="image files, folders (searched recursively) or globs")
+    parser.add_argument("--batch_size", type=int, default=8)
+    parser.add_argument("--topk", type=int, default=None,
+                        help="classes per image (default: inference.yml's topk)")
+    parser.add_argument("--backend", choices=["paddle", "onnxruntime"], default="paddle")
+    parser.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads (default: one per core)")
+    parser.add_argument("--onednn", choices=["on", "off"], default="on",
+                        help="oneDNN kernels on the CPU (default on)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                        help="bf16 needs a CPU with AVX512-BF16 or AMX")
+    parser.add_argument("--gpu_id", type=int, default=0)
+    parser.add_argument("--gpu_memory_mb", type=int, default=500)
+    parser.add_argument("--use_tensorrt", action="store_true",
+                        help="TensorRT subgraphs (GPU builds with TensorRT)")
+    parser.add_argument("--tensorrt_precision", choices=["fp32", "fp16"], default="fp32")
+    parser.add_argument("--json", action="store_true", help="print JSON lines, one per image")
+    parser.add_argument("--debug", action="store_true",
+                        help="print the full traceback of an error")
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """``tools/infer.py``: 0 when every image was classified, 1 when some could not
+    be read, 2 for a bad model directory or argument."""
+    args = _arguments().parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        if args.batch_size < 1 or (args.threads is not None and args.threads < 1):
+            raise DeployError("--batch_size and --threads must be positive integers")
+        options = {} if args.backend == "onnxruntime" else dict(
+            device=args.device, onednn=args.onednn == "on", precision=args.precision,
+            gpu_id=args.gpu_id, gpu_memory_mb=args.gpu_memory_mb, tensorrt=args.use_tensorrt,
+            tensorrt_precision=args.tensorrt_precision, max_batch_size=args.batch_size)
+        classifier = ImageClassifier(args.model_dir, args.backend, args.topk,
+                                     threads=args.threads, **options)
+        paths = expand_images(args.image)
+        failed = 0
+        for result in classifier.classify(paths, args.batch_size):
+            failed += "error" in result
+            print(format_result(result, args.json), flush=True)
+    except DeployError as err:
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if failed:
+        print(f"{failed} of {len(paths)} images could not be classified", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,224 @@
+"""tools/infer.py and paddle_googlenet.deploy: Paddle Inference (oneDNN on and off),
+ONNX Runtime, the legacy .pdmodel layout, and agreement with tools/predict.py."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import paddle
+import pytest
+from PIL import Image
+
+from paddle_googlenet.cli import export_main, predict_main
+from paddle_googlenet.config import load_config
+from paddle_googlenet.data import build_transforms
+from paddle_googlenet.deploy import (DeployError, PaddleModel, Preprocess, bf16_supported,
+                                     infer)
+from paddle_googlenet.models import build_model
+from test_predict import odd_images
+from tiny import DEFAULT_CONFIG, ROOT, tiny_overrides
+
+TOLERANCE = 1e-4
+
+
+def config_argv(tiny_data, weights, **extra):
+    options = tiny_overrides(tiny_data, "unused", **{
+        "Global.pretrained_model": weights,
+        "Infer.PostProcess.class_id_map_file": os.path.join(tiny_data, "label_list.txt"),
+        **extra})
+    return ["-c", DEFAULT_CONFIG, *sum((["-o", o] for o in options), [])]
+
+
+@pytest.fixture(scope="module")
+def deployed(tiny_data, tmp_path_factory):
+    """Weights whose classifier separates the classes clearly (so top-5 order is not
+    decided by rounding), exported with ONNX; plus a folder of test images."""
+    root = tmp_path_factory.mktemp("deploy")
+    paddle.seed(7)
+    net = build_model({"name": "GoogLeNet", "class_num": 6, "adaptive_pool": True})
+    fc = net.head.fc.weight
+    fc.set_value(np.random.RandomState(0).normal(0, 0.05, fc.shape).astype("float32"))
+    weights = str(root / "model.pdparams")
+    paddle.save(net.state_dict(), weights)
+    model_dir = str(root / "inference")
+    argv = config_argv(tiny_data, weights, **{"Global.save_inference_dir": model_dir})
+    assert export_main(argv + ["--onnx"]) == 0
+    images = str(root / "images")
+    odd_images(tiny_data, images)  # gray, RGBA, palette, 16-bit, CMYK, junk, truncated
+    for name in sorted(os.listdir(os.path.join(tiny_data, "images", "val"))):
+        shutil.copy(os.path.join(tiny_data, "images", "val", name), images)
+    return {"weights": weights, "dir": model_dir, "images": images}
+
+
+def json_lines(text):
+    return {os.path.basename(r["file"]): r for r in map(json.loads, text.splitlines())}
+
+
+def test_infer_agrees_with_predict_and_onnx_runtime(tiny_data, deployed, capsys):
+    assert sorted(os.listdir(deployed["dir"])) == [
+        "inference.json", "inference.onnx", "inference.pdiparams", "inference.yml"]
+    capsys.readouterr()
+    argv = config_argv(tiny_data, deployed["weights"], **{"Infer.infer_imgs": deployed["images"]})
+    assert predict_main(argv + ["--json"]) == 1  # junk.jpg and cut.jpg fail
+    dygraph = json_lines(capsys.readouterr().out)
+    valid = [name for name, r in dygraph.items() if "topk" in r]
+    assert len(valid) == 11 and set(dygraph) - set(valid) == {"junk.jpg", "cut.jpg"}
+
+    runs = {"oneDNN on": [], "oneDNN off": ["--onednn", "off"],
+            "ONNX Runtime": ["--backend", "onnxruntime"]}
+    for label, extra in runs.items():
+        code = infer.main(["--model_dir", deployed["dir"], "--image", deployed["images"],
+                           "--json", "--batch_size", "4", *extra])
+        captured = capsys.readouterr()
+        assert code == 1, label
+        assert "2 of 13 images could not be classified" in captured.err
+        deployed_results = json_lines(captured.out)
+        assert set(deployed_results) == set(dygraph)
+        assert "not an image" in deployed_results["junk.jpg"]["error"]
+        for name in valid:
+            want, got = dygraph[name]["topk"], deployed_results[name]["topk"]
+            assert [t["class_id"] for t in got] == [t["class_id"] for t in want], (label, name)
+            assert [t["label"] for t in got] == [t["label"] for t in want]
+            np.testing.assert_allclose([t["score"] for t in got], [t["score"] for t in want],
+                                       atol=TOLERANCE, err_msg=f"{label} {name}")
+    # The classes are far enough apart for the comparison to mean something.
+    gaps = [r["topk"][0]["score"] - r["topk"][1]["score"] for r in dygraph.values() if "topk" in r]
+    assert max(gaps) > 0.05
+
+
+def test_infer_tool_does_not_import_training_code(deployed):
+    """tools/infer.py runs with the training modules, yaml and matplotlib unimportable."""
+    script = f"""
+import runpy, sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        top = name.split(".")[0]
+        ours = name.startswith("paddle_googlenet.") and not name.startswith(
+            ("paddle_googlenet.deploy", "paddle_googlenet.errors"))
+        if ours or top in ("yaml", "matplotlib"):
+            raise ImportError("blocked for this test: " + name)
+sys.meta_path.insert(0, Block())
+sys.argv = ["infer.py", "--model_dir", {deployed['dir']!r}, "--image",
+            {os.path.join(deployed['images'], 'rgba.png')!r}]
+runpy.run_path({os.path.join(ROOT, 'tools', 'infer.py')!r}, run_name="__main__")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    line, = done.stdout.strip().splitlines()
+    assert line.startswith(os.path.join(deployed["images"], "rgba.png") + ": ")
+    assert line.count("(") == 5  # five classes with ids
+
+
+def test_legacy_pdmodel_layout_loads(deployed, tmp_path):
+    """A non-PIR export (Paddle 2 style inference.pdmodel) of the same weights runs
+    through the same loader and gives the same outputs."""
+    legacy = str(tmp_path / "legacy")
+    script = f"""
+import paddle
+from paddle_googlenet.models import build_main_head
+net = build_main_head({{"name": "GoogLeNet", "class_num": 6, "adaptive_pool": True}},
+                      {deployed['weights']!r}, softmax=True)
+spec = [paddle.static.InputSpec([None, 3, 64, 64], "float32", name="x")]
+paddle.jit.save(net, {os.path.join(legacy, 'inference')!r}, input_spec=spec)
+"""
+    env = dict(os.environ, FLAGS_enable_pir_api="0")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=ROOT, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "inference.pdmodel" in os.listdir(legacy)
+    shutil.copy(os.path.join(deployed["dir"], "inference.yml"), legacy)
+    batch = np.random.RandomState(1).rand(3, 3, 64, 64).astype("float32")
+    expected = PaddleModel(deployed["dir"], onednn=False)(batch)
+    for onednn in (True, False):
+        np.testing.assert_allclose(PaddleModel(legacy, onednn=onednn)(batch), expected,
+                                   atol=1e-5)
+    assert infer.main(["--model_dir", legacy, "--image",
+                       os.path.join(deployed["images"], "gray.png")]) == 0
+
+
+IMAGE_MODES = {"L": "png", "RGBA": "png", "P": "png", "CMYK": "jpg", "RGB": "jpg"}
+PIPELINES = {
+    "config": load_config(DEFAULT_CONFIG)["Infer"]["transforms"],
+    "fixed size, CHW normalize": [
+        {"DecodeImage": {"to_rgb": False}}, {"ResizeImage": {"size": [70, 60],
+                                                             "interpolation": "bicubic"}},
+        {"CropImage": {"size": [56, 48]}}, {"ToCHWImage": None},
+        {"NormalizeImage": {"scale": "1/255.", "mean": [0.5, 0.5, 0.5], "std": [0.2, 0.3, 0.4],
+                            "order": "chw"}}],
+    "ends in HWC": [{"DecodeImage": None}, {"ResizeImage": {"resize_short": 40,
+                                                            "interpolation": "area"}},
+                    {"CropImage": {"size": 32}}, {"NormalizeImage": {"order": ""}}],
+}
+
+
+@pytest.mark.parametrize("pipeline", sorted(PIPELINES))
+def test_deploy_preprocessing_equals_the_training_transforms(tiny_data, tmp_path, pipeline):
+    ops = PIPELINES[pipeline]
+    training, deployment = build_transforms(ops), Preprocess(ops)
+    source = Image.open(os.path.join(tiny_data, "images", "val", "circle_00000.jpg"))
+    source = source.resize((83, 71))  # not square, not the crop size
+    for mode, ext in IMAGE_MODES.items():
+        path = str(tmp_path / f"{mode}.{ext}")
+        source.convert(mode).save(path)
+        data = open(path, "rb").read()
+        expected = training(data)
+        if training.output_layout == "hwc":
+            expected = expected.transpose(2, 0, 1)  # the datasets and predict.py do this
+        got = deployment(data)
+        assert got.dtype == np.float32 and got.shape[0] == 3
+        np.testing.assert_array_equal(got, expected, err_msg=f"{pipeline}, {mode}")
+
+
+def test_infer_errors_are_one_line_with_what_would_be_valid(deployed, tmp_path, capsys):
+    def error_of(*argv):
+        assert infer.main(list(argv)) == 2
+        err = capsys.readouterr().err.strip()
+        assert "Traceback" not in err and err.count("\n") == 0, err
+        return err
+
+    image = os.path.join(deployed["images"], "gray.png")
+    assert "model directory not found" in error_of("--model_dir", str(tmp_path / "nope"),
+                                                   "--image", image)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "inference.yml" in error_of("--model_dir", str(empty), "--image", image)
+    (empty / "inference.yml").write_text(open(os.path.join(deployed["dir"],
+                                                           "inference.yml")).read())
+    assert "inference.json or inference.pdmodel together with inference.pdiparams" in error_of(
+        "--model_dir", str(empty), "--image", image)
+    assert "needs a CUDA build" in error_of("--model_dir", deployed["dir"], "--image", image,
+                                            "--device", "gpu")
+    assert "no images found" in error_of("--model_dir", deployed["dir"], "--image",
+                                         str(tmp_path / "*.jpg"))
+    if bf16_supported():
+        assert infer.main(["--model_dir", deployed["dir"], "--image", image,
+                           "--precision", "bf16"]) == 0
+    else:
+        assert "bf16 needs a processor with avx512_bf16 or amx_bf16" in error_of(
+            "--model_dir", deployed["dir"], "--image", image, "--precision", "bf16")
+    with pytest.raises(DeployError, match="RandCropImage is not a deployment operator"):
+        Preprocess([{"DecodeImage": None}, {"RandCropImage": {"size": 64}}])
+
+
+def test_export_refuses_transforms_deployment_cannot_run(tiny_data, deployed, tmp_path, capsys):
+    target = str(tmp_path / "inference")
+    argv = config_argv(tiny_data, deployed["weights"], **{
+        "Global.save_inference_dir": target,
+        "Infer.transforms": "[{'DecodeImage': None}, {'RandFlipImage': None}]"})
+    assert export_main(argv) == 2
+    assert "RandFlipImage is not a deployment operator" in capsys.readouterr().err
+    assert not os.path.exists(target)
+
+
+def test_onnx_export_without_paddle2onnx_is_a_clear_error(tiny_data, deployed, tmp_path,
+                                                          capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "paddle2onnx", None)  # import now fails
+    target = str(tmp_path / "inference")
+    argv = config_argv(tiny_data, deployed["weights"], **{"Global.save_inference_dir": target})
+    assert export_main(argv + ["--onnx"]) == 2
+    assert 'pip install -e ".[onnx]"' in capsys.readouterr().err
+    assert not os.path.exists(target)
