@@ -161,6 +161,8 @@ class PaddleModel:
                 raise DeployError("bf16 runs through oneDNN: do not turn oneDNN off")
             if onednn:
                 config.enable_onednn()
+                # oneDNN caches kernels per input shape; bound it for varying batch sizes
+                config.set_onednn_cache_capacity(10)
                 if precision == "bf16":
                     if not bf16_supported():
                         raise DeployError(f"bf16 needs a processor with {' or '.join(BF16_FEATURES)}; "
