@@ -2,16 +2,17 @@
 
 A checkpoint is a directory holding ``model.pdparams`` (the network's state dict,
 loadable on its own as pretrained weights), ``model.pdopt`` (optimizer and LR
-scheduler) and ``model.pdstates`` (epoch, best metric, random states). It is
+scheduler) and ``model.pdstates`` (epoch, step, best metric, random states). It is
 written under a temporary name and renamed into place whole; the run directory's
 ``latest`` and ``best_model`` are symbolic links switched atomically to the newest
 complete directory. So whatever moment a process dies at, ``latest`` names a
-directory whose three files belong to the same epoch.
+directory whose three files belong to the same epoch and step.
 
     output/GoogLeNet/
         epoch_3/  epoch_4/        full checkpoints (the newest few are kept)
+        epoch_5_step_120/         a run stopped 120 batches into epoch 5 (Ctrl-C)
         best_epoch_4/             parameters of the best evaluation so far
-        latest -> epoch_4         resume with  -o Global.checkpoints=output/GoogLeNet/latest
+        latest -> epoch_5_step_120   resume with -o Global.checkpoints=output/GoogLeNet/latest
         best_model -> best_epoch_4
 """
 
@@ -28,7 +29,9 @@ from .fileio import replace_dir, temp_dir_for
 from .models.weights import load_weights
 
 __all__ = ["save_checkpoint", "save_best", "load_checkpoint", "resolve_checkpoint",
-           "checkpoint_files", "LATEST", "BEST"]
+           "checkpoint_files", "checkpoint_name", "saved_best_top1", "saved_checkpoints",
+           "remove_checkpoints",
+           "LATEST", "BEST"]
 
 LATEST = "latest"
 BEST = "best_model"
@@ -50,20 +53,41 @@ def _write_file(path: str, write):
         os.fsync(f.fileno())
 
 
-def _publish(run_dir: str, name: str, files: dict) -> str:
-    """Write ``files`` ({filename: writer(f)}) as directory ``run_dir/name``, atomically."""
+def _publish(run_dir: str, name: str, files: dict, link: str) -> str:
+    """Write ``files`` ({filename: writer(f)}) as directory ``run_dir/name`` and point
+    the symlink ``run_dir/link`` at it; at no moment does ``link`` dangle or name a
+    partly written directory."""
     final = os.path.join(run_dir, name)
     tmp = temp_dir_for(final)
     try:
         for filename, write in files.items():
             _write_file(os.path.join(tmp, filename), write)
         _fsync_dir(tmp)
-        replace_dir(tmp, final)  # a rewrite of the same epoch replaces it whole
+        if _linked(run_dir, link) == name:
+            _replace_linked(run_dir, name, tmp, link)
+        else:
+            replace_dir(tmp, final)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if _linked(run_dir, link) != os.path.basename(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
     _fsync_dir(run_dir)
+    _point(run_dir, link, name)
+    shutil.rmtree(tmp, ignore_errors=True)  # left only by _replace_linked
     return final
+
+
+def _replace_linked(run_dir: str, name: str, tmp: str, link: str):
+    """Replace the directory ``link`` names (a resumed run redoing an epoch) with the
+    complete ``tmp``: the link names ``tmp`` while a hard-linked copy of it is
+    renamed into place, so it never names a missing directory."""
+    _point(run_dir, link, os.path.basename(tmp))
+    final = os.path.join(run_dir, name)
+    copy = temp_dir_for(final)
+    for filename in os.listdir(tmp):
+        os.link(os.path.join(tmp, filename), os.path.join(copy, filename))
+    _fsync_dir(copy)
+    replace_dir(copy, final)
 
 
 def _point(run_dir: str, link: str, target: str):
@@ -81,6 +105,13 @@ def _linked(run_dir: str, link: str):
     return os.readlink(path) if os.path.islink(path) else None
 
 
+def _remove(path: str):
+    if os.path.islink(path) or os.path.isfile(path):
+        os.remove(path)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def _prune(run_dir: str, pattern: str, keep: int):
     """Remove all but the newest ``keep`` directories matching ``pattern`` (never a
     linked one), and temporary leftovers of interrupted writes."""
@@ -89,10 +120,11 @@ def _prune(run_dir: str, pattern: str, keep: int):
                       if (m := re.fullmatch(pattern, name)))
     for _, name in numbered[:-keep] if keep else numbered:
         if name not in protected:
-            shutil.rmtree(os.path.join(run_dir, name), ignore_errors=True)
+            _remove(os.path.join(run_dir, name))
     for name in os.listdir(run_dir):
-        if name.startswith(".") and (".tmp-" in name or ".old-" in name):
-            shutil.rmtree(os.path.join(run_dir, name), ignore_errors=True)
+        if (name.startswith(".") and (".tmp-" in name or ".old-" in name)
+                and name not in protected):
+            _remove(os.path.join(run_dir, name))
 
 
 def _pickle(obj):
@@ -147,16 +179,27 @@ def local_optimizer_state(saved: dict, network) -> dict:
     return _rename_optimizer_state(saved["state"], names)
 
 
+def checkpoint_name(epoch: int, step: int = 0) -> str:
+    """``epoch_<epoch>``, or ``epoch_<epoch + 1>_step_<step>`` for ``step`` batches into
+    the next epoch."""
+    return f"epoch_{epoch + 1}_step_{step}" if step else f"epoch_{epoch}"
+
+
 def save_checkpoint(run_dir: str, epoch: int, network, optimizer, states: dict,
-                    keep: int = 2) -> str:
-    """Write the full checkpoint of ``epoch`` and point ``latest`` at it."""
-    states = dict(states, epoch=epoch)
-    name = f"epoch_{epoch}"
+                    keep: int = 2, step: int = 0) -> str:
+    """Write the full checkpoint after ``epoch`` epochs and ``step`` batches of the
+    next one, and point ``latest`` at it.
+
+    The directory is ``checkpoint_name(epoch, step)``; mid-epoch checkpoints are
+    removed once a newer checkpoint is written. ``states`` gets ``epoch`` and ``step``.
+    """
+    states = dict(states, epoch=epoch, step=step)
+    name = checkpoint_name(epoch, step)
     _publish(run_dir, name, {PARAMS: _paddle(network.state_dict()),
                              OPTIMIZER: _paddle(portable_optimizer_state(optimizer, network)),
-                             STATES: _pickle(states)})
-    _point(run_dir, LATEST, name)
+                             STATES: _pickle(states)}, LATEST)
     _prune(run_dir, r"epoch_(\d+)", keep)
+    _prune(run_dir, r"epoch_(\d+)_step_\d+", 0)
     return os.path.join(run_dir, name)
 
 
@@ -164,10 +207,43 @@ def save_best(run_dir: str, epoch: int, network, states: dict) -> str:
     """Write the parameters of ``epoch`` as the best model and point ``best_model`` at it."""
     name = f"best_epoch_{epoch}"
     _publish(run_dir, name, {PARAMS: _paddle(network.state_dict()),
-                             STATES: _pickle(dict(states, epoch=epoch))})
-    _point(run_dir, BEST, name)
+                             STATES: _pickle(dict(states, epoch=epoch))}, BEST)
     _prune(run_dir, r"best_epoch_(\d+)", 1)
     return os.path.join(run_dir, name)
+
+
+def saved_best_top1(run_dir: str) -> float:
+    """The top-1 of the run's ``best_model`` (-1 when there is none), so that a resumed
+    run replaces it only with a strictly better one, whichever checkpoint it resumed."""
+    path = os.path.join(run_dir, BEST, STATES)
+    try:
+        with open(path, "rb") as f:
+            return float(pickle.load(f).get("best_top1", -1.0))
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
+        return -1.0
+
+
+_CHECKPOINT_DIR = re.compile(r"(best_)?epoch_\d+(_step_\d+)?")
+
+
+def saved_checkpoints(run_dir: str) -> list:
+    """The checkpoint directories and links in ``run_dir``, sorted (none if it is missing)."""
+    if not os.path.isdir(run_dir):
+        return []
+    return sorted(name for name in os.listdir(run_dir)
+                  if name in (LATEST, BEST) or _CHECKPOINT_DIR.fullmatch(name))
+
+
+def remove_checkpoints(run_dir: str):
+    """Remove a run's checkpoints and links (``Global.overwrite``), ``latest`` first so
+    that a kill half-way never leaves it naming another run's checkpoint."""
+    for link in (LATEST, BEST):
+        if os.path.lexists(os.path.join(run_dir, link)):
+            os.remove(os.path.join(run_dir, link))
+    for name in os.listdir(run_dir):
+        if _CHECKPOINT_DIR.fullmatch(name) or (
+                name.startswith(".") and (".tmp-" in name or ".old-" in name)):
+            _remove(os.path.join(run_dir, name))
 
 
 def checkpoint_files(path: str) -> dict:

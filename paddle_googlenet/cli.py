@@ -2,11 +2,16 @@
 
 Each ``*_main(argv)`` parses its arguments, does its work through the package and
 returns an exit code. A ``UserError`` (bad config, path, weights, data) is printed
-as one plain message and exits 2; ``--debug`` shows the traceback as well.
+as one plain message and exits 2 (an interrupted training run: 128 + the signal's
+number); ``--debug`` shows the traceback as well. A config key an error names is
+located: ``file:line`` when it comes from the config file, the ``-o`` option when
+an override set it.
 """
 
 import argparse
 import os
+import shlex
+import shutil
 import sys
 import traceback
 from typing import List, Optional
@@ -37,9 +42,18 @@ def parse_with_config(argv, description: str, add_arguments=None):
     return args, load_config(args.config, args.override)
 
 
+def _config_source(argv):
+    """The ``-c`` file and ``-o`` options in ``argv`` (None, [] when there are none)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    config_arguments(parser, required=False)
+    known, _ = parser.parse_known_args(argv)
+    return known.config, known.override
+
+
 def run(main, argv: Optional[List[str]] = None) -> int:
     """Call ``main(args)`` and turn a UserError into a message and exit code 2."""
-    from .errors import UserError
+    from .config import locate_key
+    from .errors import ConfigError, UserError
 
     argv = sys.argv[1:] if argv is None else argv
     try:
@@ -47,18 +61,43 @@ def run(main, argv: Optional[List[str]] = None) -> int:
     except UserError as err:
         if "--debug" in argv:
             traceback.print_exc()
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        message = str(err)
+        if isinstance(err, ConfigError):
+            message = locate_key(message, *_config_source(argv))
+        print(f"{getattr(err, 'label', 'error')}: {message}", file=sys.stderr)
+        return getattr(err, "exit_code", 2)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
 
 
+def _resume_command(argv, checkpoint: str) -> str:
+    """The command line that ran this training, resuming from ``checkpoint`` (an
+    earlier ``Global.checkpoints`` is dropped; a later ``-o`` wins in any case)."""
+    kept, options = [], iter(argv)
+    for option in options:
+        value = next(options, "") if option in ("-o", "--override") else None
+        if value is None:
+            kept.append(option)
+        elif not value.startswith("Global.checkpoints="):
+            kept += [option, value]
+    script = sys.argv[0] if os.path.basename(sys.argv[0]) == "train.py" else "tools/train.py"
+    python = sys.executable  # or plain "python" where that is the same interpreter
+    on_path = shutil.which("python")
+    if on_path and os.path.realpath(on_path) == os.path.realpath(python):
+        python = "python"
+    return shlex.join([python, script, *kept, "-o", f"Global.checkpoints={checkpoint}"])
+
+
 def _train(argv):
-    from .engine import train
+    from .engine import TrainingInterrupted, train
 
     _, config = parse_with_config(argv, "Train GoogLeNet from a PaddleClas-style config.")
-    train(config)
+    try:
+        train(config)
+    except TrainingInterrupted as stop:
+        stop.args = (f"{stop}; resume with: {_resume_command(argv, stop.checkpoint)}",)
+        raise
 
 
 def _class_names(config, engine):

@@ -15,6 +15,7 @@ value is a Python literal where it parses as one and a string otherwise.
 import ast
 import copy
 import os
+import re
 from typing import List, Literal, Mapping, Optional, Sequence, Union
 
 import yaml
@@ -23,7 +24,7 @@ from .errors import ConfigError
 from .registry import check_value, closest
 
 __all__ = ["load_config", "apply_overrides", "parse_value", "validate_config",
-           "dump_config", "required_weights", "SECTIONS"]
+           "dump_config", "required_weights", "locate_key", "SECTIONS"]
 
 SECTIONS = ("Global", "AMP", "Arch", "Loss", "Optimizer", "DataLoader", "Infer", "Metric")
 
@@ -277,3 +278,46 @@ def dump_config(config: Mapping) -> str:
     """The config as YAML, sections in PaddleClas's order."""
     ordered = {k: config[k] for k in SECTIONS if k in config}
     return yaml.safe_dump(ordered, sort_keys=False, allow_unicode=True)
+
+
+# A message about a config key starts with it: "Global.epochs: expected int, ...".
+_KEY_AT_START = re.compile(r"(?:%s)(?:\.[\w-]+)*(?=[:\s])" % "|".join(SECTIONS))
+
+
+def _key_line(path: str, parts: Sequence[str]) -> Optional[int]:
+    """The line of ``path`` that sets the deepest existing prefix of the key ``parts``."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            node = yaml.compose(f)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    line = None
+    for part in parts:
+        if isinstance(node, yaml.MappingNode):
+            entry = next(((k, v) for k, v in node.value if k.value == part), None)
+            if entry is None:
+                break
+            line, node = entry[0].start_mark.line + 1, entry[1]
+        elif isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
+            node = node.value[int(part)]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def locate_key(message: str, path: Optional[str] = None,
+               overrides: Optional[Sequence[str]] = None) -> str:
+    """``message`` about a config key, with where that key was set: `` (set by -o
+    KEY=VALUE)`` after it when an override set it, ``path:line: `` before it when the
+    config file does. A message that starts with no key is returned as it is."""
+    match = _KEY_AT_START.match(message)
+    if not match:
+        return message
+    key = match.group(0)
+    for option in reversed(overrides or []):
+        name = option.partition("=")[0].strip()
+        if key == name or key.startswith(name + "."):
+            return f"{message} (set by -o {option})"
+    line = _key_line(path, key.split(".")) if path else None
+    return f"{path}:{line}: {message}" if line else message

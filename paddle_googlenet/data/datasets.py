@@ -12,23 +12,25 @@ ends in HWC (the usual ``NormalizeImage order: ''`` without ToCHWImage) is
 transposed to CHW here; a pipeline ending in ToCHWImage is left alone.
 """
 
+import ctypes
 import logging
+import multiprocessing
 import os
 from typing import Any, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import paddle
 
+from ..deploy.preprocess import IMAGE_EXTENSIONS
 from ..errors import ConfigError, DataError
 from ..registry import Registry
 from .transforms import BYTES, HWC, Compose, DecodeImage, ImageDecodeError, build_transforms
 
-__all__ = ["ImageNetDataset", "ImageFolderDataset", "DATASETS", "IMAGE_EXTENSIONS"]
+__all__ = ["ImageNetDataset", "ImageFolderDataset", "DATASETS", "IMAGE_EXTENSIONS", "SampleMarks",
+           "FAILED_SAMPLE"]
 
 _log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm",
-                    ".pgm")
 _MAX_REPORTED_LINES = 5
 
 TransformOps = Union[Sequence[Mapping[str, Any]], Compose, None]
@@ -51,14 +53,61 @@ def _build_pipeline(transform_ops: TransformOps) -> Compose:
     return pipeline
 
 
+class SampleMarks:
+    """One flag per sample, in memory shared with DataLoader worker processes.
+
+    Workers get their own copy of a dataset, so what they note in ordinary
+    attributes never reaches the main process; flags in shared memory do, whether
+    the workers were forked or spawned (the memory is inherited at process start).
+    """
+
+    def __init__(self, size: int):
+        self._size = size
+        self._flags = multiprocessing.RawArray(ctypes.c_uint8, size)  # zeroed
+        self._any = multiprocessing.RawValue(ctypes.c_uint8, 0)  # O(1) check per batch
+
+    def mark(self, position: int) -> bool:
+        """Flag ``position``; True if it was not flagged yet."""
+        new = not self._flags[position]
+        self._flags[position] = 1
+        self._any.value = 1
+        return new
+
+    def any(self) -> bool:
+        return bool(self._any.value)
+
+    def positions(self) -> List[int]:
+        if not self.any():
+            return []
+        return np.flatnonzero(np.frombuffer(self._flags, dtype=np.uint8)).tolist()
+
+    def clear(self) -> None:
+        ctypes.memset(self._flags, 0, self._size)
+        self._any.value = 0
+
+
+class _FailedSample:
+    def __repr__(self):
+        return "FAILED_SAMPLE"
+
+
+# What a dataset returns instead of raising while ``defer_errors`` is set.
+FAILED_SAMPLE = _FailedSample()
+
+
 class _ImageSamples(paddle.io.Dataset):
     """Shared reading logic: ``samples`` of ``(path, label)`` through a pipeline.
 
     ``skip_bad_images``: when an image cannot be read or decoded, use the next
-    readable sample instead of raising, and record the path in ``bad_images`` (each
-    path once). That record is exact with ``num_workers=0``; worker processes hold
-    their own copies of the dataset, so with workers it stays empty in the main
-    process and only the warning each worker logs tells of skipped files.
+    readable sample instead of raising, and record the path in ``bad_images`` (in
+    list order, each path once). Loader worker processes record into shared memory,
+    so ``bad_images`` is exact in the main process with any ``num_workers``; the
+    loader clears it at the start of each epoch.
+    ``defer_errors``: set by the loader while it iterates. An error reading a sample
+    is then not raised (inside Paddle's loader thread or a worker process it would
+    print a stray traceback or, with ``num_workers=0``, hang the main process); the
+    sample is flagged and ``FAILED_SAMPLE`` returned, and ``raise_deferred_error``
+    raises that error again in the main process.
     ``sample_seed``: when set to ``(seed, epoch)`` (build_dataloader does this),
     numpy's global RNG is seeded from ``(seed, epoch, index)`` before each sample is
     transformed, so random augmentations depend on neither the number of workers
@@ -74,17 +123,53 @@ class _ImageSamples(paddle.io.Dataset):
         self.labels = [label for _, label in samples]
         self.transform = _build_pipeline(transform_ops)
         self.skip_bad_images = skip_bad_images
-        self.bad_images: List[str] = []
+        self.skipped = SampleMarks(len(samples))
+        self.failed = SampleMarks(len(samples))
+        self.defer_errors = False
         self.sample_seed: Optional[Tuple[int, int]] = None
 
     def __len__(self) -> int:
         return len(self.samples)
 
+    @property
+    def bad_images(self) -> List[str]:
+        """Paths skipped as unreadable (since the loader's epoch began)."""
+        return [self.samples[position][0] for position in self.skipped.positions()]
+
     def describe(self, position: int) -> str:
         """Where sample ``position`` comes from, for messages."""
         return f"sample {position}"
 
-    def __getitem__(self, index: int) -> Tuple[np.ndarray, np.int64]:
+    def check_labels(self, class_num: int, name: str = "class_num"):
+        """Raise DataError listing the first few samples whose label is not below
+        ``class_num`` (``name`` says where that number is set), and their count."""
+        beyond = [i for i, label in enumerate(self.labels) if label >= class_num]
+        if beyond:
+            raise DataError(_problem_report(
+                f"{len(beyond)} label(s) not below {name} {class_num} (the largest is "
+                f"{max(self.labels)}; {name} must be at least {max(self.labels) + 1})",
+                [(self.describe(i), f"{self.samples[i][0]} {self.labels[i]}") for i in beyond]))
+
+    def __getitem__(self, index: int):
+        if not self.defer_errors:
+            return self._sample(index)
+        try:
+            return self._sample(index)
+        except Exception:  # raised again in the main process: raise_deferred_error
+            self.failed.mark(index)
+            return FAILED_SAMPLE
+
+    def raise_deferred_error(self):
+        """Raise here the error met reading a sample while errors were deferred."""
+        if not self.failed.any():
+            return
+        index = self.failed.positions()[0]
+        self.failed.clear()
+        self._sample(index)  # reads it again, in this process, to raise its error
+        raise DataError(f"reading {self.describe(index)} failed in a DataLoader worker but "
+                        f"worked when tried again: is the file system reliable?")
+
+    def _sample(self, index: int) -> Tuple[np.ndarray, np.int64]:
         if self.sample_seed is not None:
             np.random.seed([*self.sample_seed, index])
         for attempt in range(len(self.samples)):
@@ -95,9 +180,9 @@ class _ImageSamples(paddle.io.Dataset):
             except (OSError, ImageDecodeError) as err:
                 if not self.skip_bad_images:
                     raise DataError(f"cannot read image {path} ({self.describe(position)}): "
-                                    f"{_reason(err)}") from err
-                if path not in self.bad_images:
-                    self.bad_images.append(path)
+                                    f"{_reason(err)}; fix or remove it, or set the dataset's "
+                                    f"skip_bad_images: true to skip unreadable images") from err
+                if self.skipped.mark(position):
                     _log.warning("skipping unreadable image %s: %s", path, _reason(err))
                 continue
             return image, np.int64(label)
@@ -117,6 +202,13 @@ class _ImageSamples(paddle.io.Dataset):
         if self.transform.output_layout == HWC:
             image = np.ascontiguousarray(image.transpose(2, 0, 1))
         return image
+
+
+def _problem_report(summary: str, problems: List[Tuple[str, str]]) -> str:
+    """``summary`` and the first few ``(where, text)`` problems, one an indented line."""
+    shown = "\n".join(f"  {where}: {text}" for where, text in problems[:_MAX_REPORTED_LINES])
+    more = f" (first {_MAX_REPORTED_LINES} shown)" if len(problems) > _MAX_REPORTED_LINES else ""
+    return f"{summary}{more}:\n{shown}"
 
 
 def _reason(err: Exception) -> str:
@@ -216,12 +308,9 @@ class ImageNetDataset(_ImageSamples):
                 samples.append((os.path.join(root, path), label))
                 line_numbers.append(number)
         if problems:
-            shown = "\n".join(f"  {list_path}:{number}: {text!r}: {why}"
-                              for number, text, why in problems[:_MAX_REPORTED_LINES])
-            more = (f" (first {_MAX_REPORTED_LINES} shown)"
-                    if len(problems) > _MAX_REPORTED_LINES else "")
-            raise DataError(f"list file {list_path} has {len(problems)} bad line(s){more}:\n"
-                            f"{shown}")
+            raise DataError(_problem_report(
+                f"list file {list_path} has {len(problems)} bad line(s)",
+                [(f"{list_path}:{number}", f"{text!r}: {why}") for number, text, why in problems]))
         if not samples:
             raise DataError(f"list file {list_path} lists no images")
         return samples, line_numbers

@@ -12,17 +12,24 @@ The loader is built with ``batch_sampler=``, so ``paddle.Model.fit`` takes it as
 Every ``iter(loader)`` is one epoch, counted by the loader: the epoch orders the
 shuffle and, with a seed, seeds the augmentations (see EpochDataLoader). To resume
 at epoch ``k``, call ``loader.set_epoch(k)`` or, as PaddleClas engines do,
-``loader.batch_sampler.set_epoch(k)`` before the next iteration.
+``loader.batch_sampler.set_epoch(k)`` before the next iteration; to resume in the
+middle of it, ``loader.batch_sampler.skip_batches(n)`` as well.
+
+An error reading a sample never escapes inside Paddle's loader thread or a worker
+process (see ``defer_errors`` in datasets.py): the epoch stops and the error is
+raised in the main process, naming the file.
 """
 
+import itertools
 from typing import Any, Mapping, Optional
 
 import numpy as np
 import paddle
+from paddle.io.dataloader.collate import default_collate_fn
 
-from ..errors import ConfigError
+from ..errors import ConfigError, UserError
 from ..registry import Registry, check_value
-from .datasets import DATASETS
+from .datasets import DATASETS, FAILED_SAMPLE
 from .transforms import build_transforms
 
 __all__ = ["build_dataloader", "EpochDataLoader", "EpochBatchSampler", "DistributedBatchSampler",
@@ -35,23 +42,27 @@ _SECTION_KEYS = ("dataset", "sampler", "loader")
 _LOADER_KEYS = ("num_workers", "use_shared_memory")
 
 
-class EpochBatchSampler(paddle.io.BatchSampler):
-    """BatchSampler whose shuffled order is drawn from ``(seed, epoch)``.
+class _Skipping:
+    """Mixin for batch samplers: ``skip_batches(n)`` leaves out the first ``n``
+    batches of the next epoch, those a resumed run trained before it stopped."""
 
-    The order comes from an RNG of its own, so it stays the same whatever else
-    draws from numpy's global RNG (Paddle's multi-process loader does, to seed its
-    workers). Without a seed, it draws from the global RNG as paddle's
-    RandomSampler does.
-    """
+    skipped_batches = 0
+
+    def skip_batches(self, count: int) -> None:
+        self.skipped_batches = int(count)
+
+    def __iter__(self):
+        skip, self.skipped_batches = self.skipped_batches, 0
+        return itertools.islice(super().__iter__(), skip, None)
+
+
+class _SeededBatchSampler(paddle.io.BatchSampler):
+    """Batches in an order drawn from ``(seed, epoch)``."""
 
     def __init__(self, dataset: Any, batch_size: int, shuffle: bool = False,
                  drop_last: bool = False, seed: Optional[int] = None):
         super().__init__(dataset, batch_size=batch_size, drop_last=drop_last)
         self.shuffle, self.seed, self.epoch = shuffle, seed, 0
-        self.requested_epoch: Optional[int] = None
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = self.requested_epoch = int(epoch)
 
     def __iter__(self):
         size = len(self.sampler)
@@ -66,7 +77,22 @@ class EpochBatchSampler(paddle.io.BatchSampler):
             yield order[start:start + self.batch_size]
 
 
-class DistributedBatchSampler(paddle.io.DistributedBatchSampler):
+class EpochBatchSampler(_Skipping, _SeededBatchSampler):
+    """BatchSampler whose shuffled order is drawn from ``(seed, epoch)``.
+
+    The order comes from an RNG of its own, so it stays the same whatever else
+    draws from numpy's global RNG (Paddle's multi-process loader does, to seed its
+    workers). Without a seed, it draws from the global RNG as paddle's
+    RandomSampler does.
+    """
+
+    requested_epoch: Optional[int] = None
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = self.requested_epoch = int(epoch)
+
+
+class DistributedBatchSampler(_Skipping, paddle.io.DistributedBatchSampler):
     """paddle's DistributedBatchSampler, remembering epochs given to ``set_epoch``."""
 
     requested_epoch: Optional[int] = None
@@ -115,12 +141,18 @@ class EpochDataLoader(paddle.io.DataLoader):
 
     DistributedBatchSampler's order depends on the epoch alone, as Paddle made it:
     every rank must draw the same permutation to take disjoint shards of it.
+
+    An error reading a sample, in a worker process or not, is raised in the main
+    process when the batch holding it is due (see ``defer_errors`` in datasets.py);
+    with ``skip_bad_images``, ``dataset.bad_images`` lists the files the current
+    (or last) epoch skipped.
     """
 
     def __init__(self, dataset: Any, batch_sampler: Any, seed: Optional[int] = None,
-                 **kwargs: Any):
-        super().__init__(dataset, batch_sampler=batch_sampler, **kwargs)
+                 where: str = "DataLoader", **kwargs: Any):
+        super().__init__(dataset, batch_sampler=batch_sampler, collate_fn=_collate, **kwargs)
         self.seed = seed
+        self.where = where  # the config section, for messages
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -141,7 +173,36 @@ class EpochDataLoader(paddle.io.DataLoader):
             if hasattr(self.dataset, "sample_seed"):
                 # Set before super().__iter__() starts the workers, which copy the dataset.
                 self.dataset.sample_seed = (self.seed, epoch)
-        return super().__iter__()
+        if not hasattr(self.dataset, "raise_deferred_error"):
+            return super().__iter__()
+        self.dataset.skipped.clear()  # bad_images counts this epoch's
+        self.dataset.defer_errors = True
+        return self._checked(super().__iter__())
+
+    def _checked(self, batches):
+        """Yield the epoch's batches, raising here the first error a sample met."""
+        try:
+            for batch in batches:
+                try:
+                    self.dataset.raise_deferred_error()  # before the batch is used
+                except UserError as err:
+                    raise type(err)(f"{self.where}.dataset: {err}") from err
+                yield batch
+        finally:
+            self.dataset.defer_errors = False
+            # Paddle's own clean-up of its thread and workers; left to the garbage
+            # collector, it would wait as long as the thread holds the iterator.
+            shut_down = getattr(batches, "_try_shutdown_all", None)
+            if shut_down:
+                shut_down()
+
+
+def _collate(batch):
+    """Paddle's default collate; a placeholder when a sample failed (its error is
+    raised in the main process before the batch is used)."""
+    if any(sample is FAILED_SAMPLE for sample in batch):
+        return [np.zeros([1], np.float32), np.zeros([1], np.int64)]
+    return default_collate_fn(batch)
 
 
 def _section(cfg: Any, key: str, where: str, valid_keys=None) -> Mapping:
@@ -244,5 +305,5 @@ def build_dataloader(loader_cfg: Mapping[str, Any], seed: Optional[int] = None,
                           f"{per_process} samples this process gets from the dataset "
                           f"({len(dataset)} in all), and drop_last is true, so there would be "
                           f"no batch at all; lower batch_size or set drop_last false")
-    return EpochDataLoader(dataset, sampler, seed=seed, num_workers=num_workers,
+    return EpochDataLoader(dataset, sampler, seed=seed, where=where, num_workers=num_workers,
                            use_shared_memory=use_shared_memory, return_list=True)
