@@ -21,6 +21,7 @@ import os
 import pickle
 import re
 import shutil
+import warnings
 
 import paddle
 
@@ -275,6 +276,10 @@ def load_checkpoint(path: str, network, optimizer) -> dict:
         raise WeightsError(f"checkpoint {path!r} cannot be read ({type(err).__name__}: "
                            f"{err})") from None
     report = load_weights(network, files["pdparams"], strict=True)
-    optimizer.set_state_dict(local_optimizer_state(opt_state, network))
+    with warnings.catch_warnings():
+        # Paddle's LinearWarmup keeps its inner schedule's state under an extra key that
+        # the base class's set_state_dict reports as unused before LinearWarmup loads it.
+        warnings.filterwarnings("ignore", message="There are some unused values in state_dict")
+        optimizer.set_state_dict(local_optimizer_state(opt_state, network))
     states["loaded"] = report
     return states
