@@ -26,6 +26,7 @@ from ..models import build_model, load_weights
 from ..optim import build_optimizer
 from ..runtime import (is_main_process, rng_state, seed_everything, select_device,
                        set_cpu_threads, set_rng_state, world_size)
+from ..fast_paths import use_fast_conv_bias, use_mkl_avx2_on_amd
 from .callbacks import LossAverager, RunRecorder, TrainingStopped
 from .report import read_metrics, setup_logger
 
@@ -93,12 +94,17 @@ class Engine:
 
         self.device = select_device(g["device"])
         self.threads = set_cpu_threads(g["num_threads"]) if self.device == "cpu" else None
+        fast = self.device == "cpu" and g["cpu_fast_paths"]
+        # MKL reads its kernel choice at its first call, so this comes before any work.
+        self.fast_paths = ["MKL AVX2 kernels"] if fast and use_mkl_avx2_on_amd() else []
         if world_size() > 1:
             paddle.distributed.init_parallel_env()
         seed_everything(g["seed"])
 
         self.network = build_model(config["Arch"])
         self.num_classes = self.network.num_classes
+        if fast and use_fast_conv_bias(self.network):
+            self.fast_paths.append("GEMM convolution bias")
         if g["pretrained_model"]:
             with _located("Global.pretrained_model"):
                 load_weights(self.network, g["pretrained_model"])
@@ -383,6 +389,7 @@ class Engine:
         self.logger.info("resolved config:\n" + dump_config(self.config))
         self.logger.info(f"device: {self.device}"
                          + (f", {self.threads} CPU threads" if self.threads else "")
+                         + (f" ({', '.join(self.fast_paths)})" if self.fast_paths else "")
                          + f", {world_size()} process(es); {len(self.train_loader.dataset)} "
                          f"train images, {self.steps_per_epoch} steps per epoch")
         recorder = RunRecorder(self, start_epoch, best, progress)

@@ -1,0 +1,179 @@
+"""Each fast path of fast_paths gives the plain path's numbers; the benchmark runs.
+
+Speeds are never asserted here: tools/benchmark.py measures them.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import paddle
+import pytest
+
+from paddle_googlenet.benchmark import REQUIRED_KEYS, Workers
+from paddle_googlenet.fast_paths import (cpu_features, mkl_avx2_applies, use_fast_conv_bias)
+from paddle_googlenet.models import GoogLeNet
+
+from tiny import DEFAULT_CONFIG, ROOT, tiny_overrides
+
+SIDE = 64  # adaptive heads: the smallest input that keeps every feature map
+
+
+def _twin_networks():
+    """Two GoogLeNets with the same weights, the second with the fast conv bias."""
+    paddle.seed(1)
+    plain = GoogLeNet(num_classes=6, dropout=0.0, aux_dropout=0.0, adaptive_pool=True)
+    fast = GoogLeNet(num_classes=6, dropout=0.0, aux_dropout=0.0, adaptive_pool=True)
+    fast.set_state_dict(plain.state_dict())
+    assert use_fast_conv_bias(fast) == 59  # every Conv2D of trunk and aux heads
+    return plain, fast
+
+
+def _train_steps(network, images, labels, steps=3):
+    from paddle_googlenet.losses import GoogLeNetLoss
+
+    loss_fn = GoogLeNetLoss()
+    optimizer = paddle.optimizer.Momentum(0.01, momentum=0.9, parameters=network.parameters())
+    losses = []
+    for _ in range(steps):
+        loss = loss_fn(network(images), labels)
+        loss.backward()
+        optimizer.step()
+        optimizer.clear_grad()
+        losses.append(float(loss))
+    return losses
+
+
+def test_fast_conv_bias_keeps_parameters_and_outputs():
+    plain, fast = _twin_networks()
+    assert [n for n, _ in plain.named_parameters()] == [n for n, _ in fast.named_parameters()]
+    assert sum(int(p.numel()) for p in fast.parameters()) == sum(
+        int(p.numel()) for p in plain.parameters())
+    assert type(fast.stem[0]) is paddle.nn.Conv2D  # paddle.summary rows unchanged
+    assert use_fast_conv_bias(fast) == 0  # a second call changes nothing
+    images = paddle.to_tensor(np.random.RandomState(0).randn(2, 3, SIDE, SIDE).astype("float32"))
+    plain.eval(), fast.eval()
+    with paddle.no_grad():
+        for a, b in zip(plain(images), fast(images)):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_fast_conv_bias_trains_like_the_plain_path():
+    plain, fast = _twin_networks()
+    rng = np.random.RandomState(0)
+    images = paddle.to_tensor(rng.randn(4, 3, SIDE, SIDE).astype("float32"))
+    labels = paddle.to_tensor(rng.randint(0, 6, (4, 1)).astype("int64"))
+    plain_losses = _train_steps(plain, images, labels, steps=1)
+    fast_losses = _train_steps(fast, images, labels, steps=1)
+    np.testing.assert_allclose(fast_losses, plain_losses, rtol=1e-6)
+    # Every gradient, bias gradients included, at the weights after that step.
+    plain_grads = _gradients(plain, images, labels)
+    fast_grads = _gradients(fast, images, labels)
+    for name, grad in plain_grads.items():
+        scale = np.abs(grad).max() + 1e-12
+        assert np.abs(fast_grads[name] - grad).max() <= 1e-4 * scale, name
+    # And over several steps the losses stay together.
+    plain, fast = _twin_networks()
+    np.testing.assert_allclose(_train_steps(fast, images, labels),
+                               _train_steps(plain, images, labels), rtol=1e-5)
+
+
+def _gradients(network, images, labels):
+    from paddle_googlenet.losses import GoogLeNetLoss
+
+    network.clear_gradients()
+    GoogLeNetLoss()(network(images), labels).backward()
+    return {name: p.grad.numpy().copy() for name, p in network.named_parameters()}
+
+
+def test_fast_conv_bias_with_a_frozen_bias():
+    conv = paddle.nn.Conv2D(3, 4, 3, padding=1)
+    twin = paddle.nn.Conv2D(3, 4, 3, padding=1)
+    twin.set_state_dict(conv.state_dict())
+    use_fast_conv_bias(twin)
+    for layer in (conv, twin):
+        layer.bias.stop_gradient = True
+        layer(paddle.ones([1, 3, 5, 5])).sum().backward()
+    assert twin.bias.grad is None
+    np.testing.assert_allclose(twin.weight.grad.numpy(), conv.weight.grad.numpy(), rtol=1e-6)
+
+
+def test_onednn_flag_gives_the_same_numbers():
+    # In Paddle 3.3.1 the flag does not reach dygraph kernels; this guards the claim
+    # in docs/benchmarks.md that it is safe (and useless) to set.
+    plain, _ = _twin_networks()
+    plain.eval()
+    images = paddle.to_tensor(np.random.RandomState(2).randn(1, 3, SIDE, SIDE).astype("float32"))
+    with paddle.no_grad():
+        off = plain(images)[0].numpy()
+        paddle.set_flags({"FLAGS_use_onednn": True})
+        try:
+            on = plain(images)[0].numpy()
+        finally:
+            paddle.set_flags({"FLAGS_use_onednn": False})
+    np.testing.assert_allclose(on, off, rtol=1e-5, atol=1e-6)
+
+
+def _train_losses(workers, processes=1, **flags):
+    job = {"kind": "train", "threads": 1, "batch": 4, "side": SIDE, "steps": 3, "warmup": 0,
+           "seed": 0, "mkl_avx2": False, "fast_conv_bias": False}
+    job.update(flags)
+    return workers.run(job, processes=processes)[0]["losses"]
+
+
+@pytest.fixture(scope="module")
+def workers(tmp_path_factory):
+    return Workers(str(tmp_path_factory.mktemp("workers")))
+
+
+@pytest.fixture(scope="module")
+def plain_losses(workers):
+    return _train_losses(workers)
+
+
+def test_data_parallel_with_all_fast_paths_matches_one_process(workers, plain_losses):
+    """Two processes at half the batch each: the global batch's losses are the same."""
+    fast = _train_losses(workers, processes=2, mkl_avx2=True, fast_conv_bias=True)
+    np.testing.assert_allclose(fast, plain_losses, rtol=1e-4)
+
+
+@pytest.mark.skipif(not mkl_avx2_applies(), reason="MKL's AVX2 switch only acts on non-Intel CPUs")
+def test_mkl_avx2_kernels_give_the_same_losses(workers, plain_losses):
+    np.testing.assert_allclose(_train_losses(workers, mkl_avx2=True), plain_losses, rtol=1e-4)
+
+
+def test_cpu_features_names_bf16_support():
+    features = cpu_features()
+    assert {"vendor", "model", "flags", "bf16", "int8"} <= set(features)
+    assert isinstance(features["flags"]["avx2"], bool)
+
+
+def test_benchmark_help():
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "benchmark.py"), "--help"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0
+    assert "--quick" in done.stdout and "--out" in done.stdout
+
+
+def test_benchmark_smoke_writes_every_key(tiny_data, tmp_path):
+    """The hidden --smoke mode: every section at toy sizes, the same JSON keys."""
+    weights = str(tmp_path / "untrained.pdparams")
+    paddle.save(GoogLeNet(num_classes=6, adaptive_pool=True).state_dict(), weights)
+    out = tmp_path / "bench.json"
+    overrides = tiny_overrides(tiny_data, str(tmp_path / "run"), epochs=1)
+    command = [sys.executable, os.path.join(ROOT, "tools", "benchmark.py"), "--smoke",
+               "-c", DEFAULT_CONFIG, "--weights", weights, "--out", str(out),
+               "--work-dir", str(tmp_path / "work")]
+    for option in overrides:
+        command += ["-o", option]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    missing = [key for key in REQUIRED_KEYS if key not in report]
+    assert not missing
+    assert report["train_best_path"] in report["train_b16"]
+    if not report["processor"]["bf16"]:
+        assert report["infer_bf16_b32"] is None and report["bf16_top1_agreement"] is None
+        assert "bf16" in done.stdout and "skipped" in done.stdout
