@@ -162,7 +162,8 @@ def test_benchmark_smoke_writes_every_key(tiny_data, tmp_path):
     weights = str(tmp_path / "untrained.pdparams")
     paddle.save(GoogLeNet(num_classes=6, adaptive_pool=True).state_dict(), weights)
     out = tmp_path / "bench.json"
-    overrides = tiny_overrides(tiny_data, str(tmp_path / "run"), epochs=1)
+    overrides = tiny_overrides(tiny_data, str(tmp_path / "run"), epochs=1, **{
+        "Infer.PostProcess.class_id_map_file": os.path.join(tiny_data, "label_list.txt")})
     command = [sys.executable, os.path.join(ROOT, "tools", "benchmark.py"), "--smoke",
                "-c", DEFAULT_CONFIG, "--weights", weights, "--out", str(out),
                "--work-dir", str(tmp_path / "work")]
