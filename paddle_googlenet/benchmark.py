@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -286,6 +286,18 @@ def _train_worker(job: dict) -> dict:
     return {"images_per_s": batch / step_time, "losses": losses}
 
 
+def _load_config(job: dict, extra_overrides: Sequence[str] = ()) -> dict:
+    """The job's config with its overrides, the demo dataset generated if it names one
+    that is missing (as the Engine does before training)."""
+    from .config import load_config
+    from .data import ensure_demo_dataset
+
+    config = load_config(job["config"], list(job["overrides"]) + list(extra_overrides))
+    if config["Global"]["demo_dataset"]:
+        ensure_demo_dataset(config["Global"]["demo_dataset"])
+    return config
+
+
 def _eval_images(config: dict, split: str, limit: Optional[int] = None):
     """Images and labels of ``split`` ('Train' or 'Eval') through the Eval transforms
     (deterministic: calibration and agreement need the same input every run)."""
@@ -318,13 +330,12 @@ def _infer_worker(job: dict) -> dict:
     """Export fp32 (and int8), then time each precision and compare it with dygraph."""
     import paddle
 
-    from .config import load_config
     from .export import export_inference_model
     from .models import build_main_head
     from .quantize import create_cpu_predictor, export_int8
 
-    config = load_config(job["config"], job["overrides"] + [
-        f"Global.pretrained_model={job['weights']}", "Global.export_softmax=False"])
+    config = _load_config(job, [f"Global.pretrained_model={job['weights']}",
+                                "Global.export_softmax=False"])
     eval_images, eval_labels = _eval_images(config, "Eval")
     calibration, _ = _eval_images(config, "Train", job["calibration_images"])
 
@@ -370,10 +381,9 @@ def _infer_worker(job: dict) -> dict:
 
 def _data_worker(job: dict) -> dict:
     """Decode + train-time augmentation alone: images/s per DataLoader worker count."""
-    from .config import load_config
     from .data import build_dataloader
 
-    config = load_config(job["config"], job["overrides"])
+    config = _load_config(job)
     rates = {}
     for workers in job["workers"]:
         section = json.loads(json.dumps(config["DataLoader"]["Train"]))
@@ -398,11 +408,10 @@ def _fit_worker(job: dict) -> dict:
     """
     import paddle
 
-    from .config import load_config
     from .engine import Engine
 
-    config = load_config(job["config"], job["overrides"] + [
-        f"Global.output_dir={job['scratch']}", "Global.eval_during_train=False"])
+    config = _load_config(job, [f"Global.output_dir={job['scratch']}",
+                                "Global.eval_during_train=False"])
     engine = Engine(config, mode="train")
     batch = config["DataLoader"]["Train"]["sampler"]["batch_size"]
     shape = [batch] + list(config["Global"]["image_shape"])
@@ -434,15 +443,10 @@ def _fit_worker(job: dict) -> dict:
 
 
 def _demo_train_worker(job: dict) -> dict:
-    """Train the demo model with the project's Engine (weights for the inference rows),
-    with the single-process fast paths."""
-    from .config import load_config
-    from .engine import Engine
-    from .fast_paths import use_fast_conv_bias
+    """Train the demo model with the project's Engine (weights for the inference rows)."""
+    from .engine import train
 
-    engine = Engine(load_config(job["config"], job["overrides"] + job["train_overrides"]))
-    use_fast_conv_bias(engine.network)
-    summary = engine.train()
+    summary = train(_load_config(job, job["train_overrides"]))
     return {"best_top1": summary.get("best_top1"), "run_dir": summary.get("run_dir")}
 
 
