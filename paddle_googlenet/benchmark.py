@@ -52,7 +52,6 @@ REQUIRED_KEYS = ("train_default_b16", "train_baseline_b16", "train_best_b16", "t
 # A fast path must reproduce the baseline's losses this closely to be chosen.
 LOSS_TOLERANCE = 1e-4
 TRAIN_LR = 0.001  # small enough that float rounding does not grow chaotically
-INT8_ALGO = "avg"
 INT8_CALIBRATION_IMAGES = 128
 
 
@@ -62,14 +61,16 @@ class TrainPath:
     """One way of running the same training step.
 
     ``threads``: per process; None is Paddle's default (1), "cores" every core
-    divided among the processes.
+    divided among the processes. The flags name ``fast_paths``' paths.
     """
 
     def __init__(self, name: str, description: str, processes: int = 1, threads="cores",
-                 mkl_avx2: bool = False, fast_conv_bias: bool = False, quick: bool = True):
+                 mkl_avx2: bool = False, fast_conv_bias: bool = False,
+                 keep_memory: bool = False, quick: bool = True):
         self.name, self.description = name, description
         self.processes, self.threads = processes, threads
         self.mkl_avx2, self.fast_conv_bias = mkl_avx2, fast_conv_bias
+        self.keep_memory = keep_memory
         self.quick = quick  # also measured with --quick
 
     def threads_per_process(self, cores: int) -> Optional[int]:
@@ -83,10 +84,12 @@ TRAIN_PATHS = [
     TrainPath("mkl_avx2", "baseline + MKL's AVX2 kernels (non-Intel CPUs)", mkl_avx2=True,
               quick=False),
     TrainPath("mkl_avx2+conv_bias", "+ GEMM-based conv bias add", mkl_avx2=True,
-              fast_conv_bias=True),
+              fast_conv_bias=True, quick=False),
+    TrainPath("mkl_avx2+conv_bias+keep_memory", "+ freed memory kept for reuse (the "
+              "tools/train.py default)", mkl_avx2=True, fast_conv_bias=True, keep_memory=True),
     TrainPath("data_parallel", "2 processes x 1 thread, plain", processes=2, quick=False),
-    TrainPath("data_parallel+mkl_avx2+conv_bias", "2 processes x 1 thread, all fast paths",
-              processes=2, mkl_avx2=True, fast_conv_bias=True),
+    TrainPath("data_parallel+all", "2 processes x 1 thread, all fast paths", processes=2,
+              mkl_avx2=True, fast_conv_bias=True, keep_memory=True),
 ]
 
 
@@ -110,6 +113,8 @@ class Settings:
         self.data_workers = (0, 1, 2)
         self.data_epochs = 2 if full else 1
         self.fit_epochs = 2 if full else 1
+        # fit with these num_workers too, to show what the configured count gains
+        self.fit_other_workers = (0, 1) if full else ()
         self.model_only_steps = 10 if full else (6 if quick else 2)
         self.calibration_images = INT8_CALIBRATION_IMAGES if mode != "smoke" else 8
         self.demo_epochs = None if full else (3 if quick else 1)  # None: the config's
@@ -182,10 +187,12 @@ def worker_main(argv: List[str]):
     """Entry point of a child process: run the job file's worker, write its result."""
     with open(argv[0], encoding="utf-8") as f:
         job = json.load(f)
-    from .fast_paths import use_mkl_avx2_on_amd
+    from .fast_paths import keep_freed_memory, use_mkl_avx2_on_amd
     from .runtime import set_cpu_threads
     if job.get("mkl_avx2"):
         use_mkl_avx2_on_amd()  # before this process's first MKL call
+    if job.get("keep_memory"):
+        keep_freed_memory()
     if job.get("threads"):
         set_cpu_threads(job["threads"])
     result = _WORKERS[job["kind"]](job)
@@ -298,25 +305,6 @@ def _load_config(job: dict, extra_overrides: Sequence[str] = ()) -> dict:
     return config
 
 
-def _eval_images(config: dict, split: str, limit: Optional[int] = None):
-    """Images and labels of ``split`` ('Train' or 'Eval') through the Eval transforms
-    (deterministic: calibration and agreement need the same input every run)."""
-    from .data import build_dataloader
-
-    section = json.loads(json.dumps(config["DataLoader"]["Eval"]))
-    section["dataset"]["cls_label_path"] = config["DataLoader"][split]["dataset"]["cls_label_path"]
-    section["dataset"]["image_root"] = config["DataLoader"][split]["dataset"]["image_root"]
-    section.setdefault("loader", {})["num_workers"] = 0
-    images, labels = [], []
-    for x, y in build_dataloader(section, seed=0, distributed=False, where=f"DataLoader.{split}"):
-        images.append(np.asarray(x))
-        labels.append(np.asarray(y).reshape(-1))
-        if limit and sum(len(i) for i in images) >= limit:
-            break
-    images, labels = np.concatenate(images), np.concatenate(labels)
-    return (images[:limit], labels[:limit]) if limit else (images, labels)
-
-
 def _agreement(logits: np.ndarray, reference: np.ndarray) -> dict:
     return {"max_abs_diff": float(np.abs(logits - reference).max()),
             "top1_agreement": float((logits.argmax(1) == reference.argmax(1)).mean())}
@@ -327,26 +315,25 @@ def _in_batches(run, images: np.ndarray, size: int = 64) -> np.ndarray:
 
 
 def _infer_worker(job: dict) -> dict:
-    """Export fp32 (and int8), then time each precision and compare it with dygraph."""
+    """Export fp32 and int8 as tools/export_model.py does, then time each precision
+    and compare it with dygraph."""
     import paddle
 
-    from .export import export_inference_model
+    from .deploy import PaddleModel, bf16_supported
+    from .export import dataset_images, export_inference_model
     from .models import build_main_head
-    from .quantize import create_cpu_predictor, export_int8
 
     config = _load_config(job, [f"Global.pretrained_model={job['weights']}",
                                 "Global.export_softmax=False"])
-    eval_images, eval_labels = _eval_images(config, "Eval")
-    calibration, _ = _eval_images(config, "Train", job["calibration_images"])
-
-    fp32_dir = os.path.join(job["scratch"], "fp32")
-    export_inference_model(config, fp32_dir)
-    int8_dir, int8_error = os.path.join(job["scratch"], "int8"), None
-    try:
-        export_int8(config["Arch"], job["weights"], config["Global"]["image_shape"],
-                    calibration, int8_dir, algo=INT8_ALGO, num_threads=job["threads"])
+    eval_images, eval_labels = dataset_images(config, "Eval")
+    model_dir = os.path.join(job["scratch"], "model")
+    skipped = {}
+    try:  # int8 is kept whatever its agreement: its speed is reported either way
+        export_inference_model(config, model_dir, int8=True, int8_min_agreement=0.0,
+                               calibration_images=job["calibration_images"])
     except Exception as err:  # reported, not fatal: the other rows still count
-        int8_error = f"{type(err).__name__}: {err}"
+        skipped["int8"] = f"{type(err).__name__}: {err}"
+        export_inference_model(config, model_dir)
 
     dygraph = build_main_head(config["Arch"], job["weights"], softmax=False)
 
@@ -354,22 +341,27 @@ def _infer_worker(job: dict) -> dict:
         with paddle.no_grad():
             return dygraph(paddle.to_tensor(images)).numpy()
 
-    runners = {"dygraph": dygraph_run, "fp32": create_cpu_predictor(fp32_dir, "fp32")}
-    skipped = {}
-    if cpu_features()["bf16"]:
-        runners["bf16"] = create_cpu_predictor(fp32_dir, "bf16")
-    else:
+    def predictor(precision, keep_memory=True):
+        return lambda: PaddleModel(model_dir, threads=job["threads"], precision=precision,
+                                   keep_memory=keep_memory)
+
+    # Built and timed in this order: keeping freed memory is process-wide and cannot
+    # be undone, so the rows without it come first.
+    runners = {"dygraph": lambda: dygraph_run,
+               "fp32_memory_returned": predictor("fp32", keep_memory=False),
+               "fp32": predictor("fp32")}
+    if not bf16_supported():
         skipped["bf16"] = "no bfloat16 support on this processor (needs AVX-512 BF16 or AMX)"
-    if int8_error is None:
-        runners["int8"] = create_cpu_predictor(int8_dir, "int8")
-    else:
-        skipped["int8"] = int8_error
+    for precision in ("bf16", "int8"):
+        if precision not in skipped:
+            runners[precision] = predictor(precision)
 
     reference = _in_batches(dygraph_run, eval_images)
     rng = np.random.RandomState(0)
     result = {"eval_top1": float((reference.argmax(1) == eval_labels).mean()),
               "eval_images": int(len(eval_images)), "skipped": skipped, "rows": {}}
-    for name, run in runners.items():
+    for name, build in runners.items():
+        run = build()
         row = _agreement(_in_batches(run, eval_images), reference)
         for key, batch in job["batches"].items():
             images = rng.randn(batch, 3, job["side"], job["side"]).astype("float32")
@@ -400,20 +392,31 @@ def _data_worker(job: dict) -> dict:
 
 
 def _fit_worker(job: dict) -> dict:
-    """A ``fit`` epoch of the configured Engine against its model-only step rate.
+    """``fit`` epochs of the configured Engine against its model-only step rate.
 
     Both run on the same Engine (network, optimizer, threads); model-only steps use
     a batch of the same size and input shape held in memory. They alternate, so
-    both see the same machine load.
+    both see the same machine load. ``fit_over_step`` is for the configured
+    ``num_workers``; ``job["other_workers"]`` are measured too, for comparison.
     """
     import paddle
 
+    from .data import build_dataloader
     from .engine import Engine
 
     config = _load_config(job, [f"Global.output_dir={job['scratch']}",
                                 "Global.eval_during_train=False"])
     engine = Engine(config, mode="train")
-    batch = config["DataLoader"]["Train"]["sampler"]["batch_size"]
+    section = config["DataLoader"]["Train"]
+    configured = section.get("loader", {}).get("num_workers", 0)
+    loaders = {configured: engine.train_loader}
+    for workers in job.get("other_workers", ()):
+        if workers not in loaders:
+            changed = json.loads(json.dumps(section))
+            changed.setdefault("loader", {})["num_workers"] = workers
+            loaders[workers] = build_dataloader(changed, seed=config["Global"]["seed"],
+                                                where="DataLoader.Train")
+    batch = section["sampler"]["batch_size"]
     shape = [batch] + list(config["Global"]["image_shape"])
     images = np.random.RandomState(0).randn(*shape).astype("float32")
     labels = np.zeros([batch, 1], dtype="int64")
@@ -424,22 +427,34 @@ def _fit_worker(job: dict) -> dict:
             self.start = time.perf_counter()
 
         def on_epoch_end(self, epoch, logs=None):
-            fit_rates.append(images_per_epoch / (time.perf_counter() - self.start))
+            self.rate = images_per_epoch / (time.perf_counter() - self.start)
 
-    def model_only():
+    def model_only() -> float:
         seconds = _median_time(lambda: engine.model.train_batch([images], [labels]),
                                job["model_only_steps"])
-        step_rates.append(batch / seconds)
+        return batch / seconds
 
+    ratios = {workers: [] for workers in loaders}
     fit_rates, step_rates = [], []
-    model_only()
+    before = model_only()
     for _ in range(job["epochs"]):
-        engine.model.fit(engine.train_loader, epochs=1, verbose=0, callbacks=[EpochTimer()])
-        model_only()
-    fit, step = statistics.median(fit_rates), statistics.median(step_rates)
-    return {"fit_images_per_s": fit, "model_only_images_per_s": step,
-            "fit_over_step": fit / step, "batch": batch, "input_shape": shape[1:],
-            "threads": engine.threads}
+        for workers, loader in loaders.items():
+            timer = EpochTimer()
+            engine.model.fit(loader, epochs=1, verbose=0, callbacks=[timer])
+            after = model_only()
+            # against the mean of the bursts either side: load changes show in both
+            ratios[workers].append(timer.rate / ((before + after) / 2))
+            if workers == configured:
+                fit_rates.append(timer.rate)
+                step_rates.append((before + after) / 2)
+            before = after
+    return {"fit_images_per_s": statistics.median(fit_rates),
+            "model_only_images_per_s": statistics.median(step_rates),
+            "fit_over_step": statistics.median(ratios[configured]),
+            "num_workers": configured,
+            "fit_over_step_by_workers": {str(w): statistics.median(r)
+                                         for w, r in sorted(ratios.items())},
+            "batch": batch, "input_shape": shape[1:], "threads": engine.threads}
 
 
 def _demo_train_worker(job: dict) -> dict:
@@ -479,14 +494,13 @@ class Benchmark:
         found = [name for name, present in f["flags"].items() if present]
         self.log(f"processor: {f['model']} ({f['vendor']}), {self.cores} cores; features: "
                  f"{' '.join(found) or 'none found'}")
-        self.log(f"  bf16: {'yes' if f['bf16'] else 'no'} (fast units: "
-                 f"{'yes' if f['bf16_fast'] else 'no'}), int8: {'yes' if f['int8'] else 'no'} "
-                 f"(VNNI: {'yes' if f['vnni'] else 'no'})")
+        self.log(f"  bf16 (AVX-512 BF16 or AMX): {'yes' if f['bf16'] else 'no'}, oneDNN int8: "
+                 f"{'yes' if f['int8'] else 'no'} (VNNI: {'yes' if f['vnni'] else 'no'})")
         mkl_applies = mkl_avx2_applies(f)
         macs = self.workers.run({"kind": "macs"})[0]["macs_224"]
         self.report.update({
             "processor": {k: f[k] for k in ("vendor", "model", "cores", "flags", "bf16",
-                                            "bf16_fast", "int8", "vnni")},
+                                            "int8", "vnni")},
             "mkl_version": mkl_version(), "mkl_avx2_applies": mkl_applies, "macs_224": macs,
             "matmul_gflops_numpy": 0.0, "matmul_gflops_paddle": 0.0})
         self.log(f"MKL: {self.report['mkl_version']}; AVX2 kernels forced: {mkl_applies}")
@@ -522,6 +536,7 @@ class Benchmark:
         s = self.settings
         job = {"kind": "train", "threads": path.threads_per_process(self.cores),
                "mkl_avx2": path.mkl_avx2, "fast_conv_bias": path.fast_conv_bias,
+               "keep_memory": path.keep_memory,
                "batch": batch, "side": s.train_side, "steps": s.train_steps,
                "warmup": s.train_warmup, "seed": 0}
         results = self.workers.run(job, processes=path.processes)
@@ -657,7 +672,8 @@ class Benchmark:
         pipeline = self.workers.run(dict(common, kind="data", threads=self.cores,
                                          workers=list(s.data_workers), epochs=s.data_epochs))[0]
         fit = self.workers.run(dict(common, kind="fit", scratch=os.path.join(self.scratch, "fit"),
-                                    epochs=s.fit_epochs, model_only_steps=s.model_only_steps))[0]
+                                    epochs=s.fit_epochs, model_only_steps=s.model_only_steps,
+                                    other_workers=list(s.fit_other_workers)))[0]
         self.report.update({"data_images_per_s_by_workers": pipeline["images_per_s"],
                             "fit": fit, "fit_over_step": fit["fit_over_step"]})
 
@@ -695,7 +711,7 @@ class Benchmark:
                       f"({r['train_best_ratio_b16']:.2f}x the baseline at b16)", ""]
         lines += ["| inference (images/s) | b1 | b32 | of bound (b32) | max abs diff "
                   "| top-1 agreement |", "|---|---|---|---|---|---|"]
-        for name in ("dygraph", "fp32", "bf16", "int8"):
+        for name in ("dygraph", "fp32_memory_returned", "fp32", "bf16", "int8"):
             row = r["infer"].get(name)
             if row is None:
                 lines.append(f"| {name} | skipped: {r['infer_skipped'].get(name, '')} | | | | |")
@@ -712,7 +728,10 @@ class Benchmark:
         lines += [f"data pipeline (decode + augmentation), images/s: {rates}",
                   f"fit epoch {fit['fit_images_per_s']:.1f} images/s vs model-only "
                   f"{fit['model_only_images_per_s']:.1f} at batch {fit['batch']}, "
-                  f"{'x'.join(map(str, fit['input_shape']))}: fit/step {fit['fit_over_step']:.2f}",
+                  f"{'x'.join(map(str, fit['input_shape']))}, num_workers {fit['num_workers']}: "
+                  f"fit/step {fit['fit_over_step']:.2f} (by num_workers: "
+                  + ", ".join(f"{w}: {v:.2f}" for w, v in fit["fit_over_step_by_workers"].items())
+                  + ")",
                   f"peak RSS of training at b32 (baseline): {r['train_peak_rss_mb_b32']:.0f} MB; "
                   f"best path: {r['train_best_peak_rss_mb_b32']:.0f} MB (sum over processes)"]
         return "\n".join(lines)

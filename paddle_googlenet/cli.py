@@ -140,17 +140,38 @@ def _eval(argv):
 
 
 def _export(argv):
-    from .export import export_inference_model
+    from .export import INT8_CALIBRATION_IMAGES, INT8_MIN_AGREEMENT, export_inference_model
+
+    def add_arguments(parser):
+        parser.add_argument(
+            "--onnx", action="store_true",
+            help="also write inference.onnx (needs the onnx extra: paddle2onnx, onnxruntime)")
+        parser.add_argument(
+            "--int8", action="store_true",
+            help="also write an int8 model (tools/infer.py --precision int8), calibrated on "
+                 "DataLoader.Train images and kept only if its top-1 agrees with fp32 on "
+                 "DataLoader.Eval")
+        parser.add_argument("--calibration_images", type=int, default=INT8_CALIBRATION_IMAGES,
+                            help="training images that set int8's activation ranges "
+                                 f"(default {INT8_CALIBRATION_IMAGES})")
+        parser.add_argument("--int8_min_agreement", type=float, default=INT8_MIN_AGREEMENT,
+                            help="top-1 agreement with fp32 that int8 must keep "
+                                 f"(default {INT8_MIN_AGREEMENT})")
 
     args, config = parse_with_config(
         argv, "Export the main head as a Paddle Inference model to Global.save_inference_dir.",
-        lambda parser: parser.add_argument(
-            "--onnx", action="store_true",
-            help="also write inference.onnx (needs the onnx extra: paddle2onnx, onnxruntime)"))
-    result = export_inference_model(config, onnx=args.onnx)
+        add_arguments)
+    result = export_inference_model(config, onnx=args.onnx, int8=args.int8,
+                                    calibration_images=args.calibration_images,
+                                    int8_min_agreement=args.int8_min_agreement)
     print(f"exported to {result['dir']}: {', '.join(result['files'])}")
     if args.onnx:
         print(f"ONNX Runtime matches Paddle Inference to {result['onnx_max_diff']:.2g}")
+    if args.int8:
+        int8 = result["int8"]
+        print(f"int8 (calibrated on {int8['calibration_images']} training images) agrees with "
+              f"fp32 on the top-1 class of {int8['top1_agreement']:.2%} of "
+              f"{int8['check_images']} eval images; run it with tools/infer.py --precision int8")
 
 
 def _predict(argv):

@@ -12,6 +12,10 @@
 - with ``onnx=True``, ``inference.onnx``: the same program converted by paddle2onnx
   (the ``onnx`` extra), checked against Paddle Inference with ONNX Runtime before
   it is kept.
+- with ``int8=True``, ``inference_int8.pdmodel`` + ``.pdiparams``: the program
+  quantized to int8 (``quantize``), calibrated on training images and kept only if
+  its top-1 agrees with float32 on enough of the Eval images; ``inference.yml``
+  records the agreement.
 
 The directory is written under a temporary name and swapped into place, so an
 interrupted export never leaves a half-written model where an old one was.
@@ -20,23 +24,28 @@ interrupted export never leaves a half-written model where an old one was.
 import json
 import os
 import shutil
+from typing import Optional
 
 import numpy as np
 import paddle
 
 from .config import required_weights
-from .data import read_class_id_map
+from .data import build_dataloader, read_class_id_map
 from .deploy import ONNX_FILE, DeployError, OnnxModel, PaddleModel, Preprocess
 from .errors import ConfigError, UserError
 from .fileio import replace_dir, temp_dir_for
 from .models import build_main_head
 
-__all__ = ["export_inference_model", "convert_to_onnx", "MODEL_FILES", "DEPLOY_CONFIG"]
+__all__ = ["export_inference_model", "convert_to_onnx", "quantize_to_int8", "dataset_images",
+           "MODEL_FILES", "DEPLOY_CONFIG", "INT8_CALIBRATION_IMAGES", "INT8_MIN_AGREEMENT"]
 
 MODEL_FILES = ("inference.json", "inference.pdiparams")
 DEPLOY_CONFIG = "inference.yml"
 ONNX_OPSET = 13
 ONNX_TOLERANCE = 1e-4  # max abs difference from Paddle Inference on a check batch
+INT8_CALIBRATION_IMAGES = 128
+INT8_MIN_AGREEMENT = 0.99  # top-1 agreement with float32 that int8 must keep
+INT8_CHECK_IMAGES = 1000  # at most this many Eval images for that check
 
 
 def _deploy_config(config: dict, softmax: bool) -> dict:
@@ -61,11 +70,16 @@ def _deploy_config(config: dict, softmax: bool) -> dict:
     }
 
 
-def export_inference_model(config: dict, save_dir: str = None, onnx: bool = False) -> dict:
-    """Export the configured model with ``Global.pretrained_model``'s weights, and
-    with ``onnx`` an ONNX copy of it.
+def export_inference_model(config: dict, save_dir: str = None, onnx: bool = False,
+                           int8: bool = False,
+                           calibration_images: int = INT8_CALIBRATION_IMAGES,
+                           int8_min_agreement: float = INT8_MIN_AGREEMENT) -> dict:
+    """Export the configured model with ``Global.pretrained_model``'s weights; with
+    ``onnx`` an ONNX copy of it, with ``int8`` an int8 copy (see ``quantize_to_int8``).
 
-    Returns ``{"dir": ..., "files": [...]}`` (plus ``"onnx_max_diff"`` with ``onnx``).
+    Returns ``{"dir": ..., "files": [...]}``, plus ``"onnx_max_diff"`` with ``onnx``
+    and ``"int8"`` (what ``quantize_to_int8`` returns) with ``int8``. Nothing is
+    written unless every part succeeds.
     """
     g = config["Global"]
     weights = required_weights(config, "export")
@@ -74,6 +88,8 @@ def export_inference_model(config: dict, save_dir: str = None, onnx: bool = Fals
     deploy = _deploy_config(config, softmax)  # checked before anything is written
     if onnx:
         _import_paddle2onnx()
+    if int8:
+        _check_int8_request(config, calibration_images, int8_min_agreement)
 
     main_head = build_main_head(config["Arch"], weights, softmax)
     spec = [paddle.static.InputSpec([None] + list(g["image_shape"]), "float32", name="x")]
@@ -86,16 +102,90 @@ def export_inference_model(config: dict, save_dir: str = None, onnx: bool = Fals
         if missing:  # e.g. a Paddle with PIR off writes inference.pdmodel instead
             raise ConfigError(f"paddle.jit.save did not write {', '.join(missing)}; this "
                               f"export needs Paddle 3 with PIR (FLAGS_enable_pir_api=1)")
-        with open(os.path.join(tmp, DEPLOY_CONFIG), "w", encoding="utf-8") as f:
-            json.dump(deploy, f, indent=2)
         if onnx:
             result["onnx_max_diff"] = convert_to_onnx(tmp, [2] + list(g["image_shape"]))
+        if int8:
+            result["int8"] = deploy["int8"] = quantize_to_int8(
+                config, weights, tmp, calibration_images, int8_min_agreement)
+        with open(os.path.join(tmp, DEPLOY_CONFIG), "w", encoding="utf-8") as f:
+            json.dump(deploy, f, indent=2)
         replace_dir(tmp, save_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     result["files"] = sorted(os.listdir(save_dir))
     return result
+
+
+def _check_int8_request(config: dict, calibration_images: int, min_agreement: float):
+    loaders = config.get("DataLoader") or {}
+    for split, purpose in (("Train", "calibration"), ("Eval", "the agreement check")):
+        if split not in loaders:
+            raise ConfigError(f"DataLoader.{split}: needed by --int8 ({purpose} images)")
+    if isinstance(calibration_images, bool) or not isinstance(calibration_images, int) \
+            or calibration_images < 1:
+        raise ConfigError(f"--calibration_images must be a positive integer, got "
+                          f"{calibration_images!r}")
+    if not 0.0 <= min_agreement <= 1.0:
+        raise ConfigError(f"--int8_min_agreement must be between 0 and 1, got {min_agreement!r}")
+
+
+def dataset_images(config: dict, split: str, limit: Optional[int] = None, seed: int = 0):
+    """``(images, labels)`` of ``DataLoader.<split>``'s list prepared as deployment
+    prepares them (the ``Infer`` transforms), as float32 ``[N, C, H, W]``.
+
+    With ``limit``, that many images drawn in a ``seed``-shuffled order (so from
+    every class of a list sorted by class); without, the whole list in order.
+    """
+    section = json.loads(json.dumps(config["DataLoader"][split]))
+    section["dataset"]["transform_ops"] = config["Infer"]["transforms"]
+    section["sampler"] = {"name": "BatchSampler", "batch_size": 64, "drop_last": False,
+                          "shuffle": limit is not None}
+    section["loader"] = {"num_workers": 0}
+    images, labels, count = [], [], 0
+    for x, y in build_dataloader(section, seed=seed, distributed=False,
+                                 where=f"DataLoader.{split}"):
+        images.append(np.asarray(x, dtype="float32"))
+        labels.append(np.asarray(y).reshape(-1))
+        count += len(images[-1])
+        if limit and count >= limit:
+            break
+    return np.concatenate(images)[:limit], np.concatenate(labels)[:limit]
+
+
+def quantize_to_int8(config: dict, weights: str, model_dir: str,
+                     calibration_images: int = INT8_CALIBRATION_IMAGES,
+                     min_agreement: float = INT8_MIN_AGREEMENT) -> dict:
+    """Write the int8 model beside the float32 one in ``model_dir`` and check it.
+
+    Activation ranges come from ``calibration_images`` training images; then the int8
+    and float32 models classify up to ``INT8_CHECK_IMAGES`` Eval images. A top-1
+    agreement below ``min_agreement`` removes the int8 files and raises. Returns
+    ``{"calibration_images", "algo", "check_images", "top1_agreement"}``.
+    """
+    from .quantize import DEFAULT_ALGO, INT8_FILES, export_int8
+
+    g = config["Global"]
+    calibration, _ = dataset_images(config, "Train", calibration_images)
+    written = export_int8(config["Arch"], weights, g["image_shape"], calibration, model_dir,
+                          softmax=g["export_softmax"])
+    check, _ = dataset_images(config, "Eval", INT8_CHECK_IMAGES)
+    # keep_memory off: a one-off check should not change how this process allocates
+    fp32_model = PaddleModel(model_dir, keep_memory=False)
+    int8_model = PaddleModel(model_dir, precision="int8", keep_memory=False)
+    agree = [int8_model(batch).argmax(1) == fp32_model(batch).argmax(1)
+             for batch in np.array_split(check, -(-len(check) // 32))]
+    agreement = float(np.concatenate(agree).mean())
+    if agreement < min_agreement:
+        for path in written:
+            os.remove(path)
+        raise UserError(f"int8 agrees with float32 on the top-1 class of only {agreement:.2%} "
+                        f"of {len(check)} DataLoader.Eval images (needs {min_agreement:.0%}, "
+                        f"--int8_min_agreement); nothing was written. More or more varied "
+                        f"--calibration_images may help, or deploy fp32")
+    return {"calibration_images": int(len(calibration)), "algo": DEFAULT_ALGO,
+            "check_images": int(len(check)), "top1_agreement": agreement,
+            "files": list(INT8_FILES)}
 
 
 def _import_paddle2onnx():
@@ -130,7 +220,7 @@ def convert_to_onnx(model_dir: str, check_shape) -> float:
         f.write(model)
     batch = np.random.RandomState(0).rand(*check_shape).astype(np.float32)
     difference = float(np.abs(OnnxModel(model_dir)(batch)
-                              - PaddleModel(model_dir, onednn=False)(batch)).max())
+                              - PaddleModel(model_dir, onednn=False, keep_memory=False)(batch)).max())
     if not difference <= ONNX_TOLERANCE:
         os.remove(path)
         raise UserError(f"the ONNX model differs from the Paddle model by {difference:.3g} "

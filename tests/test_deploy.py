@@ -235,3 +235,81 @@ def test_onnx_export_without_paddle2onnx_is_a_clear_error(tiny_data, deployed, t
     assert export_main(argv + ["--onnx"]) == 2
     assert 'pip install -e ".[onnx]"' in capsys.readouterr().err
     assert not os.path.exists(target)
+
+
+def test_int8_export_is_checked_recorded_and_runs_with_precision_int8(tiny_data, deployed,
+                                                                    tmp_path, capsys):
+    target = str(tmp_path / "inference")
+    argv = config_argv(tiny_data, deployed["weights"], **{"Global.save_inference_dir": target})
+    # 6 eval images decide nothing about a threshold; the refusal has its own test
+    assert export_main(argv + ["--int8", "--calibration_images", "8",
+                               "--int8_min_agreement", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "inference_int8.pdmodel" in out and "tools/infer.py --precision int8" in out
+    assert {"inference_int8.pdmodel", "inference_int8.pdiparams"} <= set(os.listdir(target))
+    record = json.load(open(os.path.join(target, "inference.yml")))["int8"]
+    assert record["calibration_images"] == 8 and record["check_images"] == 6
+
+    val = sorted(os.listdir(os.path.join(tiny_data, "images", "val")))
+    preprocess = Preprocess(json.load(open(os.path.join(target, "inference.yml")))["transforms"])
+    batch = np.stack([preprocess.read(os.path.join(tiny_data, "images", "val", name))
+                      for name in val])
+    fp32 = PaddleModel(target)(batch)
+    int8 = PaddleModel(target, precision="int8")(batch)
+    assert int8.shape == fp32.shape and np.isfinite(int8).all()
+    assert not np.array_equal(int8, fp32)  # it is not the float32 program
+    # the recorded agreement is what the two models give on the eval images
+    assert record["top1_agreement"] == pytest.approx((int8.argmax(1) == fp32.argmax(1)).mean())
+    assert np.abs(int8 - fp32).max() < 0.2  # softmax outputs: quantization error, not noise
+
+    images = [os.path.join(tiny_data, "images", "val", name) for name in val]
+    assert infer.main(["--model_dir", target, "--precision", "int8", "--json",
+                       "--image", *images]) == 0
+    results = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["topk"][0]["class_id"] for r in results] == list(int8.argmax(1))
+
+
+def test_int8_below_the_agreement_threshold_is_refused_and_the_old_export_kept(
+        tiny_data, deployed, tmp_path, capsys, monkeypatch):
+    from paddle_googlenet import export
+
+    target = str(tmp_path / "inference")
+    argv = config_argv(tiny_data, deployed["weights"], **{"Global.save_inference_dir": target})
+    assert export_main(argv) == 0
+    before = {name: open(os.path.join(target, name), "rb").read() for name in os.listdir(target)}
+
+    class WorseInt8(PaddleModel):  # an int8 model that ranks the classes backwards
+        def __call__(self, batch):
+            out = super().__call__(batch)
+            return -out if self.precision == "int8" else out
+
+        def __init__(self, model_dir, precision="fp32", **options):
+            super().__init__(model_dir, precision=precision, **options)
+            self.precision = precision
+
+    monkeypatch.setattr(export, "PaddleModel", WorseInt8)
+    capsys.readouterr()
+    assert export_main(argv + ["--int8", "--calibration_images", "8"]) == 2
+    err = capsys.readouterr().err
+    assert "int8 agrees with float32 on the top-1 class of only 0.00% of 6" in err
+    assert "--int8_min_agreement" in err and "Traceback" not in err
+    after = {name: open(os.path.join(target, name), "rb").read() for name in os.listdir(target)}
+    assert after == before
+    assert not [p for p in os.listdir(tmp_path) if p != "inference"]  # no temporary left
+
+
+def test_int8_option_errors(tiny_data, deployed, tmp_path, capsys):
+    image = os.path.join(deployed["images"], "gray.png")
+    assert infer.main(["--model_dir", deployed["dir"], "--image", image,
+                       "--precision", "int8"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no int8 model" in err and "tools/export_model.py --int8" in err and "\n" not in err
+    assert infer.main(["--model_dir", deployed["dir"], "--image", image, "--precision", "int8",
+                       "--backend", "onnxruntime"]) == 2
+    assert "needs --backend paddle" in capsys.readouterr().err
+    argv = config_argv(tiny_data, deployed["weights"],
+                       **{"Global.save_inference_dir": str(tmp_path / "x")})
+    for flag, value in (("--calibration_images", "0"), ("--int8_min_agreement", "1.5")):
+        assert export_main(argv + ["--int8", flag, value]) == 2
+        assert flag in capsys.readouterr().err
+    assert not os.path.exists(str(tmp_path / "x"))

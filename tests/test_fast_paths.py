@@ -118,7 +118,7 @@ def test_onednn_flag_gives_the_same_numbers():
 
 def _train_losses(workers, processes=1, **flags):
     job = {"kind": "train", "threads": 1, "batch": 4, "side": SIDE, "steps": 3, "warmup": 0,
-           "seed": 0, "mkl_avx2": False, "fast_conv_bias": False}
+           "seed": 0, "mkl_avx2": False, "fast_conv_bias": False, "keep_memory": False}
     job.update(flags)
     return workers.run(job, processes=processes)[0]["losses"]
 
@@ -135,8 +135,48 @@ def plain_losses(workers):
 
 def test_data_parallel_with_all_fast_paths_matches_one_process(workers, plain_losses):
     """Two processes at half the batch each: the global batch's losses are the same."""
-    fast = _train_losses(workers, processes=2, mkl_avx2=True, fast_conv_bias=True)
+    fast = _train_losses(workers, processes=2, mkl_avx2=True, fast_conv_bias=True,
+                         keep_memory=True)
     np.testing.assert_allclose(fast, plain_losses, rtol=1e-4)
+
+
+def test_keeping_freed_memory_gives_the_same_losses(workers, plain_losses):
+    # Only where memory comes from changes: the numbers must be identical.
+    assert _train_losses(workers, keep_memory=True) == plain_losses
+
+
+_FREED_MEMORY_SCRIPT = """
+import ctypes, sys
+import numpy as np
+sys.path.insert(0, {root!r})
+from paddle_googlenet.deploy.cpu import keep_freed_memory
+kept = keep_freed_memory() if sys.argv[1] == "keep" else False
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = MallInfo2
+block = np.ones(16 * 2**20, dtype=np.float32)  # 64 MB, like a step's activation
+del block
+print(kept, libc.mallinfo2().fordblks)  # free bytes the heap still holds
+"""
+
+
+def test_keep_freed_memory_keeps_large_blocks_for_reuse():
+    def run(mode):
+        done = subprocess.run([sys.executable, "-c", _FREED_MEMORY_SCRIPT.format(root=ROOT), mode],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        kept, free_bytes = done.stdout.split()
+        return kept == "True", int(free_bytes)
+
+    kept, held = run("keep")
+    assert kept and held >= 64 * 2**20
+    _, held_by_default = run("return")
+    assert held_by_default < 64 * 2**20  # glibc's default hands the block back
 
 
 @pytest.mark.skipif(not mkl_avx2_applies(), reason="MKL's AVX2 switch only acts on non-Intel CPUs")

@@ -8,12 +8,13 @@ training code (numpy, PIL and Paddle Inference or ONNX Runtime only).
 ``python tools/infer.py --help`` is the command-line form.
 """
 
+from .cpu import bf16_supported, read_cpuinfo, usable_cores
 from .infer import (DEPLOY_CONFIG, ONNX_FILE, ImageClassifier, OnnxModel, PaddleModel,
-                    bf16_supported, classify_files, cpu_features, format_result,
-                    paddle_model_files, read_deploy_config)
+                    classify_files, format_result, paddle_model_files, read_deploy_config)
 from .preprocess import DeployError, ImageError, Preprocess, expand_images
 
 __all__ = ["ImageClassifier", "PaddleModel", "OnnxModel", "Preprocess", "DeployError",
            "ImageError", "expand_images", "classify_files", "format_result",
-           "read_deploy_config", "paddle_model_files", "cpu_features", "bf16_supported",
+           "read_deploy_config", "paddle_model_files", "read_cpuinfo", "usable_cores",
+           "bf16_supported",
            "DEPLOY_CONFIG", "ONNX_FILE"]

@@ -26,7 +26,7 @@ from ..models import build_model, load_weights
 from ..optim import build_optimizer
 from ..runtime import (is_main_process, rng_state, seed_everything, select_device,
                        set_cpu_threads, set_rng_state, world_size)
-from ..fast_paths import use_fast_conv_bias, use_mkl_avx2_on_amd
+from ..fast_paths import keep_freed_memory, use_fast_conv_bias, use_mkl_avx2_on_amd
 from .callbacks import LossAverager, RunRecorder, TrainingStopped
 from .report import read_metrics, setup_logger
 
@@ -97,6 +97,8 @@ class Engine:
         fast = self.device == "cpu" and g["cpu_fast_paths"]
         # MKL reads its kernel choice at its first call, so this comes before any work.
         self.fast_paths = ["MKL AVX2 kernels"] if fast and use_mkl_avx2_on_amd() else []
+        if fast and keep_freed_memory():
+            self.fast_paths.append("freed memory kept for reuse")
         if world_size() > 1:
             paddle.distributed.init_parallel_env()
         seed_everything(g["seed"])
