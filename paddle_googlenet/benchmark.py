@@ -265,7 +265,8 @@ def _train_worker(job: dict) -> dict:
     if job["fast_conv_bias"]:
         use_fast_conv_bias(network)
     optimizer, _ = build_optimizer({"name": "Momentum", "momentum": 0.9,
-                                    "lr": {"name": "Constant", "learning_rate": TRAIN_LR}},
+                                    "lr": {"name": "Constant",
+                                           "learning_rate": job.get("lr", TRAIN_LR)}},
                                    network.parameters(), epochs=1, steps_per_epoch=1)
     # paddle.Model, as the project's Engine trains: it wraps the network in
     # DataParallel when launched with several processes.

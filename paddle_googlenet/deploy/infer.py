@@ -4,16 +4,18 @@
 
 The model directory is what ``tools/export_model.py`` writes: the program
 (``inference.json``, or the legacy ``inference.pdmodel`` of Paddle 2 and of
-non-PIR exports) with ``inference.pdiparams``, optionally ``inference.onnx`` and the
-int8 ``inference_int8.pdmodel`` + ``.pdiparams``, and ``inference.yml``, which holds the preprocessing, top-k and class names. Nothing
-else is read: this module needs numpy, PIL and the runtime (paddle or
-onnxruntime) and never imports the training code.
+non-PIR exports) with ``inference.pdiparams``; optionally ``inference.onnx`` and
+the int8 ``inference_int8.pdmodel`` + ``.pdiparams``; and ``inference.yml``, which
+holds the preprocessing, top-k and class names. Nothing else is read: this module
+needs numpy, PIL and the runtime (paddle or onnxruntime) and never imports the
+training code.
 
 On the CPU, Paddle Inference runs with oneDNN and one thread per core unless told
-otherwise; ``--precision bf16`` uses oneDNN's bfloat16 kernels where the processor
-has them (AVX512-BF16 or AMX), ``--precision int8`` the int8 model of
-``tools/export_model.py --int8`` (about twice as fast as fp32 on an AVX2 CPU). On a GPU build, ``--device gpu`` and
-``--use_tensorrt`` pass through to Paddle Inference's GPU and TensorRT options.
+otherwise. ``--precision bf16`` uses oneDNN's bfloat16 kernels where the processor
+has them (AVX512-BF16 or AMX); ``--precision int8`` runs the int8 model of
+``tools/export_model.py --int8`` (about twice as fast as fp32 on an AVX2 CPU). On a
+GPU build, ``--device gpu`` and ``--use_tensorrt`` pass through to Paddle
+Inference's GPU and TensorRT options.
 """
 
 import argparse
