@@ -30,7 +30,7 @@ import paddle
 from paddle import nn
 from paddle.autograd import PyLayer
 
-from .deploy.cpu import bf16_supported, keep_freed_memory, read_cpuinfo, usable_cores
+from .deploy.cpu import BF16_FLAGS, keep_freed_memory, read_cpuinfo, usable_cores
 
 __all__ = ["cpu_features", "mkl_version", "mkl_avx2_applies", "use_mkl_avx2_on_amd",
            "use_fast_conv_bias", "keep_freed_memory", "FAST_CONV_BIAS_ATTR", "MKL_CPU_TYPE_VAR"]
@@ -64,7 +64,7 @@ def cpu_features() -> dict:
         "model": info["model"],
         "cores": usable_cores(),
         "flags": {flag: flag in info["flags"] for flag in _FEATURE_FLAGS},
-        "bf16": bf16_supported(),
+        "bf16": bool(info["flags"] & set(BF16_FLAGS)),
         "int8": paddle_says("supports_int8"),
         "vnni": paddle_says("supports_vnni"),
     }

@@ -144,8 +144,7 @@ class PaddleModel:
 
     def __init__(self, model_dir: str, device: str = "cpu", threads: Optional[int] = None,
                  onednn: bool = True, precision: str = "fp32", keep_memory: bool = True,
-                 gpu_id: int = 0,
-                 gpu_memory_mb: int = 500, tensorrt: bool = False,
+                 gpu_id: int = 0, gpu_memory_mb: int = 500, tensorrt: bool = False,
                  tensorrt_precision: str = "fp32", max_batch_size: int = 32):
         import paddle
         import paddle.inference as paddle_infer
@@ -179,8 +178,6 @@ class PaddleModel:
                 raise DeployError("TensorRT runs on a GPU only: add --device gpu")
             config.disable_gpu()
             config.set_cpu_math_library_num_threads(threads or usable_cores())
-            if keep_memory:
-                keep_freed_memory()
             if precision != "fp32" and not onednn:
                 raise DeployError(f"{precision} runs through oneDNN: do not turn oneDNN off")
             if onednn:
@@ -204,6 +201,8 @@ class PaddleModel:
         else:
             raise DeployError(f"device must be 'cpu' or 'gpu', got {device!r}")
         config.disable_glog_info()
+        if device == "cpu" and keep_memory:  # once every option is known to be valid
+            keep_freed_memory()
         with _native_stderr_held_back():
             self.predictor = paddle_infer.create_predictor(config)
         self.input = self.predictor.get_input_handle(self.predictor.get_input_names()[0])
