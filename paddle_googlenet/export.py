@@ -161,7 +161,8 @@ def quantize_to_int8(config: dict, weights: str, model_dir: str,
     Activation ranges come from ``calibration_images`` training images; then the int8
     and float32 models classify up to ``INT8_CHECK_IMAGES`` Eval images. A top-1
     agreement below ``min_agreement`` removes the int8 files and raises. Returns
-    ``{"calibration_images", "algo", "check_images", "top1_agreement"}``.
+    ``{"calibration_images", "algo", "check_images", "top1_agreement", "files"}``,
+    which ``inference.yml`` records as its ``int8`` entry.
     """
     from .quantize import DEFAULT_ALGO, INT8_FILES, export_int8
 
