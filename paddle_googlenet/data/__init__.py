@@ -21,10 +21,17 @@ from .loader import SAMPLERS, EpochDataLoader, build_dataloader
 from .transforms import (TRANSFORMS, Compose, CropImage, DecodeImage, ImageDecodeError,
                          NormalizeImage, RandCropImage, RandFlipImage, ResizeImage, ToCHWImage,
                          build_transforms)
+# Imported for their registration in TRANSFORMS.
+from .augment import (AutoAugment, ColorJitter, CropImageAtRatio, PCALighting, RandAugment,
+                      RandAugmentV2, RandAugmentV3, TimmAutoAugment)
+from .erasing import Cutout, GridMask, HideAndSeek, RandomErasing
 
 __all__ = ["ImageNetDataset", "ImageFolderDataset", "DATASETS", "IMAGE_EXTENSIONS",
            "build_dataloader", "EpochDataLoader", "SAMPLERS", "TRANSFORMS", "Compose",
            "build_transforms", "DecodeImage", "ResizeImage", "CropImage", "RandCropImage",
-           "RandFlipImage", "NormalizeImage", "ToCHWImage", "ImageDecodeError", "SHAPES",
+           "RandFlipImage", "NormalizeImage", "ToCHWImage", "ImageDecodeError",
+           "AutoAugment", "RandAugment", "RandAugmentV2", "RandAugmentV3", "TimmAutoAugment",
+           "ColorJitter", "PCALighting", "CropImageAtRatio", "RandomErasing", "Cutout",
+           "GridMask", "HideAndSeek", "SHAPES",
            "DEMO_DEFAULTS", "DemoDataset", "make_demo_dataset", "ensure_demo_dataset",
            "read_manifest", "read_class_id_map"]
