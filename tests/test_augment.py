@@ -451,3 +451,27 @@ def test_paddleclas_transform_lists_build_and_run(config):
     assert out.shape == (224, 224, 3) and out.dtype == np.float32
     np.random.seed(0)
     np.testing.assert_array_equal(pipeline(data), out)
+
+
+def test_loader_seed_reproduces_augmented_batches(tmp_path):
+    """The loader seeds numpy per sample; the ops draw from nothing else (a draw from
+    python's ``random`` would make the two runs differ)."""
+    from paddle_googlenet.data import build_dataloader, make_demo_dataset
+    demo = make_demo_dataset(str(tmp_path), num_classes=2, train_per_class=4, eval_per_class=1,
+                             image_size=32)
+    ops = yaml.safe_load(PADDLECLAS_LISTS["DeiT_tiny_patch16_224"].replace("224", "24"))
+    ops.insert(4, {"ColorJitter": {"brightness": 0.4, "contrast": 0.4, "saturation": 0.4,
+                                   "hue": 0.4}})
+    ops.append({"HideAndSeek": None})
+
+    def first_batch(seed):
+        loader = build_dataloader({
+            "dataset": {"name": "ImageNetDataset", "image_root": demo.root,
+                        "cls_label_path": demo.train_list, "transform_ops": ops},
+            "sampler": {"name": "BatchSampler", "batch_size": 8, "shuffle": True}}, seed=seed)
+        return np.asarray(next(iter(loader))[0])
+
+    batch = first_batch(5)
+    assert batch.shape == (8, 3, 24, 24)
+    np.testing.assert_array_equal(first_batch(5), batch)
+    assert not np.array_equal(first_batch(6), batch)
