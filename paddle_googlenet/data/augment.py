@@ -23,14 +23,20 @@ PaddleClas's. What differs on purpose:
   ``random`` (PaddleClas mixes both), so the loader's per-sample seeding makes a run
   reproducible; the same seed does not give PaddleClas's sequence of choices.
 * Arguments are checked when the list is built: an unknown policy section, a
-  magnitude outside [0, 10], a probability outside [0, 1], an interpolation PIL
-  cannot use for affine transforms (PaddleClas would fail on the first image).
-* A float array (after NormalizeImage) is refused with a message instead of being
-  silently turned into garbage by ``Image.fromarray``.
+  magnitude out of range, a probability outside [0, 1], an interpolation PIL cannot
+  use for affine transforms (PaddleClas would fail on the first image).
+* Layouts are checked when the list is built (these ops take and return HWC), but
+  the dtype only when the first image arrives: a float array (the op listed after
+  NormalizeImage) is refused with a message saying where the op belongs.
+* TimmAutoAugment: ``inc0`` means off (timm tests the text '0', which is true);
+  'nearest' is nearest (PaddleClas maps it to bilinear); AutoAugment policies are
+  named by their first section as in timm (``original-mstd0.5``; PaddleClas requires
+  the prefix 'auto' and then finds no such policy); AugMix is not available.
+* Pillow 10+ refuses to posterize to 0 bits; that case gives black, as older Pillow.
 """
 
 import re
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 from PIL import Image, ImageEnhance, ImageOps

@@ -99,7 +99,8 @@ class RandomErasing:
             h = int(round(np.sqrt(area * aspect)))
             w = int(round(np.sqrt(area / aspect)))
             if w < width and h < height:
-                return np.random.randint(0, height - h + 1), np.random.randint(0, width - w + 1), h, w
+                top = np.random.randint(0, height - h + 1)
+                return top, np.random.randint(0, width - w + 1), h, w
         return None
 
     def __call__(self, img: np.ndarray) -> np.ndarray:
