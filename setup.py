@@ -25,6 +25,9 @@ setup(
         "pyyaml",
         "Pillow",       # image decoding for datasets and prediction
         "matplotlib",   # the per-epoch loss/accuracy plot every training run writes
+        # weights in .safetensors (tensors only, nothing to execute) are read and
+        # written wherever a weights path is accepted, and by googlenet-convert-weights
+        "safetensors",
     ],
     extras_require={
         "cpu": ["paddlepaddle>=3.0,<4"],
@@ -41,6 +44,7 @@ setup(
             "googlenet-train=paddle_googlenet.cli:train_main",
             "googlenet-summary=paddle_googlenet.cli:summary_main",
             "googlenet-infer=paddle_googlenet.deploy.infer:main",
+            "googlenet-convert-weights=paddle_googlenet.convert:main",
         ],
     },
 )

@@ -8,6 +8,9 @@ written under a temporary name and renamed into place whole; the run directory's
 complete directory. So whatever moment a process dies at, ``latest`` names a
 directory whose three files belong to the same epoch and step.
 
+All three files hold tensors, arrays and plain containers only, and are read with
+``safe_load`` (which refuses anything else) rather than ``pickle``/``paddle.load``.
+
     output/GoogLeNet/
         epoch_3/  epoch_4/        full checkpoints (the newest few are kept)
         epoch_5_step_120/         a run stopped 120 batches into epoch 5 (Ctrl-C)
@@ -18,13 +21,14 @@ directory whose three files belong to the same epoch and step.
 
 import io
 import os
-import pickle
 import re
 import shutil
 import warnings
 
+import numpy as np
 import paddle
 
+from . import safe_load
 from .errors import WeightsError
 from .fileio import replace_dir, temp_dir_for
 from .models.weights import load_weights
@@ -128,8 +132,9 @@ def _prune(run_dir: str, pattern: str, keep: int):
             _remove(os.path.join(run_dir, name))
 
 
-def _pickle(obj):
-    return lambda f: pickle.dump(obj, f, protocol=4)
+def _plain(obj):
+    data = safe_load.dumps_plain(obj)  # checked now, so that resuming cannot refuse it
+    return lambda f: f.write(data)
 
 
 def _paddle(obj):
@@ -198,7 +203,7 @@ def save_checkpoint(run_dir: str, epoch: int, network, optimizer, states: dict,
     name = checkpoint_name(epoch, step)
     _publish(run_dir, name, {PARAMS: _paddle(network.state_dict()),
                              OPTIMIZER: _paddle(portable_optimizer_state(optimizer, network)),
-                             STATES: _pickle(states)}, LATEST)
+                             STATES: _plain(states)}, LATEST)
     _prune(run_dir, r"epoch_(\d+)", keep)
     _prune(run_dir, r"epoch_(\d+)_step_\d+", 0)
     return os.path.join(run_dir, name)
@@ -208,7 +213,7 @@ def save_best(run_dir: str, epoch: int, network, states: dict) -> str:
     """Write the parameters of ``epoch`` as the best model and point ``best_model`` at it."""
     name = f"best_epoch_{epoch}"
     _publish(run_dir, name, {PARAMS: _paddle(network.state_dict()),
-                             STATES: _pickle(dict(states, epoch=epoch))}, BEST)
+                             STATES: _plain(dict(states, epoch=epoch))}, BEST)
     _prune(run_dir, r"best_epoch_(\d+)", 1)
     return os.path.join(run_dir, name)
 
@@ -217,10 +222,11 @@ def saved_best_top1(run_dir: str) -> float:
     """The top-1 of the run's ``best_model`` (-1 when there is none), so that a resumed
     run replaces it only with a strictly better one, whichever checkpoint it resumed."""
     path = os.path.join(run_dir, BEST, STATES)
+    if not os.path.isfile(path):
+        return -1.0
     try:
-        with open(path, "rb") as f:
-            return float(pickle.load(f).get("best_top1", -1.0))
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
+        return float(safe_load.load(path).get("best_top1", -1.0))
+    except (WeightsError, AttributeError, TypeError, ValueError):
         return -1.0
 
 
@@ -265,16 +271,26 @@ def resolve_checkpoint(path: str) -> dict:
     return files
 
 
+def _arrays_to_tensors(value):
+    """The optimizer state as ``paddle.load`` returns it: tensors, not arrays (Paddle
+    keeps master weights as they are given)."""
+    if isinstance(value, np.ndarray):
+        return paddle.to_tensor(value)
+    if isinstance(value, dict):
+        return {k: _arrays_to_tensors(v) for k, v in value.items()}
+    return value
+
+
 def load_checkpoint(path: str, network, optimizer) -> dict:
     """Load a full checkpoint into ``network`` and ``optimizer``; return its states."""
     files = resolve_checkpoint(path)
-    try:
-        with open(files["pdstates"], "rb") as f:
-            states = pickle.load(f)
-        opt_state = paddle.load(files["pdopt"])
-    except Exception as err:
-        raise WeightsError(f"checkpoint {path!r} cannot be read ({type(err).__name__}: "
-                           f"{err})") from None
+    states = safe_load.load(files["pdstates"])
+    opt_state = safe_load.load(files["pdopt"])
+    for name, content in (("pdstates", states), ("pdopt", opt_state)):
+        if not isinstance(content, dict):
+            raise WeightsError(f"{files[name]}: not a checkpoint's .{name} file (expected a "
+                               f"dict, found {type(content).__name__})")
+    opt_state = _arrays_to_tensors(opt_state)
     report = load_weights(network, files["pdparams"], strict=True)
     with warnings.catch_warnings():
         # Paddle's LinearWarmup keeps its inner schedule's state under an extra key that

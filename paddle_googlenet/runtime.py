@@ -68,16 +68,37 @@ def seed_everything(seed: Optional[int]):
 
 
 def rng_state() -> dict:
-    """Every random state a training step reads, to store with a checkpoint."""
-    return {"paddle": list(paddle.get_rng_state()), "numpy": np.random.get_state(),
-            "python": random.getstate()}
+    """Every random state a training step reads, to store with a checkpoint, as plain
+    data (ints, strings, tuples, a NumPy array) so that a checkpoint holds no objects."""
+    return {"paddle": [_generator_state_as_data(s) for s in paddle.get_rng_state()],
+            "numpy": np.random.get_state(), "python": random.getstate()}
 
 
 def set_rng_state(state: dict):
     """Restore what ``rng_state`` returned, so a resumed run draws the same numbers."""
-    paddle.set_rng_state(state["paddle"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
+    paddle.set_rng_state([_generator_state_from_data(s) for s in state["paddle"]])
+    np.random.set_state(tuple(state["numpy"]))
+    random.setstate(_as_tuples(state["python"]))
+
+
+# A Paddle generator state pickles as (device, seed, offset, engine) where the engine
+# (the Mersenne Twister's state as text) is a list of character codes: kept as text.
+def _generator_state_as_data(generator_state) -> tuple:
+    *numbers, engine = generator_state.__getstate__()
+    return (*numbers, bytes(engine).decode("ascii"))
+
+
+def _generator_state_from_data(data):
+    *numbers, engine = data
+    generator_state = paddle.framework.core.GeneratorState.__new__(
+        paddle.framework.core.GeneratorState)
+    generator_state.__setstate__((*numbers, list(engine.encode("ascii"))))
+    return generator_state
+
+
+def _as_tuples(value):
+    """``random.setstate`` wants tuples where a round trip may have made lists."""
+    return tuple(_as_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
 
 
 def world_size() -> int:

@@ -5,7 +5,6 @@ import itertools
 import json
 import logging
 import os
-import pickle
 import random
 import re
 import shlex
@@ -20,7 +19,7 @@ import paddle
 import pytest
 from PIL import Image
 
-from paddle_googlenet import GoogLeNet, checkpoint
+from paddle_googlenet import GoogLeNet, checkpoint, safe_load
 from paddle_googlenet.cli import train_main
 from paddle_googlenet.config import load_config
 from paddle_googlenet.data import build_dataloader
@@ -414,11 +413,10 @@ def check_latest_loads(run):
     if not os.path.lexists(latest):
         return None
     name = os.readlink(latest)
-    with open(os.path.join(latest, "model.pdstates"), "rb") as f:
-        states = pickle.load(f)
+    states = safe_load.load(os.path.join(latest, "model.pdstates"))
     assert name == checkpoint.checkpoint_name(states["epoch"], states.get("step", 0))
-    assert paddle.load(os.path.join(latest, "model.pdparams"))
-    assert paddle.load(os.path.join(latest, "model.pdopt"))
+    assert safe_load.load(os.path.join(latest, "model.pdparams"))
+    assert safe_load.load(os.path.join(latest, "model.pdopt"))
     return states
 
 
@@ -474,8 +472,7 @@ def test_rewriting_the_checkpoint_latest_names_never_leaves_it_dangling(tmp_path
         checkpoint.save_checkpoint(run, 4, network, optimizer, {"rng": None})
     latest = os.path.join(run, "latest")
     assert os.readlink(latest).startswith(".epoch_4.tmp-")  # the new, complete copy
-    with open(os.path.join(latest, "model.pdstates"), "rb") as f:
-        assert pickle.load(f)["epoch"] == 4
+    assert safe_load.load(os.path.join(latest, "model.pdstates"))["epoch"] == 4
     monkeypatch.undo()
     checkpoint.save_checkpoint(run, 5, network, optimizer, {"rng": None})
     assert sorted(os.listdir(run)) == ["epoch_4", "epoch_5", "latest"]

@@ -8,31 +8,31 @@ Anything else that does not fit is an error naming the first parameter at fault.
 import os
 import warnings
 
-import paddle
+import numpy as np
 
+from .. import safe_load
 from ..errors import WeightsError
 
 
 def resolve_weights_path(path: str) -> str:
-    """``path`` itself, ``path + '.pdparams'`` (PaddleClas names weights without suffix),
-    or ``path/model.pdparams`` for a checkpoint directory."""
-    for candidate in (path, path + ".pdparams", os.path.join(path, "model.pdparams")):
+    """``path`` itself, ``path + '.pdparams'`` or ``path + '.safetensors'`` (PaddleClas
+    names weights without suffix), or ``path/model.pdparams`` for a checkpoint directory."""
+    for candidate in (path, path + ".pdparams", path + ".safetensors",
+                      os.path.join(path, "model.pdparams")):
         if os.path.isfile(candidate):
             return candidate
     raise WeightsError(f"weights file not found: {path!r}; give the path of a .pdparams "
-                       f"file or of a checkpoint directory")
+                       f"or .safetensors file or of a checkpoint directory")
 
 
 def read_state_dict(path: str) -> dict:
-    """Read a state dict written by ``paddle.save``; a clear error for anything else."""
+    """Read a state dict (parameter name -> NumPy array) from a ``.pdparams`` file
+    written by ``paddle.save`` or a ``.safetensors`` file. The file is read as data:
+    one that asks to call anything but array reconstruction is refused unrun."""
     path = resolve_weights_path(path)
-    try:
-        state = paddle.load(path)
-    except Exception as err:  # paddle.load raises many types for a bad file
-        raise WeightsError(f"{path}: not a Paddle weights file ({type(err).__name__}: "
-                           f"{err})") from None
+    state = safe_load.load(path)
     if not isinstance(state, dict) or not state or not all(
-            hasattr(v, "shape") for v in state.values()):
+            isinstance(v, np.ndarray) for v in state.values()):
         raise WeightsError(f"{path}: not a model state dict (parameter name -> tensor)")
     return state
 
