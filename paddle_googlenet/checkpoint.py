@@ -290,6 +290,10 @@ def load_checkpoint(path: str, network, optimizer) -> dict:
         if not isinstance(content, dict):
             raise WeightsError(f"{files[name]}: not a checkpoint's .{name} file (expected a "
                                f"dict, found {type(content).__name__})")
+    missing = [key for key in ("epoch", "rng") if key not in states]
+    if missing:
+        raise WeightsError(f"{files['pdstates']}: not a checkpoint's .pdstates file (no "
+                           f"{missing[0]!r})")
     opt_state = _arrays_to_tensors(opt_state)
     report = load_weights(network, files["pdparams"], strict=True)
     with warnings.catch_warnings():

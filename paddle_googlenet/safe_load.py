@@ -15,6 +15,9 @@ called, with a WeightsError naming the file and the global:
   as ``tuple((name, array))``;
 * ``_codecs.encode``: how protocol 2 pickles (older PaddleClas weights) store bytes.
 
+(``paddle.save`` writes a static-graph ``DenseTensor`` as a call to ``builtins.eval``;
+that is refused like any other ``eval``: dynamic-graph state dicts never hold one.)
+
 Numbers, strings, None, lists, tuples and dicts need no global at all. A
 ``.safetensors`` file (recognised by its content, whatever its name) holds nothing
 but tensors and is read with the ``safetensors`` package.
@@ -24,11 +27,10 @@ What ``load`` returns is plain data with NumPy arrays where the file had tensors
 keys of a saved state dict (the parameter name table, tensors split into slices
 below 4 GB for protocols 2 and 3) are undone as ``paddle.load`` undoes them.
 
-This module imports neither Paddle nor anything from the project but its errors,
-so that reading a file cannot pull in code the file chose.
+This module imports neither Paddle nor anything from the project but its errors
+(and ``safetensors`` when it meets such a file): resolving a global never imports.
 """
 
-import codecs
 import collections
 import io
 import os
@@ -39,7 +41,8 @@ import numpy as np
 
 from .errors import WeightsError
 
-__all__ = ["load", "dumps_plain", "save_pickle", "save_safetensors", "is_safetensors", "ALLOWED_GLOBALS"]
+__all__ = ["load", "dumps_plain", "save_pickle", "save_safetensors", "is_safetensors",
+           "ALLOWED_GLOBALS"]
 
 try:  # NumPy 2 moved the array internals to numpy._core; files name either module
     from numpy._core import multiarray as _multiarray
@@ -47,10 +50,10 @@ except ImportError:  # NumPy 1
     from numpy.core import multiarray as _multiarray
 
 
-
 def _latin1_bytes(text, encoding="utf-8"):
-    """``_codecs.encode`` as protocol 2 uses it: text to bytes with latin-1, nothing else."""
-    if not isinstance(text, str) or codecs.lookup(encoding).name != "iso8859-1":
+    """``_codecs.encode`` as protocol 2 uses it: text to bytes with latin-1, nothing else
+    (no codec is even looked up by a name the file chose)."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1", "iso-8859-1"):
         raise pickle.UnpicklingError(f"_codecs.encode with encoding {encoding!r}")
     return text.encode("latin-1")
 

@@ -115,7 +115,8 @@ def test_tools_refuse_a_crafted_file_with_one_line_and_exit_2(tiny_data, tmp_pat
         # A checkpoint whose other files are plain data: only ``where`` is crafted.
         prefix = str(tmp_path / "ckpt" / "epoch_1")
         os.makedirs(os.path.dirname(prefix))
-        safe_load.save_pickle({"epoch": 1, "step": 0, "best_top1": 0.0}, prefix + ".pdstates")
+        safe_load.save_pickle({"epoch": 1, "step": 0, "best_top1": 0.0, "rng": rng_state()},
+                              prefix + ".pdstates")
         safe_load.save_pickle({}, prefix + ".pdopt")
         safe_load.save_pickle({}, prefix + ".pdparams")
         evil = f"{prefix}.{where}"
@@ -294,3 +295,14 @@ def test_a_damaged_safetensors_file_is_a_weights_error(tmp_path):
     with pytest.raises(WeightsError, match="cut.safetensors"):
         load_weights(paddle.nn.Linear(4, 4), path)
     assert resolve_weights_path(str(tmp_path / "cut")) == path
+
+
+def test_a_states_file_without_epoch_or_random_states_is_a_weights_error(tmp_path):
+    prefix = str(tmp_path / "epoch_1")
+    network = paddle.nn.Linear(2, 2)
+    paddle.save(network.state_dict(), prefix + ".pdparams")
+    safe_load.save_pickle({}, prefix + ".pdopt")
+    safe_load.save_pickle({"epoch": 1}, prefix + ".pdstates")
+    optimizer = paddle.optimizer.SGD(parameters=network.parameters())
+    with pytest.raises(WeightsError, match=r"epoch_1\.pdstates: .*no 'rng'"):
+        checkpoint.load_checkpoint(prefix, network, optimizer)
