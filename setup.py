@@ -42,6 +42,10 @@ setup(
     entry_points={
         "console_scripts": [
             "googlenet-train=paddle_googlenet.cli:train_main",
+            "googlenet-eval=paddle_googlenet.cli:eval_main",
+            "googlenet-predict=paddle_googlenet.cli:predict_main",
+            "googlenet-export=paddle_googlenet.cli:export_main",
+            "googlenet-make-demo-data=paddle_googlenet.cli:make_demo_data_main",
             "googlenet-summary=paddle_googlenet.cli:summary_main",
             "googlenet-infer=paddle_googlenet.deploy.infer:main",
             "googlenet-convert-weights=paddle_googlenet.convert:main",

@@ -2,6 +2,9 @@
 
     import paddle_googlenet as pg
     net = pg.GoogLeNet(num_classes=1000)     # forward -> (out, out1, out2)
+
+Paddle is imported where the model and training code are first used, not here:
+``paddle_googlenet.deploy`` with ONNX Runtime runs on a host without Paddle.
 """
 
 import warnings
@@ -10,33 +13,41 @@ import warnings
 # building custom C++ operators, which this package never does.
 warnings.filterwarnings("ignore", message="No ccache found")
 
-try:
-    import paddle  # noqa: F401  (checked here so the message can say what to install)
-except ImportError as _err:
-    raise ImportError(
-        "paddle_googlenet needs PaddlePaddle, which is not installed. It comes in two "
-        "distributions that both provide the 'paddle' module: 'paddlepaddle' (CPU) and "
-        "'paddlepaddle-gpu' (CUDA). Install one, e.g. `pip install paddle_googlenet[cpu]` "
-        "(or `pip install paddlepaddle`) for CPU; for GPU, install the paddlepaddle-gpu "
-        "build for your CUDA version as PaddlePaddle's install guide describes, then "
-        "`pip install paddle_googlenet`.") from _err
-
-from .errors import ConfigError, DataError, UserError, WeightsError
+from .errors import ConfigError, DataError, DeployError, UserError, WeightsError  # noqa: E402
 
 __version__ = "0.1.0"
 
+PADDLE_MISSING = (
+    "paddle_googlenet needs PaddlePaddle, which is not installed. It comes in two "
+    "distributions that both provide the 'paddle' module: 'paddlepaddle' (CPU) and "
+    "'paddlepaddle-gpu' (CUDA). Install one, e.g. `pip install paddle_googlenet[cpu]` "
+    "(or `pip install paddlepaddle`) for CPU; for GPU, install the paddlepaddle-gpu "
+    "build for your CUDA version as PaddlePaddle's install guide describes, then "
+    "`pip install paddle_googlenet`.")
+
 # The model names are loaded on first use, so that ``paddle_googlenet.deploy``
 # (numpy, PIL and an inference runtime only) can be imported on a deployment host
-# without pulling in the training code.
+# without pulling in the training code or Paddle.
 _MODEL_NAMES = ("GoogLeNet", "Inception", "MainHeadOnly", "InputShapeError", "MODELS",
                 "build_model", "register_model", "load_weights")
 
 __all__ = [*_MODEL_NAMES, "UserError", "ConfigError", "DataError", "WeightsError",
-           "__version__"]
+           "DeployError", "__version__"]
+
+
+def require_paddle():
+    """Import and return ``paddle``; an ImportError that says what to install if it is
+    missing."""
+    try:
+        import paddle
+    except ImportError as err:
+        raise ImportError(PADDLE_MISSING) from err
+    return paddle
 
 
 def __getattr__(name):
     if name in _MODEL_NAMES:
+        require_paddle()
         from . import models
         return getattr(models, name)
     raise AttributeError(f"module 'paddle_googlenet' has no attribute {name!r}")

@@ -37,6 +37,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from .deploy.precisions import PRECISIONS
 from .fast_paths import MKL_CPU_TYPE_VAR, cpu_features, mkl_avx2_applies, mkl_version
 
 __all__ = ["benchmark_main", "worker_main", "TRAIN_PATHS", "REQUIRED_KEYS"]
@@ -320,7 +321,7 @@ def _infer_worker(job: dict) -> dict:
     and compare it with dygraph."""
     import paddle
 
-    from .deploy import PaddleModel, bf16_supported
+    from .deploy import PaddleModel
     from .export import dataset_images, export_inference_model
     from .models import build_main_head
 
@@ -351,11 +352,14 @@ def _infer_worker(job: dict) -> dict:
     runners = {"dygraph": lambda: dygraph_run,
                "fp32_memory_returned": predictor("fp32", keep_memory=False),
                "fp32": predictor("fp32")}
-    if not bf16_supported():
-        skipped["bf16"] = "no bfloat16 support on this processor (needs AVX-512 BF16 or AMX)"
-    for precision in ("bf16", "int8"):
-        if precision not in skipped:
-            runners[precision] = predictor(precision)
+    for precision in PRECISIONS.values():
+        if precision.name == "fp32" or precision.name in skipped:
+            continue
+        why_not = precision.unsupported()
+        if why_not:
+            skipped[precision.name] = why_not
+        else:
+            runners[precision.name] = predictor(precision.name)
 
     reference = _in_batches(dygraph_run, eval_images)
     rng = np.random.RandomState(0)
@@ -657,13 +661,11 @@ class Benchmark:
             "infer_eval_top1": result["eval_top1"], "infer_eval_images": result["eval_images"],
             "infer_dygraph_b1": figure("dygraph", "b1"),
             "infer_dygraph_b32": figure("dygraph", "b32"),
-            "infer_fp32_b1": figure("fp32", "b1"), "infer_fp32_b32": figure("fp32", "b32"),
-            "infer_bf16_b1": figure("bf16", "b1"), "infer_bf16_b32": figure("bf16", "b32"),
-            "infer_int8_b1": figure("int8", "b1"), "infer_int8_b32": figure("int8", "b32"),
-            "fp32_top1_agreement": figure("fp32", "top1_agreement"),
-            "bf16_top1_agreement": figure("bf16", "top1_agreement"),
-            "int8_top1_agreement": figure("int8", "top1_agreement"),
             "int8_offered": bool(rows.get("int8", {}).get("top1_agreement", 0) >= 0.99)})
+        for name in PRECISIONS:
+            self.report.update({f"infer_{name}_b1": figure(name, "b1"),
+                                f"infer_{name}_b32": figure(name, "b32"),
+                                f"{name}_top1_agreement": figure(name, "top1_agreement")})
 
     # data -------------------------------------------------------------------------
     def data(self):
@@ -712,7 +714,7 @@ class Benchmark:
                       f"({r['train_best_ratio_b16']:.2f}x the baseline at b16)", ""]
         lines += ["| inference (images/s) | b1 | b32 | of bound (b32) | max abs diff "
                   "| top-1 agreement |", "|---|---|---|---|---|---|"]
-        for name in ("dygraph", "fp32_memory_returned", "fp32", "bf16", "int8"):
+        for name in ("dygraph", "fp32_memory_returned", *PRECISIONS):
             row = r["infer"].get(name)
             if row is None:
                 lines.append(f"| {name} | skipped: {r['infer_skipped'].get(name, '')} | | | | |")

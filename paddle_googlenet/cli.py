@@ -1,11 +1,12 @@
 """Command-line entry points behind ``tools/*.py``.
 
 Each ``*_main(argv)`` parses its arguments, does its work through the package and
-returns an exit code. A ``UserError`` (bad config, path, weights, data) is printed
-as one plain message and exits 2 (an interrupted training run: 128 + the signal's
-number); ``--debug`` shows the traceback as well. A config key an error names is
-located: ``file:line`` when it comes from the config file, the ``-o`` option when
-an override set it.
+returns an exit code; ``entrypoint.run_tool`` turns a ``UserError`` (bad config,
+path, weights, data) into one plain message and exit code 2 (an interrupted
+training run: 128 + the signal's number); ``--debug`` shows the traceback as well.
+A config key an error names is located: ``file:line`` when it comes from the config
+file, the ``-o`` option when an override set it. Each is an installed console
+script (setup.py) as well as a ``tools/*.py`` file.
 """
 
 import argparse
@@ -13,8 +14,10 @@ import os
 import shlex
 import shutil
 import sys
-import traceback
 from typing import List, Optional
+
+from .entrypoint import run_tool
+from .errors import ConfigError, UserError
 
 __all__ = ["run", "train_main", "eval_main", "export_main", "predict_main", "summary_main", "make_demo_data_main",
            "config_arguments"]
@@ -50,25 +53,18 @@ def _config_source(argv):
     return known.config, known.override
 
 
-def run(main, argv: Optional[List[str]] = None) -> int:
-    """Call ``main(args)`` and turn a UserError into a message and exit code 2."""
+def _locate_config_key(err: UserError, argv: List[str]) -> str:
+    """The message, with the config file line or ``-o`` option of a key it names."""
+    if not isinstance(err, ConfigError):
+        return str(err)
     from .config import locate_key
-    from .errors import ConfigError, UserError
 
-    argv = sys.argv[1:] if argv is None else argv
-    try:
-        return main(argv) or 0
-    except UserError as err:
-        if "--debug" in argv:
-            traceback.print_exc()
-        message = str(err)
-        if isinstance(err, ConfigError):
-            message = locate_key(message, *_config_source(argv))
-        print(f"{getattr(err, 'label', 'error')}: {message}", file=sys.stderr)
-        return getattr(err, "exit_code", 2)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return locate_key(str(err), *_config_source(argv))
+
+
+def run(main, argv: Optional[List[str]] = None) -> int:
+    """Call ``main(argv)`` as a tool does (``entrypoint.run_tool``), locating config keys."""
+    return run_tool(main, argv, explain=_locate_config_key)
 
 
 def _resume_command(argv, checkpoint: str) -> str:
@@ -140,17 +136,17 @@ def _eval(argv):
 
 
 def _export(argv):
+    from .deploy.precisions import PRECISIONS
     from .export import INT8_CALIBRATION_IMAGES, INT8_MIN_AGREEMENT, export_inference_model
 
     def add_arguments(parser):
         parser.add_argument(
             "--onnx", action="store_true",
             help="also write inference.onnx (needs the onnx extra: paddle2onnx, onnxruntime)")
-        parser.add_argument(
-            "--int8", action="store_true",
-            help="also write an int8 model (tools/infer.py --precision int8), calibrated on "
-                 "DataLoader.Train images and kept only if its top-1 agrees with fp32 on "
-                 "DataLoader.Eval")
+        for precision in PRECISIONS.values():  # those with files of their own to write
+            if precision.export_flag:
+                parser.add_argument(precision.export_flag, action="store_true",
+                                    help=precision.export_help)
         parser.add_argument("--calibration_images", type=int, default=INT8_CALIBRATION_IMAGES,
                             help="training images that set int8's activation ranges "
                                  f"(default {INT8_CALIBRATION_IMAGES})")
@@ -196,12 +192,6 @@ def _predict(argv):
 
 
 def _summary(argv):
-    import paddle
-
-    from .analysis import count_macs, count_parameters
-    from .config import load_config
-    from .models import GoogLeNet, build_model
-
     parser = argparse.ArgumentParser(
         description="Print the paddle.summary table, parameter and multiply-accumulate "
                     "counts of the configured (or default) model.")
@@ -211,6 +201,12 @@ def _summary(argv):
     parser.add_argument("--expect", type=int, metavar="N",
                         help="exit 1 unless the total parameter count is N")
     args = parser.parse_args(argv)
+
+    import paddle
+
+    from .analysis import count_macs, count_parameters
+    from .config import load_config
+    from .models import GoogLeNet, build_model
 
     if args.config:
         config = load_config(args.config, args.override)

@@ -1,9 +1,10 @@
-"""The one exception type the command-line tools turn into a plain message.
+"""The one exception hierarchy the command-line tools turn into a plain message.
 
-Anything a user can get wrong (a config key, a path, a file of the wrong network)
-raises ``UserError`` with a message that names the culprit and says what would be
-valid. The tools print that message and exit non-zero; any other exception is a
-bug and keeps its traceback.
+Anything a user can get wrong (a config key, a path, a file of the wrong network,
+an exported model directory) raises a ``UserError`` subclass with a message that
+names the culprit and says what would be valid. The tools print that message and
+exit 2 (``entrypoint.run_tool``); any other exception is a bug and keeps its
+traceback. This module imports nothing, so deployment can use it without Paddle.
 """
 
 
@@ -21,3 +22,16 @@ class WeightsError(UserError, ValueError):
 
 class DataError(UserError, ValueError):
     """A dataset, list file or image that cannot be used."""
+
+
+class ImageError(DataError):
+    """An image file that cannot be read or prepared; the message names the file."""
+
+
+class ImageDecodeError(DataError):
+    """Bytes that are not a readable image (a dataset may skip such a file)."""
+
+
+class DeployError(UserError, ValueError):
+    """An exported model directory, deployment config, precision or option that cannot
+    be used."""

@@ -14,7 +14,7 @@ against the plain one by tests/test_fast_paths.py.
   GoogLeNet step once the convolutions are fast. The same addition done as a rank-1
   GEMM update, and its gradient as a matmul with a vector of ones, take a fifth of
   that time; the parameters, their names and the forward values are unchanged.
-- ``keep_freed_memory()`` (from ``deploy.cpu``): glibc hands the large blocks of a
+- ``keep_freed_memory()`` (from ``hardware``): glibc hands the large blocks of a
   step's activations back to the system when Paddle frees them, and the next step
   page-faults them in again; keeping them in the heap saves about 10% of a step.
 - Data-parallel processes: the CPU kernels that are not GEMMs use one core, so two
@@ -30,14 +30,11 @@ import paddle
 from paddle import nn
 from paddle.autograd import PyLayer
 
-from .deploy.cpu import BF16_FLAGS, keep_freed_memory, read_cpuinfo, usable_cores
+from .hardware import keep_freed_memory, processor
 
 __all__ = ["cpu_features", "mkl_version", "mkl_avx2_applies", "use_mkl_avx2_on_amd",
            "use_fast_conv_bias", "keep_freed_memory", "FAST_CONV_BIAS_ATTR", "MKL_CPU_TYPE_VAR"]
 
-# The processor flags that decide which fast kernels exist (names as in /proc/cpuinfo).
-_FEATURE_FLAGS = ("avx", "avx2", "fma", "f16c", "avx512f", "avx512_vnni", "avx_vnni",
-                  "avx512_bf16", "amx_bf16", "amx_int8", "amx_tile")
 MKL_CPU_TYPE_VAR = "MKL_DEBUG_CPU_TYPE"
 _MKL_AVX2 = "5"  # MKL's code for its AVX2 kernels
 
@@ -48,26 +45,18 @@ def cpu_features() -> dict:
     """The processor and what Paddle can do on it.
 
     Returns ``{"vendor", "model", "cores", "flags": {flag: bool}, "bf16", "int8",
-    "vnni"}``: ``bf16`` is bfloat16 hardware (AVX-512 BF16 or AMX, what deployment's
+    "vnni"}``: ``bf16`` is bfloat16 hardware (AVX-512 BF16 or AMX, what the inference
     bf16 precision needs), ``int8`` and ``vnni`` are Paddle's own checks for its
     oneDNN int8 kernels and their VNNI instructions.
     """
-    info = read_cpuinfo()
     core = paddle.base.core
 
     def paddle_says(name: str) -> bool:
         check = getattr(core, name, None)
         return bool(check()) if check else False
 
-    return {
-        "vendor": info["vendor"],
-        "model": info["model"],
-        "cores": usable_cores(),
-        "flags": {flag: flag in info["flags"] for flag in _FEATURE_FLAGS},
-        "bf16": bool(info["flags"] & set(BF16_FLAGS)),
-        "int8": paddle_says("supports_int8"),
-        "vnni": paddle_says("supports_vnni"),
-    }
+    return dict(processor(), int8=paddle_says("supports_int8"),
+                vnni=paddle_says("supports_vnni"))
 
 
 def mkl_version() -> Optional[str]:

@@ -6,13 +6,11 @@ from typing import Dict, Iterator, List
 import numpy as np
 import paddle
 
+from . import pixels
 from .config import required_weights
 from .data import build_transforms, read_class_id_map
-from .data.transforms import HWC
-from .deploy import DeployError, classify_files
-from .deploy.preprocess import read_input
-from .deploy import expand_images as _expand_images
-from .errors import ConfigError, DataError, UserError
+from .deploy import classify_files
+from .errors import ConfigError
 from .models import build_main_head
 
 __all__ = ["expand_images", "Predictor"]
@@ -20,10 +18,7 @@ __all__ = ["expand_images", "Predictor"]
 
 def expand_images(spec) -> List[str]:
     """Image paths from a file, a folder (searched recursively) or a glob, or a list of them."""
-    try:
-        return _expand_images(spec)
-    except DeployError as err:
-        raise DataError(f"Infer.infer_imgs: {err}") from None
+    return pixels.expand_images(spec, where="Infer.infer_imgs")
 
 
 class Predictor:
@@ -43,10 +38,9 @@ class Predictor:
         self.topk = min(int(post.get("topk", 5)), self.model.net.num_classes)
 
     def _prepare(self, path: str) -> np.ndarray:
-        image = read_input(path, self.transform, (UserError,))
-        if self.transform.output_layout == HWC:  # as the datasets do: the model takes CHW
-            image = image.transpose(2, 0, 1)
-        return np.ascontiguousarray(image, dtype=np.float32)
+        image = pixels.read_image_file(path, self.transform)
+        return np.ascontiguousarray(pixels.model_input(image, self.transform.output_layout),
+                                    dtype=np.float32)
 
     def _probabilities(self, batch: np.ndarray) -> np.ndarray:
         with paddle.no_grad():

@@ -24,7 +24,7 @@ from typing import List, Mapping, Optional, Sequence
 
 import numpy as np
 
-from .deploy.infer import INT8_FILES
+from .deploy.precisions import PRECISIONS
 from .errors import UserError
 
 __all__ = ["export_int8", "INT8_FILES", "DEFAULT_ALGO"]
@@ -33,6 +33,8 @@ __all__ = ["export_int8", "INT8_FILES", "DEFAULT_ALGO"]
 # the calibration batches' maxima ("avg" kept the demo model's top-1 best of PTQ's
 # methods: docs/benchmarks.md).
 DEFAULT_ALGO = "avg"
+# where deployment's int8 precision looks for the model
+INT8_FILES = PRECISIONS["int8"].files
 _QUANTIZABLE_OPS = ["conv2d", "matmul", "matmul_v2", "mul"]
 _CALIBRATION_BATCH = 16
 

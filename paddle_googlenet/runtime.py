@@ -9,6 +9,8 @@ from typing import Optional
 import numpy as np
 import paddle
 
+from .hardware import usable_cores
+
 __all__ = ["select_device", "set_cpu_threads", "seed_everything", "is_main_process",
            "world_size", "rng_state", "set_rng_state"]
 
@@ -50,8 +52,7 @@ def set_cpu_threads(num_threads: Optional[int] = None) -> int:
     launch each process gets its share of the cores.
     """
     if num_threads is None:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        num_threads = max(1, (cores or 1) // max(world_size(), 1))
+        num_threads = max(1, usable_cores() // max(world_size(), 1))
     for lib in _openmp_libraries():
         lib.omp_set_num_threads(int(num_threads))
     os.environ["OMP_NUM_THREADS"] = str(num_threads)  # for worker processes started later

@@ -3,6 +3,7 @@ ONNX Runtime, the legacy .pdmodel layout, and agreement with tools/predict.py.""
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,8 +16,8 @@ from PIL import Image
 from paddle_googlenet.cli import export_main, predict_main
 from paddle_googlenet.config import load_config
 from paddle_googlenet.data import build_transforms
-from paddle_googlenet.deploy import (DeployError, PaddleModel, Preprocess, bf16_supported,
-                                     infer)
+from paddle_googlenet.deploy import (PRECISIONS, DeployError, PaddleModel, Preprocess,
+                                     bf16_supported, infer)
 from paddle_googlenet.models import build_model
 from test_predict import odd_images
 from tiny import DEFAULT_CONFIG, ROOT, tiny_overrides
@@ -104,13 +105,13 @@ def test_infer_agrees_with_predict_and_onnx_runtime(tiny_data, deployed, capsys)
 
 def test_infer_tool_does_not_import_training_code(deployed):
     """tools/infer.py runs with the training modules, yaml and matplotlib unimportable."""
+    allowed = (DEPLOY_MODULES | {"paddle_googlenet.deploy"}) - {"paddle_googlenet"}
     script = f"""
 import runpy, sys
 class Block:
     def find_spec(self, name, path=None, target=None):
         top = name.split(".")[0]
-        ours = name.startswith("paddle_googlenet.") and not name.startswith(
-            ("paddle_googlenet.deploy", "paddle_googlenet.errors"))
+        ours = name.startswith("paddle_googlenet.") and name not in {allowed!r}
         if ours or top in ("yaml", "matplotlib"):
             raise ImportError("blocked for this test: " + name)
 sys.meta_path.insert(0, Block())
@@ -124,6 +125,82 @@ runpy.run_path({os.path.join(ROOT, 'tools', 'infer.py')!r}, run_name="__main__")
     line, = done.stdout.strip().splitlines()
     assert line.startswith(os.path.join(deployed["images"], "rgba.png") + ": ")
     assert line.count("(") == 5  # five classes with ids
+
+
+# What deployment may import from the package: the deploy modules and the leaves
+# they share with training. Nothing else (no model, config, data or engine code).
+DEPLOY_MODULES = {"paddle_googlenet", "paddle_googlenet.errors", "paddle_googlenet.pixels",
+                  "paddle_googlenet.hardware", "paddle_googlenet.registry",
+                  "paddle_googlenet.entrypoint", "paddle_googlenet.deploy.infer",
+                  "paddle_googlenet.deploy.precisions", "paddle_googlenet.deploy.preprocess"}
+
+NO_PADDLE = """
+import sys
+class NoPaddle:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("paddle", "paddle2onnx"):
+            raise ImportError("no paddle on this host: " + name)
+sys.meta_path.insert(0, NoPaddle())
+"""
+
+
+def test_onnx_runtime_deployment_works_without_paddle(deployed):
+    """On a host without Paddle, paddle_googlenet.deploy imports and classifies with
+    ONNX Runtime, and the training API says what to install."""
+    image = os.path.join(deployed["images"], "rgba.png")
+    script = NO_PADDLE + f"""
+import json
+import paddle_googlenet.deploy as deploy
+from paddle_googlenet.deploy import ImageClassifier, infer
+classifier = ImageClassifier({deployed['dir']!r}, backend="onnxruntime", threads=1)
+result, = classifier.classify([{image!r}])
+code = infer.main(["--model_dir", {deployed['dir']!r}, "--image", {image!r},
+                   "--backend", "onnxruntime", "--json"])
+loaded = sorted(m for m in sys.modules if m.startswith("paddle_googlenet"))
+import paddle_googlenet
+try:
+    paddle_googlenet.GoogLeNet
+    missing = None
+except ImportError as err:
+    missing = str(err)
+print(json.dumps({{"result": result, "code": code, "loaded": loaded, "missing": missing,
+                  "paddle": [m for m in sys.modules if m.split(".")[0] == "paddle"]}}))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    *printed, report = done.stdout.strip().splitlines()
+    report = json.loads(report)
+    assert report["code"] == 0 and report["paddle"] == []
+    assert set(report["loaded"]) <= DEPLOY_MODULES | {"paddle_googlenet.deploy"}
+    # the same top class as Paddle Inference gives for that image
+    expected = PaddleModel(deployed["dir"])(
+        Preprocess(json.load(open(os.path.join(deployed["dir"], "inference.yml")))
+                   ["transforms"]).read(image)[None])
+    assert report["result"]["topk"][0]["class_id"] == int(expected.argmax())
+    assert json.loads(printed[-1])["topk"] == report["result"]["topk"]
+    assert "pip install paddlepaddle" in report["missing"]
+
+
+def test_precision_choices_are_the_registry(capsys):
+    """tools/infer.py --precision offers exactly the registered precisions, each with
+    its summary in --help; tools/export_model.py has the export option of each that
+    writes files; the README's option table names them all."""
+    with pytest.raises(SystemExit):
+        infer.main(["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    choices = re.search(r"--precision \{([^}]*)\}", help_text).group(1).split(",")
+    assert choices == list(PRECISIONS)
+    for precision in PRECISIONS.values():
+        assert " ".join(f"{precision.name}: {precision.summary}".split()) in help_text
+    with pytest.raises(SystemExit):
+        export_main(["--help"])
+    export_help = capsys.readouterr().out
+    flags = [p.export_flag for p in PRECISIONS.values() if p.export_flag]
+    assert flags and all(flag in export_help for flag in flags)
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    row = re.search(r"^\| `--precision ([^`]*)` \|", readme, re.M).group(1)
+    assert row.replace("\\", "").split("|") == list(PRECISIONS)
 
 
 def test_legacy_pdmodel_layout_loads(deployed, tmp_path):

@@ -159,7 +159,7 @@ _FREED_MEMORY_SCRIPT = """
 import ctypes, sys
 import numpy as np
 sys.path.insert(0, {root!r})
-from paddle_googlenet.deploy.cpu import keep_freed_memory
+from paddle_googlenet.hardware import keep_freed_memory
 kept = keep_freed_memory() if sys.argv[1] == "keep" else False
 
 class MallInfo2(ctypes.Structure):

@@ -63,3 +63,44 @@ def test_readme_gives_two_commands_and_ci_runs_the_test_one():
     assert "pytest" in test
     ci = open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8").read().splitlines()
     assert test in [line.strip() for line in ci], "README's test command is not in .ci/run"
+
+
+def console_scripts():
+    """``{name: "module:function"}`` of setup.py's console_scripts."""
+    text = open(os.path.join(ROOT, "setup.py"), encoding="utf-8").read()
+    block = re.search(r'"console_scripts": \[(.*?)\]', text, re.S).group(1)
+    return dict(re.findall(r'"([\w-]+)=([\w.]+:\w+)"', block))
+
+
+def test_every_tool_is_an_installed_command_with_help():
+    scripts = console_scripts()
+    tools = {name[:-3] for name in os.listdir(os.path.join(ROOT, "tools")) if name.endswith(".py")}
+    # every tool but the benchmark, under its tools/ name (export_model -> export)
+    expected = {"googlenet-" + t.replace("_model", "").replace("_", "-")
+                for t in tools - {"benchmark"}}
+    assert set(scripts) == expected
+    # One process resolves each entry point and runs it with --help.
+    script = """
+import contextlib, importlib, io, json, sys
+results = {}
+for name, target in json.loads(sys.argv[1]).items():
+    module, function = target.split(":")
+    main = getattr(importlib.import_module(module), function)
+    sys.argv = [name, "--help"]
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            main()
+        code = "returned"
+    except SystemExit as stop:
+        code = stop.code
+    results[name] = [code, out.getvalue()]
+print(json.dumps(results))
+"""
+    import json
+    proc = run_tool("-c", script, json.dumps(scripts))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    results = json.loads(proc.stdout.strip().splitlines()[-1])
+    for name, (code, out) in results.items():
+        assert code in (0, None), (name, code)
+        assert out.startswith(f"usage: {name}") and "--help" in out, (name, out[:200])

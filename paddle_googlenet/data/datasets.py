@@ -7,9 +7,8 @@ sample is read; statting every file of a million-image list up front would take
 too long on network storage.
 
 A sample is ``(image, label)``: ``label`` is a ``np.int64`` and ``image`` is what the
-transform pipeline returns, turned CHW. Like PaddleClas's datasets, a pipeline that
-ends in HWC (the usual ``NormalizeImage order: ''`` without ToCHWImage) is
-transposed to CHW here; a pipeline ending in ToCHWImage is left alone.
+transform pipeline returns, turned CHW by ``pixels.model_input`` (a pipeline that
+ends in HWC is transposed, as in PaddleClas's datasets).
 """
 
 import ctypes
@@ -21,10 +20,10 @@ from typing import Any, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 import paddle
 
-from ..deploy.preprocess import IMAGE_EXTENSIONS
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, ImageDecodeError
+from ..pixels import BYTES, IMAGE_EXTENSIONS, Compose, DecodeImage, model_input
 from ..registry import Registry
-from .transforms import BYTES, HWC, Compose, DecodeImage, ImageDecodeError, build_transforms
+from .transforms import build_transforms
 
 __all__ = ["ImageNetDataset", "ImageFolderDataset", "DATASETS", "IMAGE_EXTENSIONS", "SampleMarks",
            "FAILED_SAMPLE"]
@@ -199,9 +198,7 @@ class _ImageSamples(paddle.io.Dataset):
         except DataError as err:  # a later op failed: a pipeline problem, never skipped
             raise DataError(f"transforming image {path} ({self.describe(position)}): "
                             f"{err}") from err
-        if self.transform.output_layout == HWC:
-            image = np.ascontiguousarray(image.transpose(2, 0, 1))
-        return image
+        return model_input(image, self.transform.output_layout)
 
 
 def _problem_report(summary: str, problems: List[Tuple[str, str]]) -> str:

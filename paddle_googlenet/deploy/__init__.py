@@ -1,5 +1,6 @@
 """Deployment of an exported GoogLeNet: preprocessing and inference without the
-training code (numpy, PIL and Paddle Inference or ONNX Runtime only).
+training code (numpy, PIL and Paddle Inference or ONNX Runtime only; ONNX Runtime
+needs no Paddle at all).
 
     from paddle_googlenet.deploy import ImageClassifier
     for result in ImageClassifier("inference/").classify(["cat.jpg"]):
@@ -8,13 +9,15 @@ training code (numpy, PIL and Paddle Inference or ONNX Runtime only).
 ``python tools/infer.py --help`` is the command-line form.
 """
 
-from .cpu import bf16_supported, read_cpuinfo, usable_cores
+from ..errors import DeployError, ImageError
+from ..hardware import bf16_supported, read_cpuinfo, usable_cores
+from ..pixels import expand_images
 from .infer import (DEPLOY_CONFIG, ONNX_FILE, ImageClassifier, OnnxModel, PaddleModel,
                     classify_files, format_result, paddle_model_files, read_deploy_config)
-from .preprocess import DeployError, ImageError, Preprocess, expand_images
+from .precisions import PRECISIONS, Precision
+from .preprocess import Preprocess
 
 __all__ = ["ImageClassifier", "PaddleModel", "OnnxModel", "Preprocess", "DeployError",
            "ImageError", "expand_images", "classify_files", "format_result",
            "read_deploy_config", "paddle_model_files", "read_cpuinfo", "usable_cores",
-           "bf16_supported",
-           "DEPLOY_CONFIG", "ONNX_FILE"]
+           "bf16_supported", "PRECISIONS", "Precision", "DEPLOY_CONFIG", "ONNX_FILE"]

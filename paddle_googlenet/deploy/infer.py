@@ -11,9 +11,9 @@ needs numpy, PIL and the runtime (paddle or onnxruntime) and never imports the
 training code.
 
 On the CPU, Paddle Inference runs with oneDNN and one thread per core unless told
-otherwise. ``--precision bf16`` uses oneDNN's bfloat16 kernels where the processor
-has them (AVX512-BF16 or AMX); ``--precision int8`` runs the int8 model of
-``tools/export_model.py --int8`` (about twice as fast as fp32 on an AVX2 CPU). On a
+otherwise. ``--precision`` picks one of ``precisions.PRECISIONS`` (bf16 uses
+oneDNN's bfloat16 kernels where the processor has them; int8 runs the int8 model of
+``tools/export_model.py --int8``, about twice as fast as fp32 on an AVX2 CPU). On a
 GPU build, ``--device gpu`` and ``--use_tensorrt`` pass through to Paddle
 Inference's GPU and TensorRT options.
 """
@@ -24,26 +24,23 @@ import json
 import os
 import sys
 import tempfile
-import traceback
 from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 
-from .cpu import BF16_FLAGS, bf16_supported, keep_freed_memory, usable_cores
-from .preprocess import DeployError, ImageError, Preprocess, expand_images
+from ..entrypoint import run_tool
+from ..errors import DeployError, ImageError
+from ..hardware import keep_freed_memory, usable_cores
+from ..pixels import expand_images
+from .precisions import PRECISIONS, precision_named
+from .preprocess import Preprocess
 
 __all__ = ["DEPLOY_CONFIG", "ONNX_FILE", "read_deploy_config", "paddle_model_files",
-           "INT8_FILES", "PRECISIONS", "PaddleModel", "OnnxModel", "ImageClassifier",
-           "classify_files", "format_result", "main"]
+           "PaddleModel", "OnnxModel", "ImageClassifier", "classify_files", "format_result",
+           "main"]
 
 DEPLOY_CONFIG = "inference.yml"
 ONNX_FILE = "inference.onnx"
-# Paddle 3 with PIR writes .json; Paddle 2 (and Paddle 3 with PIR off) wrote .pdmodel.
-PROGRAM_FILES = ("inference.json", "inference.pdmodel")
-PARAMS_FILE = "inference.pdiparams"
-# tools/export_model.py --int8 writes the quantized program beside the float32 one.
-INT8_FILES = ("inference_int8.pdmodel", "inference_int8.pdiparams")
-PRECISIONS = ("fp32", "bf16", "int8")
 
 
 def _check_dir(model_dir: str):
@@ -85,23 +82,10 @@ def read_deploy_config(model_dir: str) -> dict:
 
 
 def paddle_model_files(model_dir: str, precision: str = "fp32") -> (str, str):
-    """``(program, params)`` paths of the Paddle model in ``model_dir``: the int8
-    files for ``precision='int8'``, else the float32 model (bf16 converts it)."""
+    """``(program, params)`` paths of the Paddle model that ``precision`` runs in
+    ``model_dir`` (its own files, or the float32 model)."""
     _check_dir(model_dir)
-    if precision == "int8":
-        program, params = (os.path.join(model_dir, name) for name in INT8_FILES)
-        if not (os.path.isfile(program) and os.path.isfile(params)):
-            raise DeployError(f"{model_dir} holds no int8 model ({' and '.join(INT8_FILES)}): "
-                              f"export it with tools/export_model.py --int8, or use "
-                              f"--precision fp32")
-        return program, params
-    params = os.path.join(model_dir, PARAMS_FILE)
-    for name in PROGRAM_FILES:
-        program = os.path.join(model_dir, name)
-        if os.path.isfile(program) and os.path.isfile(params):
-            return program, params
-    raise DeployError(f"{model_dir} holds no Paddle inference model: expected "
-                      f"{' or '.join(PROGRAM_FILES)} together with {PARAMS_FILE}")
+    return precision_named(precision).model_files(model_dir)
 
 
 @contextlib.contextmanager
@@ -132,10 +116,11 @@ class PaddleModel:
         device: 'cpu' or 'gpu' (a paddlepaddle-gpu build).
         threads: CPU math threads; default one per core.
         onednn: use oneDNN kernels on the CPU (default on).
-        precision: 'fp32'; 'bf16' (CPU with oneDNN, on AVX512-BF16 or AMX); or 'int8'
-            (CPU with oneDNN, the model that ``tools/export_model.py --int8`` wrote).
+        precision: a name in ``precisions.PRECISIONS``: 'fp32'; 'bf16' (CPU with
+            oneDNN, on AVX512-BF16 or AMX); 'int8' (CPU with oneDNN, the model that
+            ``tools/export_model.py --int8`` wrote).
         keep_memory: on the CPU, let the process reuse the memory it frees rather
-            than return it to the system (``deploy.cpu.keep_freed_memory``: about
+            than return it to the system (``hardware.keep_freed_memory``: about
             12% faster at batch 32, resident memory stays at its peak; process-wide).
         gpu_id, gpu_memory_mb: GPU to use and its initial memory pool.
         tensorrt: run supported subgraphs with TensorRT (GPU only), in
@@ -149,12 +134,11 @@ class PaddleModel:
         import paddle
         import paddle.inference as paddle_infer
 
-        if precision not in PRECISIONS:
-            raise DeployError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
+        mode = precision_named(precision)
         program, params = paddle_model_files(model_dir, precision)
         config = paddle_infer.Config(program, params)
         if device == "gpu":
-            if precision != "fp32":
+            if mode.onednn:
                 raise DeployError(f"{precision} runs on the CPU with oneDNN; on a GPU use "
                                   f"--precision fp32 (with --use_tensorrt "
                                   f"--tensorrt_precision fp16 for half precision)")
@@ -178,24 +162,16 @@ class PaddleModel:
                 raise DeployError("TensorRT runs on a GPU only: add --device gpu")
             config.disable_gpu()
             config.set_cpu_math_library_num_threads(threads or usable_cores())
-            if precision != "fp32" and not onednn:
+            if mode.onednn and not onednn:
                 raise DeployError(f"{precision} runs through oneDNN: do not turn oneDNN off")
             if onednn:
                 config.enable_onednn()
                 # oneDNN caches kernels per input shape; bound it for varying batch sizes
                 config.set_onednn_cache_capacity(10)
-                if precision == "bf16":
-                    if not bf16_supported():
-                        raise DeployError(f"bf16 needs a processor with {' or '.join(BF16_FLAGS)}; "
-                                          f"this one has neither, use fp32")
-                    config.enable_onednn_bfloat16()
-                elif precision == "int8":
-                    if not paddle.base.core.supports_int8():
-                        raise DeployError("int8 needs a processor where oneDNN has int8 "
-                                          "kernels (AVX2 or newer); use fp32")
-                    config.enable_onednn_int8()
-                    # the PIR oneDNN passes of Paddle 3.3 reject a quantized program
-                    config.enable_new_ir(False)
+                why_not = mode.unsupported()
+                if why_not:
+                    raise DeployError(why_not)
+                mode.configure(config)
             else:
                 config.disable_onednn()
         else:
@@ -329,9 +305,8 @@ def _arguments() -> argparse.ArgumentParser:
                         help="CPU threads (default: one per core)")
     parser.add_argument("--onednn", choices=["on", "off"], default="on",
                         help="oneDNN kernels on the CPU (default on)")
-    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
-                        help="CPU with oneDNN only: bf16 needs AVX512-BF16 or AMX; int8 needs "
-                             "the int8 model of tools/export_model.py --int8")
+    parser.add_argument("--precision", choices=list(PRECISIONS), default="fp32",
+                        help="; ".join(f"{p.name}: {p.summary}" for p in PRECISIONS.values()))
     parser.add_argument("--keep_memory", choices=["on", "off"], default="on",
                         help="CPU: reuse freed memory instead of returning it to the system "
                              "(faster; resident memory stays at its peak; default on)")
@@ -346,37 +321,35 @@ def _arguments() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    """``tools/infer.py``: 0 when every image was classified, 1 when some could not
-    be read, 2 for a bad model directory or argument."""
-    args = _arguments().parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        if args.batch_size < 1 or (args.threads is not None and args.threads < 1):
-            raise DeployError("--batch_size and --threads must be positive integers")
-        if args.backend == "onnxruntime" and args.precision != "fp32":
-            raise DeployError(f"--precision {args.precision} needs --backend paddle; the ONNX "
-                              f"model is fp32")
-        options = {} if args.backend == "onnxruntime" else dict(
-            device=args.device, onednn=args.onednn == "on", precision=args.precision,
-            keep_memory=args.keep_memory == "on",
-            gpu_id=args.gpu_id, gpu_memory_mb=args.gpu_memory_mb, tensorrt=args.use_tensorrt,
-            tensorrt_precision=args.tensorrt_precision, max_batch_size=args.batch_size)
-        classifier = ImageClassifier(args.model_dir, args.backend, args.topk,
-                                     threads=args.threads, **options)
-        paths = expand_images(args.image)
-        failed = 0
-        for result in classifier.classify(paths, args.batch_size):
-            failed += "error" in result
-            print(format_result(result, args.json), flush=True)
-    except DeployError as err:
-        if args.debug:
-            traceback.print_exc()
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+def _infer(argv: List[str]) -> int:
+    args = _arguments().parse_args(argv)
+    if args.batch_size < 1 or (args.threads is not None and args.threads < 1):
+        raise DeployError("--batch_size and --threads must be positive integers")
+    if args.backend == "onnxruntime" and not PRECISIONS[args.precision].onnx:
+        raise DeployError(f"--precision {args.precision} needs --backend paddle; the ONNX "
+                          f"model is fp32")
+    options = {} if args.backend == "onnxruntime" else dict(
+        device=args.device, onednn=args.onednn == "on", precision=args.precision,
+        keep_memory=args.keep_memory == "on",
+        gpu_id=args.gpu_id, gpu_memory_mb=args.gpu_memory_mb, tensorrt=args.use_tensorrt,
+        tensorrt_precision=args.tensorrt_precision, max_batch_size=args.batch_size)
+    classifier = ImageClassifier(args.model_dir, args.backend, args.topk,
+                                 threads=args.threads, **options)
+    paths = expand_images(args.image, where="--image")
+    failed = 0
+    for result in classifier.classify(paths, args.batch_size):
+        failed += "error" in result
+        print(format_result(result, args.json), flush=True)
     if failed:
         print(f"{failed} of {len(paths)} images could not be classified", file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """``tools/infer.py``: 0 when every image was classified, 1 when some could not
+    be read, 2 for a bad model directory or argument."""
+    return run_tool(_infer, argv)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
-"""The processor: its name, feature flags and usable cores, from the standard library.
+"""The machine: the processor's name and feature flags, usable cores, and keeping
+freed memory; from the standard library alone.
 
 One reader for the whole package: deployment checks a precision against it before
-building a predictor, and training (``fast_paths``) picks MKL's kernels with it.
-Feature flags come from Linux's ``/proc/cpuinfo``; elsewhere they are empty, and
-only what needs no flag is offered.
+building a predictor, training (``fast_paths``, ``runtime``) picks MKL's kernels
+and its thread count with it. Feature flags come from Linux's ``/proc/cpuinfo``;
+elsewhere they are empty, and only what needs no flag is offered.
 """
 
 import ctypes
@@ -11,11 +12,14 @@ import ctypes.util
 import os
 from typing import Dict
 
-__all__ = ["read_cpuinfo", "usable_cores", "bf16_supported", "keep_freed_memory",
-           "BF16_FLAGS"]
+__all__ = ["read_cpuinfo", "usable_cores", "bf16_supported", "processor",
+           "keep_freed_memory", "BF16_FLAGS", "FEATURE_FLAGS"]
 
 # oneDNN's bfloat16 kernels need one of these; without them it emulates bf16, slowly.
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+# The processor flags that decide which fast kernels exist (names as in /proc/cpuinfo).
+FEATURE_FLAGS = ("avx", "avx2", "fma", "f16c", "avx512f", "avx512_vnni", "avx_vnni",
+                 "avx512_bf16", "amx_bf16", "amx_int8", "amx_tile")
 
 
 def read_cpuinfo() -> Dict:
@@ -45,6 +49,16 @@ def usable_cores() -> int:
 def bf16_supported() -> bool:
     """Whether the processor has bfloat16 arithmetic (AVX-512 BF16 or AMX)."""
     return bool(read_cpuinfo()["flags"] & set(BF16_FLAGS))
+
+
+def processor() -> Dict:
+    """``{"vendor", "model", "cores", "flags": {flag: bool}, "bf16"}``: the first
+    processor, the cores this process may use, which of ``FEATURE_FLAGS`` it has and
+    whether it has bfloat16 arithmetic."""
+    info = read_cpuinfo()
+    return {"vendor": info["vendor"], "model": info["model"], "cores": usable_cores(),
+            "flags": {name: name in info["flags"] for name in FEATURE_FLAGS},
+            "bf16": bool(info["flags"] & set(BF16_FLAGS))}
 
 
 # glibc's mallopt parameters (malloc.h)

@@ -1,0 +1,52 @@
+"""How every command-line tool ends: an exit code, and one plain line for a user's mistake.
+
+``run_tool(main, argv)`` calls ``main(argv)``. A ``UserError`` is printed as
+``error: <message>`` and exits 2 (an error may carry its own ``label`` and
+``exit_code``: an interrupted training run exits 128 + the signal's number);
+``--debug`` in ``argv`` prints the traceback as well. Ctrl-C exits 130. A missing
+Paddle is named with what to install. Any other exception is a bug and keeps its
+traceback. This module imports neither Paddle nor the training code, so
+deployment's tool uses it too.
+"""
+
+import sys
+import traceback
+from typing import Callable, List, Optional
+
+from .errors import UserError
+
+__all__ = ["run_tool"]
+
+
+def _missing_paddle(err: ImportError) -> bool:
+    return (err.name or "").split(".")[0] == "paddle"
+
+
+def run_tool(main: Callable[[List[str]], Optional[int]], argv: Optional[List[str]] = None,
+             explain: Optional[Callable[[UserError, List[str]], str]] = None) -> int:
+    """Call ``main(argv)`` (default: the command line) and return its exit code.
+
+    ``explain(error, argv)``, when given, returns the message to print for a
+    UserError (the training tools use it to locate a config key).
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        return main(argv) or 0
+    except UserError as err:
+        if "--debug" in argv:
+            traceback.print_exc()
+        message = explain(err, argv) if explain else str(err)
+        print(f"{getattr(err, 'label', 'error')}: {message}", file=sys.stderr)
+        return getattr(err, "exit_code", 2)
+    except ImportError as err:
+        if not _missing_paddle(err):
+            raise
+        from . import PADDLE_MISSING
+
+        if "--debug" in argv:
+            traceback.print_exc()
+        print(f"error: {PADDLE_MISSING}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

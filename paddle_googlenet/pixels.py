@@ -1,0 +1,515 @@
+"""Image pixels with PIL and numpy alone: decoding, the deterministic operators, and
+the model's CHW input.
+
+This is the one implementation of decoding, resizing, centre cropping and
+normalizing. Training (``paddle_googlenet.data.transforms``, which adds the random
+operators) and deployment (``paddle_googlenet.deploy.preprocess``) both build their
+pipelines from the classes here, so an exported model sees exactly the pixels it
+was evaluated on. Each class parses and checks its own arguments, with
+PaddleClas's names and defaults; ``DETERMINISTIC_OPS`` lists them for both sides.
+
+Everything is done with PIL and numpy; OpenCV is never needed. ``backend`` is
+accepted wherever PaddleClas accepts it ('cv2' or 'pil') but PIL always does the
+work, so resized pixels can differ slightly from a cv2 run (PIL's bilinear filter
+antialiases when shrinking, cv2's does not).
+
+``Compose`` follows the image layout through a list of operators (bytes, then HWC
+or CHW arrays) and rejects a list whose operators do not fit together when it is
+built; ``model_input`` makes what a pipeline returns the model's CHW input.
+"""
+
+import ast
+import glob
+import io
+import math
+import operator
+import os
+from typing import Any, Callable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import ConfigError, DataError, ImageDecodeError, ImageError
+
+__all__ = ["BYTES", "HWC", "CHW", "IMAGE_EXTENSIONS", "RESAMPLE", "expand_images",
+           "parse_number", "decode_rgb", "resize", "short_side_size", "center_crop",
+           "normalize", "to_chw", "model_input", "read_image_file", "transform_entries",
+           "DecodeImage", "ResizeImage", "CropImage", "NormalizeImage", "ToCHWImage",
+           "DETERMINISTIC_OPS", "Compose"]
+
+# Layouts a sample goes through; Compose checks that neighbouring operators agree.
+BYTES, HWC, CHW = "bytes", "hwc", "chw"
+LAYOUT_NAMES = {BYTES: "the raw bytes of an image file", HWC: "an HWC array",
+                CHW: "a CHW array"}
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm",
+                    ".pgm")
+
+# cv2 and PIL names PaddleClas accepts; 'area' (cv2.INTER_AREA averages the source
+# pixels under each output pixel) maps to PIL's BOX filter, which does the same.
+RESAMPLE = {
+    "nearest": Image.Resampling.NEAREST,
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+    "area": Image.Resampling.BOX,
+    "box": Image.Resampling.BOX,
+    "lanczos": Image.Resampling.LANCZOS,
+    "hamming": Image.Resampling.HAMMING,
+}
+BACKENDS = ("cv2", "pil")
+
+# ImageNet's per-channel statistics (RGB order), PaddleClas's defaults.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+# ------------------------------------------------------------------------ files
+
+def expand_images(spec, where: Optional[str] = None) -> List[str]:
+    """Image paths from a file, a folder (searched recursively) or a glob, or a list of them.
+
+    A path that does not exist is kept, so that it is reported with the other
+    per-file errors; a folder or glob that finds nothing is a DataError (prefixed
+    with ``where``, the option or config key that gave ``spec``).
+    """
+    specs = spec if isinstance(spec, (list, tuple)) else [spec]
+    paths = []
+    for item in map(str, specs):
+        if os.path.isdir(item):
+            found = [os.path.join(root, name) for root, _, names in os.walk(item)
+                     for name in names if name.lower().endswith(IMAGE_EXTENSIONS)]
+        elif any(c in item for c in "*?["):
+            found = [p for p in glob.glob(item, recursive=True) if os.path.isfile(p)]
+        else:
+            found = [item]
+        if not found:
+            raise DataError(f"{where + ': ' if where else ''}no images found at {item!r}")
+        paths += sorted(found)
+    return paths
+
+
+def read_image_file(path: str, transform: Callable[[bytes], np.ndarray]) -> np.ndarray:
+    """``transform`` of the bytes of an image file; ``ImageError`` names the file when
+    it cannot be read or ``transform`` raises a DataError."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as err:
+        raise ImageError(f"cannot read {path}: {err.strerror}") from None
+    try:
+        return transform(data)
+    except DataError as err:
+        raise ImageError(f"{path}: {err}") from None
+
+
+# ------------------------------------------------------------------ argument checks
+
+_ARITHMETIC = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+               ast.Div: operator.truediv}
+
+
+def parse_number(text: str) -> float:
+    """Evaluate arithmetic such as ``'1.0/255.0'``: numbers, + - * / and parentheses.
+
+    PaddleClas passes such strings to ``eval``; this walks the syntax tree instead
+    and refuses anything else (ConfigError), so a config file cannot run code.
+    """
+    def evaluate(node: ast.AST) -> float:
+        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            return node.value
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            value = evaluate(node.operand)
+            return -value if isinstance(node.op, ast.USub) else value
+        if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
+            return _ARITHMETIC[type(node.op)](evaluate(node.left), evaluate(node.right))
+        raise ValueError("only numbers, + - * / and parentheses are allowed")
+
+    try:
+        return float(evaluate(ast.parse(text.strip(), mode="eval").body))
+    except (SyntaxError, ValueError, ZeroDivisionError, OverflowError) as err:
+        raise ConfigError(f"cannot read {text!r} as a number: {err}") from None
+
+
+def positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def flag(value: Any, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigError(f"{name} must be true or false, got {value!r}")
+    return bool(value)
+
+
+def size_pair(value: Any, name: str = "size") -> Tuple[int, int]:
+    """An int or a ``[w, h]`` pair -> ``(w, h)``."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise ConfigError(f"{name} must be an integer or a [w, h] pair, got {value!r}")
+        return (positive_int(value[0], f"{name}[0] (width)"),
+                positive_int(value[1], f"{name}[1] (height)"))
+    side = positive_int(value, name)
+    return side, side
+
+
+def resample_filter(interpolation: Optional[str]) -> int:
+    """PIL's filter for a PaddleClas ``interpolation`` name (None: bilinear)."""
+    if interpolation is None:
+        return Image.Resampling.BILINEAR  # PaddleClas's default (cv2.INTER_LINEAR)
+    if not isinstance(interpolation, str) or interpolation.lower() not in RESAMPLE:
+        raise ConfigError(f"interpolation must be one of {sorted(RESAMPLE)} (or null for "
+                          f"bilinear), got {interpolation!r}")
+    return RESAMPLE[interpolation.lower()]
+
+
+def check_backend(backend: Optional[str]) -> None:
+    if backend is not None and (not isinstance(backend, str) or backend.lower() not in BACKENDS):
+        raise ConfigError(f"backend must be one of {list(BACKENDS)} (PIL is used either "
+                          f"way), got {backend!r}")
+
+
+def require_hwc(img: Any, op: str) -> np.ndarray:
+    """Return ``img`` if it is an HWC array; say what went wrong otherwise."""
+    if not isinstance(img, np.ndarray) or img.ndim != 3:
+        got = (f"an array of shape {img.shape}" if isinstance(img, np.ndarray)
+               else type(img).__name__)
+        raise DataError(f"{op} expects an HWC image array, got {got}")
+    return img
+
+
+# ------------------------------------------------------------------ pixel functions
+
+def decode_rgb(data: bytes) -> np.ndarray:
+    """The bytes of an image file -> ``uint8`` RGB array of shape ``(H, W, 3)``.
+
+    Whatever the file holds, the result has 3 channels: grayscale and 1-bit images
+    are repeated, palette images expanded, CMYK and YCbCr converted, 16-bit and
+    32-bit integer images taken as 0-65535, float images as 0-1 (or 0-255 if a value
+    exceeds 1). Alpha (RGBA, LA, or a ``transparency`` entry) is composited onto
+    white, as viewers show such images. EXIF orientation is applied, as OpenCV's
+    decoder does. Only the first frame of an animation is used.
+
+    Raises ``ImageDecodeError`` for bytes that are not an image or are truncated.
+    """
+    try:
+        img = Image.open(io.BytesIO(data))
+        img.load()
+    except UnidentifiedImageError:
+        raise ImageDecodeError("not an image file (PIL cannot identify its format)") from None
+    # PIL reports damaged data with many types (OSError, SyntaxError, EOFError,
+    # struct.error, zlib.error, DecompressionBombError...), so catch them all.
+    except Exception as err:
+        raise ImageDecodeError(f"truncated or corrupt image data ({err})") from err
+    try:
+        img = ImageOps.exif_transpose(img)
+    except Exception:  # a broken EXIF block is metadata trouble, the pixels are fine
+        pass
+    if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        gray = np.asarray(img).astype(np.float64) * (255.0 / 65535.0)
+        return _gray_to_rgb(gray)
+    if img.mode == "F":
+        values = np.asarray(img, dtype=np.float64)
+        if values.size and np.nanmax(values) <= 1.0:
+            values = values * 255.0
+        return _gray_to_rgb(np.nan_to_num(values))
+    try:
+        if img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in img.info:
+            white = Image.new("RGBA", img.size, (255, 255, 255, 255))
+            img = Image.alpha_composite(white, img.convert("RGBA"))
+        rgb = img.convert("RGB")
+    except (ValueError, OSError) as err:
+        raise ImageDecodeError(f"unsupported image mode {img.mode!r} ({err})") from err
+    return np.asarray(rgb, dtype=np.uint8)
+
+
+def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
+    return np.repeat(np.clip(np.rint(gray), 0, 255).astype(np.uint8)[:, :, None], 3, axis=2)
+
+
+def resize(img: np.ndarray, width: int, height: int, resample: int) -> np.ndarray:
+    """Resize an HWC array of any dtype and channel count with a PIL filter."""
+    if img.dtype == np.uint8 and img.shape[2] in (3, 4):
+        return np.asarray(Image.fromarray(img).resize((width, height), resample))
+    # PIL has no multi-channel float mode: resize each channel as a 32-bit float image.
+    channels = [np.asarray(Image.fromarray(img[:, :, c].astype(np.float32), mode="F")
+                           .resize((width, height), resample)) for c in range(img.shape[2])]
+    out = np.stack(channels, axis=2)
+    if np.issubdtype(img.dtype, np.integer):
+        info = np.iinfo(img.dtype)
+        out = np.clip(np.rint(out), info.min, info.max)
+    return out.astype(img.dtype)
+
+
+def short_side_size(width: int, height: int, short: int) -> Tuple[int, int]:
+    """``(width, height)`` scaled so the shorter side is ``short``, aspect ratio kept."""
+    factor = short / min(width, height)
+    return max(1, round(width * factor)), max(1, round(height * factor))
+
+
+def center_crop(img: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The centre ``width`` x ``height`` of an HWC array; DataError if it is smaller."""
+    img_height, img_width = img.shape[:2]
+    if width > img_width or height > img_height:
+        raise DataError(f"a centre crop of {width}x{height} does not fit in an image of "
+                        f"{img_width}x{img_height}; resize first (ResizeImage resize_short)")
+    left = (img_width - width) // 2
+    top = (img_height - height) // 2
+    return img[top:top + height, left:left + width]
+
+
+def normalize(img: np.ndarray, scale: float, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """``(img * scale - mean) / std`` in float32; ``mean`` and ``std`` broadcast
+    against ``img`` (shape ``(1, 1, 3)`` for HWC, ``(3, 1, 1)`` for CHW)."""
+    return (img.astype(np.float32) * np.float32(scale) - mean) / std
+
+
+def to_chw(img: np.ndarray) -> np.ndarray:
+    """HWC -> a contiguous CHW array."""
+    return np.ascontiguousarray(img.transpose(2, 0, 1))
+
+
+def model_input(img: np.ndarray, layout: str) -> np.ndarray:
+    """What a pipeline ending in ``layout`` returned, as the model takes it: CHW.
+
+    Like PaddleClas's datasets, a pipeline that ends in HWC (the usual
+    ``NormalizeImage order: ''`` without ToCHWImage) is transposed here; one ending
+    in CHW is left alone. Training datasets, ``predict`` and deployment all call this.
+    """
+    return to_chw(img) if layout == HWC else img
+
+
+# ----------------------------------------------------------------------- operators
+
+class DecodeImage:
+    """Decode the bytes of an image file into an RGB ``uint8`` HWC array.
+
+    Args:
+        to_rgb: channel order RGB (True) or BGR (False). PaddleClas decodes with cv2,
+            which yields BGR and converts when ``to_rgb`` is True; PIL yields RGB, so
+            here BGR is the converted case. The resulting array is the same.
+        channel_first: return CHW instead of HWC.
+        to_np: accepted for PaddleClas configs; the result is always a numpy array
+            because every other operator here works on arrays.
+        backend: accepted ('cv2' or 'pil'); PIL decodes either way.
+
+    Any image mode is converted to 3-channel RGB (see ``decode_rgb``). Bytes that
+    are not an image, or a truncated image, raise ``ImageDecodeError``.
+    """
+
+    input_layout = BYTES
+
+    def __init__(self, to_rgb: bool = True, channel_first: bool = False, to_np: bool = True,
+                 backend: Optional[str] = None):
+        check_backend(backend)
+        flag(to_np, "to_np")
+        self.to_rgb = flag(to_rgb, "to_rgb")
+        self.channel_first = flag(channel_first, "channel_first")
+        self.output_layout = CHW if self.channel_first else HWC
+
+    def __call__(self, data: bytes) -> np.ndarray:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise DataError(f"DecodeImage expects the raw bytes of an image file, got "
+                            f"{type(data).__name__} (is DecodeImage listed twice?)")
+        rgb = decode_rgb(data)
+        if not self.to_rgb:
+            rgb = rgb[:, :, ::-1]
+        return to_chw(rgb) if self.channel_first else np.ascontiguousarray(rgb)
+
+
+class ResizeImage:
+    """Resize to an exact size, or so that the short side has a given length.
+
+    Args:
+        size: output size, an int (square) or ``[w, h]``.
+        resize_short: length of the short side after resizing; the aspect ratio is
+            kept. Give exactly one of ``size`` and ``resize_short``.
+        interpolation: 'nearest', 'bilinear' (default), 'bicubic', 'area' (= 'box'),
+            'lanczos' or 'hamming'.
+        backend: accepted ('cv2' or 'pil'); PIL resizes either way.
+    """
+
+    input_layout = output_layout = HWC
+
+    def __init__(self, size: Union[int, List[int], None] = None,
+                 resize_short: Optional[int] = None, interpolation: Optional[str] = None,
+                 backend: Optional[str] = None):
+        if (size is None) == (resize_short is None):
+            raise ConfigError("give exactly one of size and resize_short, got "
+                              f"size={size!r}, resize_short={resize_short!r}")
+        self.size = None if size is None else size_pair(size)
+        self.resize_short = None if resize_short is None else positive_int(resize_short,
+                                                                           "resize_short")
+        self.resample = resample_filter(interpolation)
+        check_backend(backend)
+
+    def __call__(self, img: np.ndarray) -> np.ndarray:
+        img = require_hwc(img, "ResizeImage")
+        height, width = img.shape[:2]
+        if self.size is not None:
+            new_width, new_height = self.size
+        else:
+            new_width, new_height = short_side_size(width, height, self.resize_short)
+        return resize(img, new_width, new_height, self.resample)
+
+
+class CropImage:
+    """Cut the centre ``size`` (an int, or ``[w, h]``) out of the image.
+
+    An image smaller than ``size`` is an error rather than a smaller crop, so that
+    every sample of a batch has the same shape.
+    """
+
+    input_layout = output_layout = HWC
+
+    def __init__(self, size: Union[int, List[int]]):
+        self.size = size_pair(size)
+
+    def __call__(self, img: np.ndarray) -> np.ndarray:
+        img = require_hwc(img, "CropImage")
+        width, height = self.size
+        try:
+            return center_crop(img, width, height)
+        except DataError as err:
+            raise DataError(f"CropImage: {err}") from None
+
+
+class NormalizeImage:
+    """``(img * scale - mean) / std`` per channel, as float32 (float16 if asked).
+
+    Args:
+        scale: a number, or arithmetic text such as ``'1.0/255.0'``; default 1/255.
+        mean, std: per-channel values; default ImageNet's (RGB order).
+        order: layout of the *input* image, as in PaddleClas: 'chw', or 'hwc' / ''
+            for HWC. Normalizing does not change the layout.
+        output_fp16: return float16 instead of float32.
+        channel_num: 3, or 4 to append a channel of zeros (PaddleClas does that for
+            NHWC float16 training).
+    """
+
+    def __init__(self, scale: Union[float, str, None] = None,
+                 mean: Optional[List[float]] = None, std: Optional[List[float]] = None,
+                 order: str = "chw", output_fp16: bool = False, channel_num: int = 3):
+        if scale is None:
+            scale = 1.0 / 255.0
+        elif isinstance(scale, str):
+            scale = parse_number(scale)
+        elif isinstance(scale, bool) or not isinstance(scale, (int, float)):
+            raise ConfigError(f"scale must be a number or text like '1.0/255.0', got {scale!r}")
+        if not (math.isfinite(scale) and scale > 0):
+            raise ConfigError(f"scale must be a positive number, got {scale!r}")
+        if order not in ("chw", "hwc", ""):
+            raise ConfigError(f"order must be 'chw', 'hwc' or '' (HWC), got {order!r}")
+        if channel_num not in (3, 4) or isinstance(channel_num, bool):
+            raise ConfigError(f"channel_num must be 3 or 4, got {channel_num!r}")
+        self.scale = float(scale)
+        self.channel_axis = 0 if order == "chw" else 2
+        self.input_layout = self.output_layout = CHW if order == "chw" else HWC
+        shape = (3, 1, 1) if order == "chw" else (1, 1, 3)
+        self.mean = self._channel_values(mean, IMAGENET_MEAN, "mean").reshape(shape)
+        self.std = self._channel_values(std, IMAGENET_STD, "std").reshape(shape)
+        if np.any(self.std <= 0):
+            raise ConfigError(f"std must be positive, got {std!r}")
+        self.dtype = np.float16 if flag(output_fp16, "output_fp16") else np.float32
+        self.channel_num = channel_num
+
+    @staticmethod
+    def _channel_values(values: Optional[Sequence[float]], default: Sequence[float],
+                        name: str) -> np.ndarray:
+        values = default if values is None else values
+        if (not isinstance(values, (list, tuple)) or len(values) != 3
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                           for v in values)):
+            raise ConfigError(f"{name} must be a list of 3 numbers, got {values!r}")
+        return np.asarray(values, dtype=np.float32)
+
+    def __call__(self, img: np.ndarray) -> np.ndarray:
+        if not isinstance(img, np.ndarray) or img.ndim != 3 or img.shape[self.channel_axis] != 3:
+            got = f"shape {img.shape}" if isinstance(img, np.ndarray) else type(img).__name__
+            layout = "CHW" if self.channel_axis == 0 else "HWC"
+            raise DataError(f"NormalizeImage expects a 3-channel {layout} array, got {got}")
+        out = normalize(img, self.scale, self.mean, self.std)
+        if self.channel_num == 4:
+            zeros_shape = list(out.shape)
+            zeros_shape[self.channel_axis] = 1
+            out = np.concatenate([out, np.zeros(zeros_shape, np.float32)], axis=self.channel_axis)
+        return out.astype(self.dtype)
+
+
+class ToCHWImage:
+    """HWC -> CHW."""
+
+    input_layout, output_layout = HWC, CHW
+
+    def __call__(self, img: np.ndarray) -> np.ndarray:
+        return to_chw(require_hwc(img, "ToCHWImage"))
+
+
+# The operators whose output depends on their input alone: training registers them
+# beside its random ones, and they are what a deployment config may use.
+DETERMINISTIC_OPS = (DecodeImage, ResizeImage, CropImage, NormalizeImage, ToCHWImage)
+
+
+# -------------------------------------------------------------------- composition
+
+def transform_entries(ops: Any, where: str) -> Iterator[Tuple[str, str, Mapping]]:
+    """``(where.index, op name, arguments)`` for each entry of a PaddleClas transform
+    list, raising ConfigError for a list or entry of the wrong form."""
+    if not isinstance(ops, (list, tuple)):
+        raise ConfigError(f"{where} must be a list of one-key mappings like "
+                          f"[{{DecodeImage: {{to_rgb: true}}}}, ...], got {type(ops).__name__}")
+    for index, entry in enumerate(ops):
+        at = f"{where}.{index}"
+        if not isinstance(entry, Mapping) or len(entry) != 1:
+            raise ConfigError(f"{at} must be a mapping with exactly one key, the op name, "
+                              f"e.g. {{ResizeImage: {{resize_short: 256}}}}; got {entry!r}")
+        (name, args), = entry.items()
+        if args is not None and not isinstance(args, Mapping):
+            raise ConfigError(f"{at}: the arguments of {name} must be a mapping (or empty), "
+                              f"got {args!r}")
+        yield at, name, args or {}
+
+
+class Compose:
+    """Apply operators in order; checks at construction that their layouts chain.
+
+    Args:
+        ops: operator instances; each has ``input_layout`` and ``output_layout``.
+        where: config path of the list, for error messages.
+        input_layout: what the first operator receives, 'bytes' by default.
+
+    ``output_layout`` tells what the last operator returns ('bytes', 'hwc', 'chw').
+    """
+
+    def __init__(self, ops: Sequence[Callable], where: str = "transform_ops",
+                 input_layout: str = BYTES):
+        layout = input_layout
+        for index, op in enumerate(ops):
+            name = type(op).__name__
+            needs = getattr(op, "input_layout", None)
+            if needs is not None and needs != layout:
+                raise ConfigError(f"{where}.{index} ({name}) works on {LAYOUT_NAMES[needs]} but "
+                                  f"receives {LAYOUT_NAMES[layout]} here; "
+                                  f"{_layout_hint(op, layout)}")
+            layout = getattr(op, "output_layout", layout)
+        self.ops = list(ops)
+        self.output_layout = layout
+
+    def __call__(self, sample: Any) -> Any:
+        for op in self.ops:
+            sample = op(sample)
+        return sample
+
+    def __repr__(self) -> str:
+        return f"Compose([{', '.join(type(op).__name__ for op in self.ops)}])"
+
+
+def _layout_hint(op: Any, layout: str) -> str:
+    if layout == BYTES:
+        return "the list must start with DecodeImage"
+    if isinstance(op, DecodeImage):
+        return "DecodeImage must come first, and only once"
+    if isinstance(op, NormalizeImage):
+        return "set NormalizeImage's order to '' for HWC input or 'chw' for CHW input"
+    return ("move ToCHWImage to the end of the list and keep DecodeImage's "
+            "channel_first False")
