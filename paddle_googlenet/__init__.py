@@ -13,17 +13,10 @@ import warnings
 # building custom C++ operators, which this package never does.
 warnings.filterwarnings("ignore", message="No ccache found")
 
-from .errors import ConfigError, DataError, DeployError, UserError, WeightsError  # noqa: E402
+from .errors import (PADDLE_MISSING, ConfigError, DataError, DeployError,  # noqa: E402
+                     UserError, WeightsError)
 
 __version__ = "0.1.0"
-
-PADDLE_MISSING = (
-    "paddle_googlenet needs PaddlePaddle, which is not installed. It comes in two "
-    "distributions that both provide the 'paddle' module: 'paddlepaddle' (CPU) and "
-    "'paddlepaddle-gpu' (CUDA). Install one, e.g. `pip install paddle_googlenet[cpu]` "
-    "(or `pip install paddlepaddle`) for CPU; for GPU, install the paddlepaddle-gpu "
-    "build for your CUDA version as PaddlePaddle's install guide describes, then "
-    "`pip install paddle_googlenet`.")
 
 # The model names are loaded on first use, so that ``paddle_googlenet.deploy``
 # (numpy, PIL and an inference runtime only) can be imported on a deployment host

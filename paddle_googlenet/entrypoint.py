@@ -13,7 +13,7 @@ import sys
 import traceback
 from typing import Callable, List, Optional
 
-from .errors import UserError
+from .errors import PADDLE_MISSING, UserError
 
 __all__ = ["run_tool"]
 
@@ -41,8 +41,6 @@ def run_tool(main: Callable[[List[str]], Optional[int]], argv: Optional[List[str
     except ImportError as err:
         if not _missing_paddle(err):
             raise
-        from . import PADDLE_MISSING
-
         if "--debug" in argv:
             traceback.print_exc()
         print(f"error: {PADDLE_MISSING}", file=sys.stderr)

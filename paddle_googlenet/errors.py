@@ -35,3 +35,14 @@ class ImageDecodeError(DataError):
 class DeployError(UserError, ValueError):
     """An exported model directory, deployment config, precision or option that cannot
     be used."""
+
+
+# What to say when Paddle is missing: the package itself and ONNX Runtime deployment
+# run without it, the model and training code do not.
+PADDLE_MISSING = (
+    "paddle_googlenet needs PaddlePaddle, which is not installed. It comes in two "
+    "distributions that both provide the 'paddle' module: 'paddlepaddle' (CPU) and "
+    "'paddlepaddle-gpu' (CUDA). Install one, e.g. `pip install paddle_googlenet[cpu]` "
+    "(or `pip install paddlepaddle`) for CPU; for GPU, install the paddlepaddle-gpu "
+    "build for your CUDA version as PaddlePaddle's install guide describes, then "
+    "`pip install paddle_googlenet`.")

@@ -139,14 +139,15 @@ import sys
 class NoPaddle:
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in ("paddle", "paddle2onnx"):
-            raise ImportError("no paddle on this host: " + name)
+            # what Python raises on a host where the module is not installed
+            raise ModuleNotFoundError("No module named " + repr(name), name=name)
 sys.meta_path.insert(0, NoPaddle())
 """
 
 
 def test_onnx_runtime_deployment_works_without_paddle(deployed):
     """On a host without Paddle, paddle_googlenet.deploy imports and classifies with
-    ONNX Runtime, and the training API says what to install."""
+    ONNX Runtime, and the training API and tools say what to install."""
     image = os.path.join(deployed["images"], "rgba.png")
     script = NO_PADDLE + f"""
 import json
@@ -163,8 +164,10 @@ try:
     missing = None
 except ImportError as err:
     missing = str(err)
+from paddle_googlenet.cli import summary_main
 print(json.dumps({{"result": result, "code": code, "loaded": loaded, "missing": missing,
-                  "paddle": [m for m in sys.modules if m.split(".")[0] == "paddle"]}}))
+                  "paddle": [m for m in sys.modules if m.split(".")[0] == "paddle"],
+                  "summary_code": summary_main([])}}))
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           cwd=ROOT, timeout=120)
@@ -180,6 +183,9 @@ print(json.dumps({{"result": result, "code": code, "loaded": loaded, "missing": 
     assert report["result"]["topk"][0]["class_id"] == int(expected.argmax())
     assert json.loads(printed[-1])["topk"] == report["result"]["topk"]
     assert "pip install paddlepaddle" in report["missing"]
+    assert report["summary_code"] == 2
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: paddle_googlenet needs PaddlePaddle") and "Traceback" not in done.stderr
 
 
 def test_precision_choices_are_the_registry(capsys):
