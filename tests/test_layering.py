@@ -1,0 +1,112 @@
+"""Which modules may import which: the pixel, hardware, error and tool-runner leaves
+import no other part of the package, training never imports deployment, and the
+deterministic image operators are one set of classes for training and deployment."""
+
+import ast
+import io
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from paddle_googlenet import pixels
+from paddle_googlenet.data.transforms import TRANSFORMS, build_transforms
+from paddle_googlenet.deploy.preprocess import DEPLOY_OPS, Preprocess
+from paddle_googlenet.errors import ConfigError
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+PACKAGE = os.path.join(ROOT, "paddle_googlenet")
+
+
+def imported_modules(path):
+    """Absolute names of the modules a file imports (at any depth of the file)."""
+    relative_to = os.path.relpath(path, ROOT)[:-3].replace(os.sep, ".").split(".")
+    package = relative_to[:-1]
+    found = set()
+    for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[:len(package) - node.level + 1] if node.level else []
+            module = ".".join(base + ([node.module] if node.module else []))
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def training_files():
+    for folder in ("data", "engine"):
+        for name in sorted(os.listdir(os.path.join(PACKAGE, folder))):
+            if name.endswith(".py"):
+                yield os.path.join(PACKAGE, folder, name)
+    yield os.path.join(PACKAGE, "fast_paths.py")
+    yield os.path.join(PACKAGE, "runtime.py")
+
+
+def test_the_import_walker_sees_relative_imports():
+    found = imported_modules(os.path.join(PACKAGE, "deploy", "infer.py"))
+    assert {"paddle_googlenet.pixels", "paddle_googlenet.deploy.precisions"} <= found
+
+
+@pytest.mark.parametrize("path", list(training_files()), ids=os.path.basename)
+def test_training_code_does_not_import_deployment(path):
+    deploy = [m for m in imported_modules(path) if m.startswith("paddle_googlenet.deploy")]
+    assert deploy == [], path
+
+
+def test_leaf_modules_load_nothing_else_of_the_package():
+    script = """
+import json, sys
+import paddle_googlenet.pixels, paddle_googlenet.hardware, paddle_googlenet.entrypoint
+print(json.dumps(sorted(m for m in sys.modules
+                        if m.split(".")[0] in ("paddle_googlenet", "paddle", "cv2"))))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout) == [
+        "paddle_googlenet", "paddle_googlenet.entrypoint", "paddle_googlenet.errors",
+        "paddle_googlenet.hardware", "paddle_googlenet.pixels"]
+
+
+def test_deterministic_ops_are_the_same_classes_for_training_and_deployment():
+    names = [op.__name__ for op in pixels.DETERMINISTIC_OPS]
+    assert DEPLOY_OPS.names() == sorted(names)
+    for op in pixels.DETERMINISTIC_OPS:
+        assert TRANSFORMS.get(op.__name__, "training") is op
+        assert DEPLOY_OPS.get(op.__name__, "deployment") is op
+
+
+@pytest.mark.parametrize("entry", [
+    {"ResizeImage": {"resize_short": 0}},
+    {"ResizeImage": {"size": 8, "interpolation": "cubic"}},
+    {"CropImage": {"size": [8]}},
+    {"NormalizeImage": {"scale": "abs(-1)"}},
+    {"NormalizeImage": {"mean": [0.5, 0.5]}},
+    {"ResizeImage": {"resize_short": 8, "colour": "red"}},
+])
+def test_bad_arguments_are_refused_alike_in_training_and_deployment(entry):
+    ops = [{"DecodeImage": None}, entry]
+    with pytest.raises(ConfigError) as training:
+        build_transforms(ops, where="ops")
+    with pytest.raises(ConfigError) as deployment:
+        Preprocess(ops, where="ops")
+    assert str(training.value) == str(deployment.value)
+
+
+def test_model_input_is_chw_whatever_the_pipeline_ends_in():
+    hwc = pixels.normalize(pixels.decode_rgb(_png()), 1 / 255, 0.5, 0.25)
+    chw = pixels.model_input(hwc, pixels.HWC)
+    assert chw.shape == (3,) + hwc.shape[:2] and chw.flags.c_contiguous
+    assert (chw[1] == hwc[:, :, 1]).all()
+    assert pixels.model_input(chw, pixels.CHW) is chw
+
+
+def _png():
+    buffer = io.BytesIO()
+    Image.fromarray(np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3)).save(buffer, "PNG")
+    return buffer.getvalue()
