@@ -134,11 +134,11 @@ class PaddleModel:
         import paddle
         import paddle.inference as paddle_infer
 
-        mode = precision_named(precision)
+        chosen = precision_named(precision)
         program, params = paddle_model_files(model_dir, precision)
         config = paddle_infer.Config(program, params)
         if device == "gpu":
-            if mode.onednn:
+            if chosen.onednn:
                 raise DeployError(f"{precision} runs on the CPU with oneDNN; on a GPU use "
                                   f"--precision fp32 (with --use_tensorrt "
                                   f"--tensorrt_precision fp16 for half precision)")
@@ -162,16 +162,16 @@ class PaddleModel:
                 raise DeployError("TensorRT runs on a GPU only: add --device gpu")
             config.disable_gpu()
             config.set_cpu_math_library_num_threads(threads or usable_cores())
-            if mode.onednn and not onednn:
+            if chosen.onednn and not onednn:
                 raise DeployError(f"{precision} runs through oneDNN: do not turn oneDNN off")
             if onednn:
                 config.enable_onednn()
                 # oneDNN caches kernels per input shape; bound it for varying batch sizes
                 config.set_onednn_cache_capacity(10)
-                why_not = mode.unsupported()
+                why_not = chosen.unsupported()
                 if why_not:
                     raise DeployError(why_not)
-                mode.configure(config)
+                chosen.configure(config)
             else:
                 config.disable_onednn()
         else:
