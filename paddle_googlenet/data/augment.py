@@ -41,7 +41,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 
-from ..deploy import preprocess as pixels
+from .. import pixels
 from ..errors import ConfigError, DataError
 from ..registry import closest
 from .transforms import HWC, TRANSFORMS
@@ -64,7 +64,7 @@ def number(value: Any, name: str, low: float = -np.inf, high: float = np.inf) ->
     if isinstance(value, str):
         try:
             value = pixels.parse_number(value)
-        except pixels.DeployError as err:
+        except ConfigError as err:
             raise ConfigError(f"{name}: {err}") from None
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
             or not np.isfinite(value):
