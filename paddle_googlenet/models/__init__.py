@@ -12,8 +12,9 @@ from .weights import HEAD_POLICIES, HeadMismatchError, load_weights, read_state_
 
 # Architectures (each registers itself on import).
 from .googlenet import CONV_BLOCKS, GoogLeNet, Inception, conv_bn_relu, conv_relu
+from .googlenet_paddleclas import GoogLeNetPaddleClas
 
-__all__ = ["Classifier", "GoogLeNet", "Inception", "InputShapeError",
+__all__ = ["Classifier", "GoogLeNet", "GoogLeNetPaddleClas", "Inception", "InputShapeError",
            "MainHeadOnly", "MODELS", "ModelInfo", "model_info", "build_model", "build_main_head",
            "register_model", "load_weights", "read_state_dict", "HEAD_POLICIES",
            "HeadMismatchError", "conv_relu", "conv_bn_relu", "CONV_BLOCKS"]
