@@ -20,9 +20,12 @@ HEAD_POLICIES = ("reinit", "strict")
 
 
 class HeadMismatchError(WeightsError):
-    """Weights whose classifier heads are for another class count than the model's."""
+    """Weights whose classifier heads are for another class count than the model's.
 
-    def __init__(self, message: str, file_classes: int, model_classes: int):
+    The counts are optional so that callers can re-raise it with a prefixed message
+    (``type(err)(message)``), as the engine does."""
+
+    def __init__(self, message: str, file_classes: int = None, model_classes: int = None):
         super().__init__(message)
         self.file_classes = file_classes
         self.model_classes = model_classes
