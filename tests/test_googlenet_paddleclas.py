@@ -120,3 +120,24 @@ def test_blog_weights_are_refused_as_another_network(tmp_path):
     paddle.save(GoogLeNet(num_classes=3).state_dict(), path)
     with pytest.raises(WeightsError, match="does not hold GoogLeNetPaddleClas weights"):
         load_weights(GoogLeNetPaddleClas(num_classes=3), path)
+
+
+def test_a_file_keyed_by_paddleclas_parameter_names_loads(tmp_path):
+    """PaddleClas names every parameter (ParamAttr(name="conv1_weights")...); a file
+    keyed by those names, as a static-graph save writes it, is renamed on loading."""
+    from paddle_googlenet.models.googlenet_paddleclas import paddleclas_parameter_names
+
+    reference, _ = vision_weights(tmp_path, 4, seed=26)
+    renames = paddleclas_parameter_names()
+    assert len(renames) == len(reference.state_dict())  # one name per parameter
+    by_key = {key: name for name, key in renames.items()}
+    assert by_key["_ince4b._conv5r._conv.weight"] == "inception_ince4b_5x5_reduce_weights"
+    assert by_key["_fc_out.bias"] == "out_offset"
+    path = str(tmp_path / "named.pdparams")
+    paddle.save({by_key[k]: v for k, v in reference.state_dict().items()}, path)
+    net = GoogLeNetPaddleClas(num_classes=4)
+    load_weights(net, path, heads="strict")
+    net.eval()
+    x = paddle.randn([1, 3, 224, 224])
+    for theirs, ours in zip(reference(x), net(x)):
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-5)

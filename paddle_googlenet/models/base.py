@@ -78,6 +78,11 @@ class Classifier(nn.Layer):
         by_id = {id(p): name for name, p in self.named_parameters()}
         return [by_id[id(p)] for layer in self.classifier_layers() for p in layer.parameters()]
 
+    def translate_state_dict(self, state: dict) -> dict:
+        """``state`` with its keys renamed to this network's, for weights files that
+        name parameters another way (the default: ``state`` unchanged)."""
+        return state
+
     def is_head_parameter(self, name: str) -> bool:
         """Whether the state-dict key ``name`` belongs to a head (see ``head_prefixes``)."""
         return name.startswith(tuple(self.head_prefixes))

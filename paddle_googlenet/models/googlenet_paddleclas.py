@@ -13,10 +13,12 @@ This is the network of PaddleClas's ImageNet weights ``GoogLeNet_pretrained.pdpa
 
 At 1000 classes it has 11,535,736 parameters. Layer names follow PaddleClas's
 ``GoogLeNetDY`` and paddle.vision's ``GoogLeNet`` (which are the same), so their
-state dicts load unchanged.
+state dicts load unchanged. A file keyed by PaddleClas's parameter names instead
+(``conv1_weights``, ``inception_ince3a_1x1_weights``, ``out_offset``..., as a
+static-graph save writes them) is renamed on loading.
 """
 
-from typing import Sequence
+from typing import Dict, Sequence
 
 import paddle
 import paddle.nn.functional as F
@@ -103,6 +105,34 @@ _FIXED_AUX_SIDES = range(min(s for s in range(_MIN_SIDE, 512) if _aux_side(s) ==
                          max(s for s in range(_MIN_SIDE, 512) if _aux_side(s) == _AUX_SIDE) + 1)
 
 
+def paddleclas_parameter_names() -> Dict[str, str]:
+    """PaddleClas's parameter name -> state-dict key, for every parameter at any
+    class count (PaddleClas names them through ``ParamAttr(name=...)``)."""
+    names = {}
+
+    def conv(paddleclas_name, key):
+        names[f"{paddleclas_name}_weights"] = f"{key}._conv.weight"
+
+    def linear(paddleclas_name, key):
+        names[f"{paddleclas_name}_weights"] = f"{key}.weight"
+        names[f"{paddleclas_name}_offset"] = f"{key}.bias"
+
+    conv("conv1", "_conv")
+    conv("conv2_1x1", "_conv_1")
+    conv("conv2_3x3", "_conv_2")
+    branches = {"1x1": "_conv1", "3x3_reduce": "_conv3r", "3x3": "_conv3",
+                "5x5_reduce": "_conv5r", "5x5": "_conv5", "3x3_proj": "_convprj"}
+    for block in _BLOCKS:
+        for suffix, attribute in branches.items():
+            conv(f"inception_ince{block}_{suffix}", f"_ince{block}.{attribute}")
+    linear("out", "_fc_out")
+    for i in (1, 2):
+        conv(f"conv_o{i}", f"_conv_o{i}")
+        linear(f"fc_o{i}", f"_fc_o{i}")
+        linear(f"out{i}", f"_out{i}")
+    return names
+
+
 @register_model(input_size=(3, 224, 224), mean=IMAGENET_MEAN, std=IMAGENET_STD,
                 summary="PaddleClas's / paddle.vision's GoogLeNet, loads their weights "
                         "(11,535,736 parameters at 1000 classes)")
@@ -167,6 +197,14 @@ class GoogLeNetPaddleClas(Classifier):
             setattr(self, f"_drop_o{i}",
                     nn.Dropout(self.aux_dropout_rate, mode="downscale_in_infer") if aux else None)
             setattr(self, f"_out{i}", nn.Linear(1024, c) if aux else None)
+
+    def translate_state_dict(self, state: dict) -> dict:
+        """``state`` as is when keyed like this network; renamed when keyed by
+        PaddleClas's parameter names (every key known, none of this network's)."""
+        renames = paddleclas_parameter_names()
+        if state and all(k in renames for k in state):
+            return {renames[k]: v for k, v in state.items()}
+        return state
 
     def classifier_layers(self):
         """The final Linear of each head: the layers whose shape depends on num_classes."""

@@ -86,6 +86,7 @@ def load_weights(model, path: str, heads: str = "reinit", strict: bool = False) 
     state = read_state_dict(path)
     own = model.state_dict()
     if isinstance(model, Classifier):
+        state = model.translate_state_dict(state)
         classifiers = set(model.classifier_parameter_names())
         is_head = model.is_head_parameter
     else:  # any other layer: everything must fit
