@@ -123,8 +123,8 @@ def load_weights(model, path: str, heads: str = "reinit", strict: bool = False) 
             file_classes, model_classes = _classes(got), _classes(want)
             raise HeadMismatchError(
                 f"{path}: the weights' heads are for {file_classes} classes but the model "
-                f"has {model_classes} (parameter {name!r}: shape {got} in the file, {want} "
-                f"in the model); build the model with num_classes={file_classes} "
+                f"has {model_classes}: parameter {name!r} has shape {got} in the file but "
+                f"{want} in the model; build the model with num_classes={file_classes} "
                 f"(in a config: -o Arch.class_num={file_classes})",
                 file_classes, model_classes)
         else:
