@@ -89,7 +89,7 @@ def export_inference_model(config: dict, save_dir: str = None, onnx: bool = Fals
     if int8:
         _check_int8_request(config, calibration_images, int8_min_agreement)
 
-    main_head = build_main_head(config["Arch"], weights, softmax)
+    main_head = build_main_head(config["Arch"], weights, softmax, heads="strict")
     spec = [paddle.static.InputSpec([None] + list(g["image_shape"]), "float32", name="x")]
 
     tmp = temp_dir_for(save_dir)

@@ -34,7 +34,7 @@ class Predictor:
         self.class_names: Dict[int, str] = read_class_id_map(id_map) if id_map else {}
         self.batch_size = infer["batch_size"]
         self.transform = build_transforms(infer["transforms"], where="Infer.transforms")
-        self.model = build_main_head(config["Arch"], weights, softmax=True)
+        self.model = build_main_head(config["Arch"], weights, softmax=True, heads="strict")
         self.topk = min(int(post.get("topk", 5)), self.model.net.num_classes)
 
     def _prepare(self, path: str) -> np.ndarray:

@@ -131,3 +131,49 @@ def test_import_without_paddle_names_both_distributions(tmp_path):
 def test_package_exports():
     for name in ("GoogLeNet", "Inception", "MainHeadOnly", "build_model", "load_weights"):
         assert hasattr(pg, name)
+
+
+# -- the heads policy -------------------------------------------------------------------
+
+def test_strict_heads_refuse_another_class_count_naming_both(tmp_path):
+    from paddle_googlenet.models import HeadMismatchError
+
+    path = save(GoogLeNet(num_classes=6), tmp_path / "six.pdparams")
+    net = GoogLeNet(num_classes=3)
+    before = net.inception3a.branch1[0].weight.numpy().copy()
+    with pytest.raises(HeadMismatchError, match=r"heads are for 6 classes but the model has 3"
+                                                r".*-o Arch.class_num=6") as err:
+        load_weights(net, path, heads="strict")
+    assert (err.value.file_classes, err.value.model_classes) == (6, 3)
+    assert isinstance(err.value, WeightsError)
+    # Nothing was loaded.
+    np.testing.assert_array_equal(net.inception3a.branch1[0].weight.numpy(), before)
+
+
+def test_strict_heads_refuse_a_file_without_the_models_aux_heads(tmp_path):
+    slim = save(GoogLeNet(num_classes=5, aux_logits=False), tmp_path / "slim.pdparams")
+    with pytest.raises(WeightsError, match=r"'aux1\..*in the model but not in the file.*"
+                                           r"aux_logits=False"):
+        load_weights(GoogLeNet(num_classes=5), slim, heads="strict")
+    # Heads the model was built without are ignored under either policy.
+    full = save(GoogLeNet(num_classes=5), tmp_path / "full.pdparams")
+    report = load_weights(GoogLeNet(num_classes=0), full, heads="strict")
+    assert "head.fc.weight" in report["ignored"] and "aux2.fc2.bias" in report["ignored"]
+
+
+def test_heads_policy_is_checked_and_resume_strictness_is_the_same():
+    with pytest.raises(ValueError, match="heads must be one of reinit, strict"):
+        load_weights(GoogLeNet(num_classes=3), "unused.pdparams", heads="guess")
+
+
+def test_build_main_head_is_strict_and_skips_arch_pretrained(tmp_path):
+    from paddle_googlenet.models import HeadMismatchError, build_main_head
+
+    six = save(GoogLeNet(num_classes=6), tmp_path / "six.pdparams")
+    with pytest.raises(HeadMismatchError, match="-o Arch.class_num=6"):
+        build_main_head({"name": "GoogLeNet", "class_num": 3}, six, softmax=True)
+    # Arch.pretrained (a file that does not even exist) is not read: the weights
+    # given replace every parameter.
+    main = build_main_head({"name": "GoogLeNet", "class_num": 6,
+                            "pretrained": str(tmp_path / "nope")}, six, softmax=False)
+    assert main.net.num_classes == 6 and not main.training

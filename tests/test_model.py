@@ -180,3 +180,155 @@ def test_mac_count():
     ratio = small["by_type"]["Conv2D"] / macs["by_type"]["Conv2D"]
     assert 0.24 < ratio < 0.26
     assert count_parameters(GoogLeNet())["total"] == 13_378_280
+
+
+# -- the interface every architecture provides --------------------------------------
+
+def test_forward_says_what_it_returns():
+    doc = GoogLeNet.forward.__doc__
+    assert "(out, out1, out2)" in doc and "num_classes=0" in doc and "aux_logits=False" in doc
+
+
+def test_every_registered_architecture_is_a_classifier_with_metadata():
+    from paddle_googlenet.models import MODELS, Classifier, model_info
+
+    assert {"GoogLeNet", "GoogLeNetPaddleClas"} <= set(MODELS.names())
+    for name in MODELS.names():
+        info = model_info(name)
+        assert info.input_size == (3, 224, 224)
+        assert len(info.mean) == len(info.std) == 3 and all(0 < s < 1 for s in info.std)
+        net = MODELS.build(name, {"num_classes": 4}, "Arch")
+        assert isinstance(net, Classifier) and net.num_classes == 4 and net.aux_logits
+        net.eval()
+        x = paddle.randn([1, 3, 224, 224])
+        # The main-head path MainHeadOnly uses is forward's first output.
+        out = net(x)[0]
+        np.testing.assert_allclose(net.forward_head(net.forward_features(x)).numpy(),
+                                   out.numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(MainHeadOnly(net)(x).numpy(), out.numpy(), rtol=1e-5,
+                                   atol=1e-6)
+        assert len(net.classifier_parameter_names()) == 6  # weight and bias of 3 heads
+        assert all(net.is_head_parameter(k) for k in net.classifier_parameter_names())
+
+
+def test_model_info_of_an_unknown_name_is_a_config_error():
+    from paddle_googlenet import ConfigError
+    from paddle_googlenet.models import model_info
+
+    with pytest.raises(ConfigError, match="GoogLeNetPaddleClas"):
+        model_info("GoogLeNetPaddleclass")
+
+
+def _trunk_convs(net):
+    aux = {id(layer) for head in (net.aux1, net.aux2) if head for layer in head.sublayers()}
+    return [layer for layer in net.sublayers()
+            if isinstance(layer, paddle.nn.Conv2D) and id(layer) not in aux]
+
+
+@pytest.mark.parametrize("conv_block", ["conv_bn_relu", "callable"])
+def test_conv_block_swaps_conv_relu_for_conv_bn_relu(conv_block):
+    from paddle_googlenet.models import conv_bn_relu
+
+    paddle.seed(7)
+    plain = GoogLeNet(num_classes=5)
+    net = GoogLeNet(num_classes=5, conv_block=conv_bn_relu if conv_block == "callable"
+                    else conv_block)
+    convs = _trunk_convs(net)
+    assert len(convs) == 57 and all(c.bias is None for c in convs)
+    norms = [l for l in net.sublayers() if isinstance(l, paddle.nn.BatchNorm2D)]
+    assert len(norms) == 57
+    # Each trunk conv trades its bias for a norm's scale and shift (trainable) and
+    # running mean and variance (parameters too in Paddle, not trainable).
+    biases = sum(int(c.bias.numel()) for c in _trunk_convs(plain))
+    counts = count_parameters(net)
+    assert counts["trainable"] == n_params(plain) + biases
+    assert counts["total"] == n_params(plain) + 3 * biases
+    assert "inception3a.branch2.3.weight" in net.state_dict()  # conv, bn, relu, conv...
+    for norm in norms:
+        assert np.all(norm.weight.numpy() == 1) and np.all(norm.bias.numpy() == 0)
+    # Initialised by type: He-normal convs without bias still start near ln(C).
+    net.eval()
+    labels = paddle.randint(0, 5, [4, 1])
+    for out in net(paddle.randn([4, 3, 224, 224])):
+        assert abs(float(F.cross_entropy(out, labels)) - math.log(5)) < 0.2 * math.log(5)
+
+
+def test_conv_block_by_an_unknown_name_is_a_config_error():
+    from paddle_googlenet import ConfigError, build_model
+
+    with pytest.raises(ConfigError, match=r"Arch: .*'conv_bn'.*conv_relu, conv_bn_relu"):
+        build_model({"name": "GoogLeNet", "conv_block": "conv_bn"})
+
+
+# -- feature extraction --------------------------------------------------------------
+
+def test_num_classes_0_builds_no_heads_and_returns_pooled_features():
+    paddle.seed(8)
+    full = GoogLeNet(num_classes=1000)
+    net = GoogLeNet(num_classes=0)
+    assert net.num_classes == 0 and not net.aux_logits and net.aux1 is None
+    assert net.classifier_layers() == [] and net.classifier_parameter_names() == []
+    assert n_params(net) == (n_params(full) - n_params(full.head.fc) - n_params(full.aux1)
+                             - n_params(full.aux2))
+    net.eval()
+    x = paddle.randn([2, 3, 224, 224])
+    features = net(x)
+    assert isinstance(features, paddle.Tensor) and features.shape == [2, 1024]
+    # The pooled 5b map: the same as pooling forward_features by hand.
+    np.testing.assert_allclose(features.numpy(), net.forward_features(x).mean(axis=[2, 3]).numpy(),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_forward_features_is_the_5b_map(net1000):
+    net1000.eval()
+    x = paddle.randn([2, 3, 224, 224])
+    maps = net1000.forward_features(x)
+    assert maps.shape == [2, 1024, 7, 7]
+    assert net1000.forward_head(maps, pre_logits=True).shape == [2, 1024]
+    np.testing.assert_allclose(net1000.forward_head(maps).numpy(), net1000(x)[0].numpy(),
+                               rtol=1e-5, atol=1e-6)
+
+
+def _check_classifier_init(layer, classes):
+    weight = layer.weight.numpy()
+    assert weight.shape == (1024, classes)
+    assert 0.0007 < weight.std() < 0.0013 and abs(weight.mean()) < 0.0002
+    assert np.all(layer.bias.numpy() == 0)
+
+
+def test_reset_classifier_swaps_every_head_keeping_the_rest():
+    paddle.seed(9)
+    net = GoogLeNet(num_classes=1000)
+    trunk = net.inception4e.branch2[2].weight.numpy().copy()
+    aux_fc1 = net.aux1.fc1.weight.numpy().copy()
+    net.reset_classifier(7)
+    assert net.num_classes == 7 and net.aux_logits
+    for layer in net.classifier_layers():
+        _check_classifier_init(layer, 7)
+    assert n_params(net) == n_params(GoogLeNet(num_classes=7))
+    np.testing.assert_array_equal(net.inception4e.branch2[2].weight.numpy(), trunk)
+    np.testing.assert_array_equal(net.aux1.fc1.weight.numpy(), aux_fc1)
+    net.eval()
+    outs = net(paddle.randn([2, 3, 224, 224]))
+    assert [o.shape for o in outs] == [[2, 7]] * 3
+    # The summary order (trunk, main head, aux1, aux2) is kept.
+    assert list(net._sub_layers)[-3:] == ["head", "aux1", "aux2"]
+    assert list(net.head._sub_layers) == ["pool", "flatten", "dropout", "fc"]
+
+
+def test_reset_classifier_to_0_and_back():
+    net = GoogLeNet(num_classes=10, adaptive_pool=True)
+    net.reset_classifier(0)
+    assert n_params(net) == n_params(GoogLeNet(num_classes=0))
+    net.eval()
+    assert net(paddle.randn([1, 3, 96, 96])).shape == [1, 1024]
+    net.reset_classifier(3)
+    assert net.aux_logits and n_params(net) == n_params(GoogLeNet(num_classes=3))
+    for layer in net.classifier_layers():
+        _check_classifier_init(layer, 3)
+    assert [o.shape for o in net(paddle.randn([1, 3, 96, 96]))] == [[1, 3]] * 3
+    slim = GoogLeNet(num_classes=0, aux_logits=False)
+    slim.reset_classifier(3)
+    assert not slim.aux_logits and slim.aux1 is None
+    with pytest.raises(ValueError, match="non-negative"):
+        net.reset_classifier(-1)

@@ -109,7 +109,8 @@ class Engine:
             self.fast_paths.append("GEMM convolution bias")
         if g["pretrained_model"]:
             with _located("Global.pretrained_model"):
-                load_weights(self.network, g["pretrained_model"])
+                load_weights(self.network, g["pretrained_model"],
+                             heads="reinit" if mode == "train" else "strict")
 
         if g["demo_dataset"]:
             self._ensure_demo_dataset(g["demo_dataset"])

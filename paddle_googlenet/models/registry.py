@@ -5,22 +5,77 @@
       class_num: 1000          # PaddleClas's spelling; num_classes works too
       pretrained: false        # or a path to a .pdparams file (never downloaded)
       adaptive_pool: true      # any other key is a constructor argument
+
+Each architecture registers its factory (a ``Classifier`` subclass or a function
+returning one) with ``register_model``, together with the input size and the
+normalisation its weights expect; ``model_info(name)`` returns them.
 """
 
-from typing import Mapping
+from dataclasses import dataclass
+from typing import Callable, Mapping, Optional, Sequence, Tuple
 
 from ..errors import ConfigError
 from ..registry import Registry, check_value, closest
-from .googlenet import GoogLeNet, MainHeadOnly
-from .weights import load_weights
+from .base import MainHeadOnly
+from .weights import HEAD_POLICIES, load_weights
 
-MODELS = Registry("model")
+__all__ = ["MODELS", "ModelInfo", "model_info", "register_model", "build_model",
+           "build_main_head", "IMAGENET_MEAN", "IMAGENET_STD"]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a registered architecture expects of its input."""
+
+    name: str
+    factory: Callable
+    input_size: Tuple[int, int, int]  # C, H, W the fixed heads and the weights are for
+    mean: Tuple[float, ...]           # per-channel normalisation of RGB in [0, 1]
+    std: Tuple[float, ...]
+    summary: str
+
+
+class ModelRegistry(Registry):
+    """The model registry: factories by name, each with its ``ModelInfo``."""
+
+    def __init__(self):
+        super().__init__("model")
+        self._info = {}
+
+    def register(self, obj: Callable = None, name: Optional[str] = None, *,
+                 input_size: Sequence[int] = (3, 224, 224),
+                 mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
+                 summary: str = ""):
+        """Register a factory under ``name`` (default: its ``__name__``) with the
+        input size and normalisation it expects; a decorator too."""
+        def add(target):
+            key = name or target.__name__
+            Registry.register(self, target, key)
+            self._info[key] = ModelInfo(key, target, tuple(input_size), tuple(mean),
+                                        tuple(std), summary)
+            return target
+        return add(obj) if obj is not None else add
+
+    def info(self, name: str, where: str = "Arch.name") -> ModelInfo:
+        self.get(name, where)
+        return self._info[name]
+
+
+MODELS = ModelRegistry()
 register_model = MODELS.register
-register_model(GoogLeNet)
+
+
+def model_info(name: str) -> ModelInfo:
+    """Input size and normalisation of the architecture registered as ``name``."""
+    return MODELS.info(name)
 
 
 def build_model(arch: Mapping, where: str = "Arch"):
-    """Build the model that ``arch`` names, loading ``pretrained`` weights if given.
+    """Build the model that ``arch`` names, loading ``pretrained`` weights if given
+    (classifier heads of another class count are re-initialised: fine-tuning).
 
     ``where`` names the mapping in error messages (a config section, say).
     """
@@ -46,15 +101,24 @@ def build_model(arch: Mapping, where: str = "Arch"):
         raise ConfigError(f"{where}.pretrained: expected a path or false, got {pretrained!r}")
     model = MODELS.build(name, arch, where)
     if pretrained:
-        load_weights(model, pretrained)
+        load_weights(model, pretrained, heads="reinit")
     return model
 
 
-def build_main_head(arch: Mapping, weights: str, softmax: bool) -> MainHeadOnly:
+def build_main_head(arch: Mapping, weights: str, softmax: bool,
+                    heads: str = "strict") -> MainHeadOnly:
     """The model ``arch`` names with ``weights`` loaded, wrapped to return the main
-    head only (with a softmax if asked), in eval mode: for prediction and export."""
+    head only (with a softmax if asked), in eval mode: for prediction and export.
+
+    With ``heads="strict"`` (the default) weights whose heads do not fit ``arch``
+    are refused, since re-initialised heads would predict noise. ``arch``'s own
+    ``pretrained`` is not loaded: ``weights`` replace every parameter.
+    """
+    if heads not in HEAD_POLICIES:
+        raise ValueError(f"heads must be one of {', '.join(HEAD_POLICIES)}, got {heads!r}")
+    arch = {k: v for k, v in arch.items() if k != "pretrained"}
     network = build_model(arch)
-    load_weights(network, weights)
+    load_weights(network, weights, heads=heads)
     main_head = MainHeadOnly(network, softmax=softmax)
     main_head.eval()
     return main_head
