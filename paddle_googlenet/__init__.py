@@ -7,6 +7,7 @@ Paddle is imported where the model and training code are first used, not here:
 ``paddle_googlenet.deploy`` with ONNX Runtime runs on a host without Paddle.
 """
 
+import importlib
 import warnings
 
 # Paddle warns about a missing compiler cache on every import; it only matters for
@@ -18,14 +19,11 @@ from .errors import (PADDLE_MISSING, ConfigError, DataError, DeployError,  # noq
 
 __version__ = "0.1.0"
 
-# The model names are loaded on first use, so that ``paddle_googlenet.deploy``
-# (numpy, PIL and an inference runtime only) can be imported on a deployment host
-# without pulling in the training code or Paddle.
-_MODEL_NAMES = ("GoogLeNet", "Inception", "MainHeadOnly", "InputShapeError", "MODELS",
-                "build_model", "register_model", "load_weights")
-
-__all__ = [*_MODEL_NAMES, "UserError", "ConfigError", "DataError", "WeightsError",
-           "DeployError", "__version__"]
+# The models (``pg.GoogLeNet``, ``pg.build_model``, everything ``paddle_googlenet.models``
+# exports) are loaded on first use, so that ``paddle_googlenet.deploy`` (numpy, PIL and
+# an inference runtime only) can be imported on a deployment host without Paddle.
+__all__ = ["UserError", "ConfigError", "DataError", "WeightsError", "DeployError",
+           "__version__"]
 
 
 def require_paddle():
@@ -39,12 +37,18 @@ def require_paddle():
 
 
 def __getattr__(name):
-    if name in _MODEL_NAMES:
-        require_paddle()
-        from . import models
+    if name.startswith("_"):
+        raise AttributeError(f"module 'paddle_googlenet' has no attribute {name!r}")
+    require_paddle()
+    models = importlib.import_module(f"{__name__}.models")
+    if name in models.__all__:
         return getattr(models, name)
     raise AttributeError(f"module 'paddle_googlenet' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_MODEL_NAMES))
+    try:
+        models = importlib.import_module(f"{__name__}.models")
+    except ImportError:  # no Paddle: only the deployment side is usable
+        return sorted(globals())
+    return sorted(set(globals()) | set(models.__all__))
