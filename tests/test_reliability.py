@@ -24,7 +24,9 @@ from paddle_googlenet.cli import train_main
 from paddle_googlenet.config import load_config
 from paddle_googlenet.data import build_dataloader
 from paddle_googlenet.engine import Engine, NonFiniteLoss
-from paddle_googlenet.engine.callbacks import RunRecorder
+from paddle_googlenet.engine.callbacks import BestModel, Evaluation
+from paddle_googlenet.engine.rundir import load_resume_point
+from paddle_googlenet.engine.state import RunState
 from paddle_googlenet.runtime import rng_state
 from tiny import DEFAULT_CONFIG, ROOT, tiny_overrides
 
@@ -502,32 +504,26 @@ def test_overwrite_drops_the_earlier_runs_checkpoints_first(tiny_data, tmp_path)
     (tmp_path / "out" / "GoogLeNet" / "metrics.jsonl").write_text('{"epoch": 1}\n')
     engine = Engine(load_config(DEFAULT_CONFIG, tiny_overrides(
         tiny_data, out, epochs=1, **{"Global.overwrite": True})))
-    engine._prepare_run_dir()
+    engine.run.prepare(resuming=False, overwrite=True)
     assert os.listdir(run) == []
 
 
-class FakeEngine:
-    """What RunRecorder.save needs of an engine, with a small network."""
-
-    def __init__(self, run_dir):
-        self.run_dir, self.epochs, self.save_interval = run_dir, 10, 1
-        self.steps_per_epoch = 1
-        self.metrics_file = os.path.join(run_dir, "metrics.jsonl")
-        self.plot_file = os.path.join(run_dir, "metrics.png")
-        self.network = paddle.nn.Linear(3, 2)
-        self.optimizer = paddle.optimizer.SGD(parameters=self.network.parameters())
-        self.logger = logging.getLogger("test")
-
-
 def test_best_model_is_replaced_only_by_a_strictly_better_one(tmp_path):
-    engine = FakeEngine(str(tmp_path))
-    recorder = RunRecorder(engine, 0, -1.0)
+    state = RunState(epochs=10, steps_per_epoch=1)
+    log = logging.getLogger("test")
+    results = iter([0.5, 0.5, 0.4, 0.7, 0.7])
+    # Evaluation judges the result, BestModel saves it: in this order, as in training.
+    callbacks = [Evaluation(state, log, lambda: {"loss": 1.0, "top1": next(results)},
+                            due=lambda epoch: True),
+                 BestModel(state, log, str(tmp_path), paddle.nn.Linear(3, 2))]
     best = []
-    for epoch, top1 in enumerate([0.5, 0.5, 0.4, 0.7, 0.7], start=1):
-        recorder.epoch = epoch
-        recorder.save({"epoch": epoch, "train_loss": 1.0, "eval_top1": top1})
+    for epoch in range(1, 6):
+        state.epoch, state.record = epoch, {"epoch": epoch, "train_loss": 1.0}
+        for callback in callbacks:
+            callback.on_epoch_end(epoch - 1)
         best.append(os.readlink(os.path.join(str(tmp_path), "best_model")))
     assert best == ["best_epoch_1"] * 3 + ["best_epoch_4"] * 2
+    assert state.best_top1 == 0.7 and state.record["eval_top1"] == 0.7
     # A run resumed from an older checkpoint keeps the better best model on disk.
     assert checkpoint.saved_best_top1(str(tmp_path)) == 0.7
 
@@ -541,7 +537,9 @@ def test_resume_from_an_older_checkpoint_keeps_the_better_best_model(tiny_data, 
     checkpoint.save_best(run, 2, engine.network, {"best_top1": 0.7})
     resumed = Engine(load_config(DEFAULT_CONFIG, tiny_overrides(
         tiny_data, out, epochs=3, **{"Global.checkpoints": older})))
-    assert resumed._resume()[:2] == (1, 0.7)
+    point = load_resume_point(older, resumed.network, resumed.optimizer, 3,
+                              resumed.steps_per_epoch, run)
+    assert (point.start_epoch, point.best_top1) == (1, 0.7)
 
 
 def test_checkpoints_without_latest_are_kept_too(tiny_data, tmp_path, capfd):

@@ -1,14 +1,52 @@
-"""The ``paddle.Model`` callback that turns a ``fit`` into a PaddleClas-style run."""
+"""``paddle.Model`` callbacks that turn a ``fit`` into a PaddleClas-style run.
+
+Each has one job and is handed what it needs; they share a ``RunState``. hapi calls
+them in list order at every event, and the order is part of their meaning (the
+engine's ``training_callbacks`` lists them):
+
+    EpochProgress      position, running loss and timing; resumes mid-epoch
+    NonFiniteLossGuard stops at a NaN/inf loss before it is logged or saved
+    TrainLog           step and epoch lines of the log
+    Evaluation         evaluates when due, tracks the best top-1
+    MetricsLog         the epoch's metrics.jsonl line and the plot
+    BestModel          saves the parameters of a new best evaluation
+    Checkpoints        the epoch's checkpoint; a mid-epoch one on request
+    StopOnSignal       stops between two steps after a signal, checkpoint saved
+
+The metrics line goes before the checkpoint: a resume drops lines after its
+checkpoint's epoch, so a crash between the two never loses an epoch's line.
+"""
 
 import os
+import re
 import time
+from typing import Callable
 
 import numpy as np
 import paddle
 
 from .. import checkpoint
-from ..runtime import is_main_process, rng_state
+from ..errors import UserError
+from ..runtime import is_main_process
 from .report import append_metrics, plot_metrics, read_metrics
+from .state import RunState
+
+__all__ = ["LossAverager", "TrainingStopped", "NonFiniteLoss", "EpochProgress",
+           "NonFiniteLossGuard", "TrainLog", "Evaluation", "MetricsLog", "BestModel",
+           "Checkpoints", "StopOnSignal"]
+
+
+class NonFiniteLoss(UserError):
+    """Training produced a NaN or infinite loss."""
+
+
+class TrainingStopped(Exception):
+    """Raised inside ``fit`` after a stop was asked for (a signal) and the state was
+    saved: ``epoch`` (1-based), ``step`` (batches of it done) and ``checkpoint``."""
+
+    def __init__(self, epoch: int, step: int, checkpoint: str):
+        super().__init__(f"stopped at epoch {epoch}, step {step}")
+        self.epoch, self.step, self.checkpoint = epoch, step, checkpoint
 
 
 class LossAverager(paddle.callbacks.Callback):
@@ -28,147 +66,222 @@ class LossAverager(paddle.callbacks.Callback):
         return self.total / self.count if self.count else None
 
 
-class TrainingStopped(Exception):
-    """Raised inside ``fit`` after a stop was asked for (a signal) and the state was
-    saved: ``epoch`` (1-based), ``step`` (batches of it done) and ``checkpoint``."""
-
-    def __init__(self, epoch: int, step: int, checkpoint: str):
-        super().__init__(f"stopped at epoch {epoch}, step {step}")
-        self.epoch, self.step, self.checkpoint = epoch, step, checkpoint
-
-
-class RunRecorder(paddle.callbacks.Callback):
-    """Per-batch logging, evaluation at the configured interval, checkpoints, the
-    best model, the metrics file and the plot; and stopping between two steps with
-    a resumable checkpoint when the engine asks for it.
+class EpochProgress(paddle.callbacks.Callback):
+    """Keeps ``state``'s position, losses, image count and time, and starts each
+    epoch's record (train loss and metrics, LR, speed).
 
     ``fit`` counts epochs from 0 in every call; a resumed run starts at
-    ``start_epoch``, so this callback numbers epochs from 1 as PaddleClas does:
-    epoch ``start_epoch + fit_epoch + 1``. A run resumed from a mid-epoch checkpoint
-    passes its ``progress``: the first epoch then skips the batches done before and
-    carries on with their losses, image count, time and train metrics.
+    ``state.start_epoch``, so epochs are numbered ``start_epoch + fit_epoch + 1``. A
+    run resumed from a mid-epoch checkpoint passes its ``progress``: the first epoch
+    then skips the batches done before and carries on with their losses, image
+    count, time and train metrics. ``set_data_epoch(epoch, skip_batches)`` reshuffles
+    the data; ``skipped_images(where)`` reports the epoch's unreadable images.
     """
 
-    def __init__(self, engine, start_epoch: int, best_top1: float, progress: dict = None):
+    def __init__(self, state: RunState, metrics: list, metric_names: list,
+                 current_lr: Callable[[], float], set_data_epoch: Callable,
+                 skipped_images: Callable[[str], int], progress: dict = None):
         super().__init__()
-        self.engine = engine
-        self.start_epoch = start_epoch
-        self.best_top1 = best_top1
-        self.resumed = progress
-        self.log = engine.logger
-
-    def epoch_number(self, fit_epoch: int) -> int:
-        return self.start_epoch + fit_epoch + 1
+        self.state, self.metrics, self.metric_names = state, metrics, metric_names
+        self.current_lr, self.set_data_epoch = current_lr, set_data_epoch
+        self.skipped_images = skipped_images
+        self.progress = progress
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = self.epoch_number(epoch)
-        self.losses, self.seen, self.done_before = [], 0, 0.0
-        self.steps_before, self.saved = 0, None
-        progress, self.resumed = self.resumed, None
+        s = self.state
+        s.epoch = s.start_epoch + epoch + 1
+        s.losses, s.seen, s.seconds_before, s.steps_before = [], 0, 0.0, 0
+        s.record, s.improved, s.saved = {}, False, None
+        progress, self.progress = self.progress, None
         if progress:
-            self.steps_before = progress["step"]
-            self.losses, self.seen = list(progress["losses"]), progress["seen"]
-            self.done_before = progress["seconds"]
-            for metric, state in zip(self.engine.metrics, progress["metrics"]):
-                vars(metric).update(state)
-        self.engine.set_data_epoch(self.epoch, skip_batches=self.steps_before)
-        self.started = time.time()
+            s.steps_before = progress["step"]
+            s.losses, s.seen = list(progress["losses"]), progress["seen"]
+            s.seconds_before = progress["seconds"]
+            for metric, saved in zip(self.metrics, progress["metrics"]):
+                vars(metric).update(saved)
+        self.set_data_epoch(s.epoch, skip_batches=s.steps_before)
+        s.started = time.time()
 
-    def seconds(self) -> float:
-        return self.done_before + time.time() - self.started
+    def on_train_batch_end(self, step, logs=None):
+        size = logs.get("batch_size", 1)
+        self.state.losses.append((float(np.mean(logs["loss"])), size))
+        self.state.seen += size
+
+    def on_epoch_end(self, epoch, logs=None):
+        s = self.state
+        seconds = s.seconds()
+        s.record = {"epoch": s.epoch, "train_loss": s.mean_loss(), "lr": self.current_lr(),
+                    "seconds": round(seconds, 2),
+                    "images_per_second": round(s.seen / max(seconds, 1e-9), 2)}
+        for key in self.metric_names:
+            if key in logs:
+                s.record[f"train_{key}"] = float(logs[key])
+        skipped = self.skipped_images(f"[Train][Epoch {s.epoch}]")
+        if skipped:
+            s.record["train_skipped_images"] = skipped
+
+
+class NonFiniteLossGuard(paddle.callbacks.Callback):
+    """Stops training at a NaN or infinite loss, before it is logged or saved."""
+
+    def __init__(self, state: RunState, run_dir: str):
+        super().__init__()
+        self.state, self.run_dir = state, run_dir
+
+    def on_train_batch_end(self, step, logs=None):
+        loss = float(np.mean(logs["loss"]))
+        if not np.isfinite(loss):
+            step = self.state.steps_before + step + 1
+            raise NonFiniteLoss(
+                f"loss is {loss} at epoch {self.state.epoch}, step {step}; training stopped "
+                f"and the last checkpoint in {self.run_dir} was left as it was. Lower "
+                f"Optimizer.lr.learning_rate or add warm-up epochs")
+
+
+class TrainLog(paddle.callbacks.Callback):
+    """A log line every ``every`` steps and one per epoch, PaddleClas-style."""
+
+    def __init__(self, state: RunState, logger, every: int, metric_names: list,
+                 current_lr: Callable[[], float]):
+        super().__init__()
+        self.state, self.log, self.every = state, logger, every
+        self.metric_names, self.current_lr = metric_names, current_lr
+
+    def on_train_batch_end(self, step, logs=None):
+        s = self.state
+        step += s.steps_before
+        if (step + 1) % self.every == 0:
+            loss = float(np.mean(logs["loss"]))
+            metrics = " ".join(f"{k}: {logs[k]:.4f}" for k in self.metric_names if k in logs)
+            rate = s.seen / max(s.seconds(), 1e-9)
+            self.log.info(f"[Train][Epoch {s.epoch}/{s.epochs}][Iter {step + 1}/"
+                          f"{s.steps_per_epoch}] lr: {self.current_lr():.6f} loss: "
+                          f"{loss:.5f} {metrics} ips: {rate:.1f} images/s")
+
+    def on_epoch_end(self, epoch, logs=None):
+        s, record = self.state, self.state.record
+        self.log.info(f"[Train][Epoch {s.epoch}/{s.epochs}][Avg] loss: "
+                      f"{record['train_loss']:.5f} "
+                      + " ".join(f"{k}: {record[f'train_{k}']:.4f}" for k in self.metric_names
+                                 if f"train_{k}" in record)
+                      + f" time: {record['seconds']:.1f}s")
+
+
+class Evaluation(paddle.callbacks.Callback):
+    """Evaluates at the end of the epochs ``due(epoch)`` names, adds the result to
+    the record, logs it, and keeps the best top-1 (``state.improved`` when beaten)."""
+
+    def __init__(self, state: RunState, logger, evaluate: Callable[[], dict],
+                 due: Callable[[int], bool]):
+        super().__init__()
+        self.state, self.log, self.evaluate, self.due = state, logger, evaluate, due
+
+    def on_epoch_end(self, epoch, logs=None):
+        s = self.state
+        if not self.due(s.epoch):
+            return
+        result = self.evaluate()
+        for key, value in result.items():
+            s.record[f"eval_{key}"] = value
+        s.last_eval = result
+        self.log.info(f"[Eval][Epoch {s.epoch}][Avg] "
+                      + " ".join(f"{k}: {v:.5f}" for k, v in result.items()
+                                 if isinstance(v, float)))
+        judge(s, result.get("top1"))
+
+
+def judge(state: RunState, top1):
+    """Record whether ``top1`` beats the best so far (strictly) and keep the best."""
+    state.improved = top1 is not None and top1 > state.best_top1
+    if state.improved:
+        state.best_top1 = top1
+
+
+class MetricsLog(paddle.callbacks.Callback):
+    """Appends the epoch's record to ``metrics_file`` and redraws ``plot_file``."""
+
+    def __init__(self, state: RunState, metrics_file: str, plot_file: str):
+        super().__init__()
+        self.state, self.metrics_file, self.plot_file = state, metrics_file, plot_file
+
+    def on_epoch_end(self, epoch, logs=None):
+        append_metrics(self.metrics_file, self.state.record)
+        plot_metrics(read_metrics(self.metrics_file), self.plot_file)
+
+
+class BestModel(paddle.callbacks.Callback):
+    """Saves the network's parameters as ``best_model`` when the epoch's evaluation
+    beat the best so far."""
+
+    def __init__(self, state: RunState, logger, run_dir: str, network):
+        super().__init__()
+        self.state, self.log, self.run_dir, self.network = state, logger, run_dir, network
+
+    def on_epoch_end(self, epoch, logs=None):
+        s = self.state
+        if not s.improved:
+            return
+        checkpoint.save_best(self.run_dir, s.epoch, self.network,
+                             s.checkpoint_states(metrics=s.record))
+        self.log.info(f"[Eval][Epoch {s.epoch}] new best top1 {s.best_top1:.5f}: saved "
+                      f"{self.run_dir}/{checkpoint.BEST}")
+
+
+class Checkpoints(paddle.callbacks.Callback):
+    """Saves a full checkpoint every ``interval`` epochs and after the last, keeping
+    the newest ``keep``; ``save_now(step)`` saves the state after ``step`` batches of
+    the current epoch (a stop in mid-epoch). Only the main process writes."""
+
+    def __init__(self, state: RunState, run_dir: str, network, optimizer, metrics: list,
+                 interval: int, keep: int = 2):
+        super().__init__()
+        self.state, self.run_dir = state, run_dir
+        self.network, self.optimizer, self.metrics = network, optimizer, metrics
+        self.interval, self.keep = interval, keep
+
+    def on_epoch_end(self, epoch, logs=None):
+        s = self.state
+        if is_main_process() and (s.epoch % self.interval == 0 or s.epoch == s.epochs):
+            s.saved = self._save(s.epoch, 0, s.checkpoint_states(metrics=s.record))
+
+    def save_now(self, step: int) -> str:
+        """Save the state after ``step`` batches of this epoch; return the path of the
+        checkpoint (only the main process writes it)."""
+        s = self.state
+        done, states = s.epoch - 1, s.checkpoint_states()
+        if step == s.steps_per_epoch:
+            done, step = s.epoch, 0
+        elif step:
+            states["progress"] = {"step": step, "losses": s.losses, "seen": s.seen,
+                                  "seconds": s.seconds(),
+                                  "metrics": [dict(vars(m)) for m in self.metrics]}
+        if not is_main_process():
+            return os.path.join(self.run_dir, checkpoint.checkpoint_name(done, step))
+        return self._save(done, step, states)
+
+    def _save(self, epoch: int, step: int, states: dict) -> str:
+        return checkpoint.save_checkpoint(self.run_dir, epoch, self.network, self.optimizer,
+                                          states, keep=self.keep, step=step)
+
+
+class StopOnSignal(paddle.callbacks.Callback):
+    """Stops training between two steps once ``requested()`` says so, after
+    ``save_now(step)`` saved a resumable checkpoint (at an epoch's end, the one that
+    epoch saved, if any): raises TrainingStopped naming it."""
+
+    def __init__(self, state: RunState, requested: Callable[[], bool],
+                 save_now: Callable[[int], str]):
+        super().__init__()
+        self.state, self.requested, self.save_now = state, requested, save_now
 
     def on_train_batch_begin(self, step, logs=None):
         # Here the previous step is complete, the LR schedule's step included.
-        if self.engine.stop_requested():
-            done = self.steps_before + step
-            path = self.save_progress(done)
-            raise TrainingStopped(self.epoch, done, path)
-
-    def on_train_batch_end(self, step, logs=None):
-        step += self.steps_before
-        loss = float(np.mean(logs["loss"]))
-        size = logs.get("batch_size", 1)
-        self.losses.append((loss, size))
-        self.seen += size
-        if not np.isfinite(loss):
-            self.engine.stop_on_nonfinite(self.epoch, step + 1, loss)
-        if (step + 1) % self.engine.print_batch_step == 0:
-            metrics = " ".join(f"{k}: {logs[k]:.4f}" for k in self.engine.metric_names
-                               if k in logs)
-            rate = self.seen / max(self.seconds(), 1e-9)
-            self.log.info(f"[Train][Epoch {self.epoch}/{self.engine.epochs}][Iter "
-                          f"{step + 1}/{self.engine.steps_per_epoch}] lr: "
-                          f"{self.engine.current_lr():.6f} loss: {loss:.5f} {metrics} "
-                          f"ips: {rate:.1f} images/s")
+        if self.requested():
+            done = self.state.steps_before + step
+            raise TrainingStopped(self.state.epoch, done, self.save_now(done))
 
     def on_epoch_end(self, epoch, logs=None):
-        engine = self.engine
-        seconds = self.seconds()
-        total = sum(s for _, s in self.losses)
-        record = {"epoch": self.epoch,
-                  "train_loss": sum(l * s for l, s in self.losses) / max(total, 1),
-                  "lr": engine.current_lr(), "seconds": round(seconds, 2),
-                  "images_per_second": round(self.seen / max(seconds, 1e-9), 2)}
-        for key in engine.metric_names:
-            if key in logs:
-                record[f"train_{key}"] = float(logs[key])
-        skipped = engine.skipped_images(engine.train_loader, f"[Train][Epoch {self.epoch}]")
-        if skipped:
-            record["train_skipped_images"] = skipped
-        self.log.info(f"[Train][Epoch {self.epoch}/{engine.epochs}][Avg] loss: "
-                      f"{record['train_loss']:.5f} "
-                      + " ".join(f"{k}: {record[f'train_{k}']:.4f}" for k in engine.metric_names
-                                 if f"train_{k}" in record)
-                      + f" time: {seconds:.1f}s")
-        if engine.eval_due(self.epoch):
-            result = engine.evaluate()
-            for key, value in result.items():
-                record[f"eval_{key}"] = value
-            self.log.info(f"[Eval][Epoch {self.epoch}][Avg] "
-                          + " ".join(f"{k}: {v:.5f}" for k, v in result.items()
-                                     if isinstance(v, float)))
-        self.save(record)
-        if engine.stop_requested():
-            raise TrainingStopped(self.epoch, engine.steps_per_epoch,
-                                  self.saved or self.save_progress(engine.steps_per_epoch))
-
-    def _states(self, **extra) -> dict:
-        return {"best_top1": self.best_top1, "rng": rng_state(),
-                "steps_per_epoch": self.engine.steps_per_epoch, **extra}
-
-    def save(self, record):
-        engine = self.engine
-        top1 = record.get("eval_top1")
-        improved = top1 is not None and top1 > self.best_top1
-        if improved:
-            self.best_top1 = top1
-        if not is_main_process():
-            return
-        # The metrics line goes first: a resume drops lines after its checkpoint's
-        # epoch, so a crash between the two never loses an epoch's line.
-        append_metrics(engine.metrics_file, record)
-        plot_metrics(read_metrics(engine.metrics_file), engine.plot_file)
-        states = self._states(metrics=record)
-        if improved:
-            checkpoint.save_best(engine.run_dir, self.epoch, engine.network, states)
-            self.log.info(f"[Eval][Epoch {self.epoch}] new best top1 {top1:.5f}: saved "
-                          f"{engine.run_dir}/{checkpoint.BEST}")
-        if self.epoch % engine.save_interval == 0 or self.epoch == engine.epochs:
-            self.saved = checkpoint.save_checkpoint(engine.run_dir, self.epoch, engine.network,
-                                                    engine.optimizer, states)
-
-    def save_progress(self, step: int) -> str:
-        """Save the state after ``step`` batches of this epoch; return the path of the
-        checkpoint (only the main process writes it)."""
-        engine = self.engine
-        done, states = self.epoch - 1, self._states()
-        if step == engine.steps_per_epoch:
-            done, step = self.epoch, 0
-        elif step:
-            states["progress"] = {"step": step, "losses": self.losses, "seen": self.seen,
-                                  "seconds": self.seconds(),
-                                  "metrics": [dict(vars(m)) for m in engine.metrics]}
-        if not is_main_process():
-            return os.path.join(engine.run_dir, checkpoint.checkpoint_name(done, step))
-        return checkpoint.save_checkpoint(engine.run_dir, done, engine.network,
-                                          engine.optimizer, states, step=step)
+        s = self.state
+        if self.requested():
+            raise TrainingStopped(s.epoch, s.steps_per_epoch,
+                                  s.saved or self.save_now(s.steps_per_epoch))

@@ -1,0 +1,179 @@
+"""Building what a config names - model, data, loss, metrics, optimizer - and the
+pre-flight checks that make a bad label or input size fail in seconds, before any
+file is written or any step is taken."""
+
+import contextlib
+import os
+import warnings
+from dataclasses import dataclass
+from typing import Optional
+
+import paddle
+
+from ..config import required_weights
+from ..data import build_dataloader, ensure_demo_dataset
+from ..errors import ConfigError, UserError
+from ..losses import build_loss
+from ..metrics import ConfusionMatrix, build_metrics
+from ..models import build_model, load_weights
+from ..optim import build_optimizer
+from ..runtime import is_main_process, rng_state, set_rng_state, world_size
+
+__all__ = ["Components", "build_components", "located", "visualdl_callbacks"]
+
+
+@contextlib.contextmanager
+def located(key: str):
+    """Prefix a UserError raised inside with the config key it concerns."""
+    try:
+        yield
+    except UserError as err:
+        raise type(err)(f"{key}: {err}") from err
+
+
+def _default_entries(config, section, split, default):
+    entries = config.get(section, {}).get(split)
+    return entries if entries else default
+
+
+@dataclass
+class Components:
+    """Everything a run trains or evaluates with."""
+
+    network: paddle.nn.Layer
+    train_loader: Optional[paddle.io.DataLoader]
+    eval_loader: Optional[paddle.io.DataLoader]
+    loss: paddle.nn.Layer
+    metrics: list
+    confusion: Optional[ConfusionMatrix]
+    optimizer: Optional[paddle.optimizer.Optimizer]
+    amp_configs: Optional[dict]
+    weights_report: Optional[dict]     # what Global.pretrained_model loaded
+
+    @property
+    def num_classes(self) -> int:
+        return self.network.num_classes
+
+    @property
+    def metric_names(self) -> list:
+        return [n for m in self.metrics for n in m.name()]
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return len(self.train_loader) if self.train_loader else 1
+
+    def loaders(self):
+        return [(name, loader) for name, loader in (("Train", self.train_loader),
+                                                    ("Eval", self.eval_loader)) if loader]
+
+
+def build_components(config: dict, mode: str, device: str, speed_up=None) -> Components:
+    """Build and check the components of ``config`` for ``mode`` (``train`` or
+    ``eval``, which decides the splits that must exist); ``speed_up(network)`` is
+    applied to the network before any weights are loaded."""
+    g = config["Global"]
+    network = build_model(config["Arch"])
+    if speed_up:
+        speed_up(network)
+    report = None
+    if g["pretrained_model"]:
+        with located("Global.pretrained_model"):
+            report = load_weights(network, g["pretrained_model"],
+                                  heads="reinit" if mode == "train" else "strict")
+
+    if g["demo_dataset"]:
+        _ensure_demo_dataset(g["demo_dataset"])
+    loaders = config.get("DataLoader", {})
+    if mode == "train" and "Train" not in loaders:
+        raise ConfigError("DataLoader.Train: required to train")
+    if "Eval" not in loaders and (mode == "eval" or g["eval_during_train"]):
+        raise ConfigError("DataLoader.Eval: required to evaluate (or set "
+                          "Global.eval_during_train false)")
+    train_loader = (build_dataloader(loaders["Train"], seed=g["seed"], where="DataLoader.Train")
+                    if mode == "train" else None)
+    eval_loader = (build_dataloader(loaders["Eval"], seed=g["seed"], where="DataLoader.Eval")
+                   if "Eval" in loaders else None)
+
+    split = "Train" if mode == "train" else "Eval"
+    loss = build_loss(_default_entries(config, "Loss", split,
+                                       [{"GoogLeNetLoss": {"weight": 1.0}}]), f"Loss.{split}")
+    if loss.needs_aux and not network.aux_logits:
+        raise ConfigError(f"Loss.{split}: GoogLeNetLoss needs the aux heads, but "
+                          f"Arch.aux_logits is false; use CELoss")
+    metrics = build_metrics(_default_entries(config, "Metric", split,
+                                             [{"TopkAcc": {"topk": [1, 5]}}]),
+                            network.num_classes, f"Metric.{split}")
+    confusion = None
+    if mode == "eval":
+        required_weights(config, "evaluate")  # loaded above
+        confusion = ConfusionMatrix(network.num_classes)
+        metrics.append(confusion)
+
+    parts = Components(network, train_loader, eval_loader, loss, metrics, confusion,
+                       optimizer=None, amp_configs=_amp_configs(config["AMP"], device),
+                       weights_report=report)
+    check_labels(parts)
+    check_input_size(parts)
+    if mode == "train":
+        parts.optimizer, _ = build_optimizer(config.get("Optimizer") or {},
+                                             network.parameters(), g["epochs"],
+                                             parts.steps_per_epoch)
+    return parts
+
+
+def _ensure_demo_dataset(root: str):
+    """Generate the demo dataset once: rank 0 writes it while the others wait."""
+    if is_main_process():
+        ensure_demo_dataset(root)
+    if world_size() > 1:
+        paddle.distributed.barrier()
+        ensure_demo_dataset(root)  # present now: only checked
+
+
+def check_labels(parts: Components):
+    """Every label of every list below Arch.class_num, before any work starts."""
+    for name, loader in parts.loaders():
+        if hasattr(loader.dataset, "check_labels"):
+            with located(f"DataLoader.{name}.dataset"):
+                loader.dataset.check_labels(parts.num_classes, "Arch.class_num")
+
+
+def check_input_size(parts: Components):
+    """Transform the first sample of each split and check the network takes its
+    size, so a size the heads cannot take fails now rather than at the first step."""
+    saved = rng_state()  # the sample's random crop must not shift later draws
+    try:
+        for name, loader in parts.loaders():
+            with located(f"DataLoader.{name}.dataset"):
+                image = loader.dataset[0][0]
+            with located(f"DataLoader.{name}.dataset.transform_ops (images of shape "
+                         f"{list(image.shape)})"):
+                parts.network.check_input(paddle.zeros([1, *image.shape]))
+    finally:
+        set_rng_state(saved)
+
+
+def _amp_configs(amp: dict, device: str):
+    if not amp.get("use_amp"):
+        return None
+    if device.startswith("gpu"):
+        return {"level": amp["level"].upper(), "init_loss_scaling": amp["scale_loss"],
+                "use_dynamic_loss_scaling": amp["use_dynamic_loss_scaling"]}
+    warnings.warn("AMP.use_amp is true but AMP is off: Paddle's mixed precision in "
+                  "dynamic graph mode needs a GPU (bfloat16 autocast does nothing on "
+                  "the CPU); training runs in float32")
+    return None
+
+
+def visualdl_callbacks(enabled: bool, run_dir: str) -> list:
+    """Paddle's VisualDL callback when Global.use_visualdl asks for it (main process)."""
+    if not enabled:
+        return []
+    try:
+        import visualdl  # noqa: F401  (paddle's VisualDL callback needs it)
+    except ImportError:
+        raise ConfigError("Global.use_visualdl is true but the visualdl package is not "
+                          "installed: pip install visualdl, or set it false") from None
+    if not is_main_process():
+        return []
+    return [paddle.callbacks.VisualDL(log_dir=os.path.join(run_dir, "vdl"))]

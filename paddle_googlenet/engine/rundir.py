@@ -1,0 +1,119 @@
+"""The run directory (``<Global.output_dir>/<Arch.name>``) and resuming into it."""
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+from .. import checkpoint
+from ..errors import ConfigError
+from ..runtime import is_main_process, set_rng_state
+from .components import located
+from .report import read_metrics
+
+__all__ = ["RunDirectory", "ResumePoint", "load_resume_point"]
+
+
+class RunDirectory:
+    """The files of one run, and the rules for starting one over an earlier one."""
+
+    def __init__(self, output_dir: str, arch_name: str):
+        self.path = os.path.join(output_dir, arch_name)
+        self.metrics_file = os.path.join(self.path, "metrics.jsonl")
+        self.plot_file = os.path.join(self.path, "metrics.png")
+        self.log_file = os.path.join(self.path, "train.log")
+        self.config_file = os.path.join(self.path, "config.yaml")
+
+    def prepare(self, resuming: bool, overwrite: bool) -> list:
+        """Refuse to train over an earlier run's checkpoints unless resuming or told
+        to; a new run starts with no earlier checkpoints or metrics in the directory.
+        Return the names removed."""
+        earlier = checkpoint.saved_checkpoints(self.path)
+        if earlier and not resuming and not overwrite:
+            latest = os.path.join(self.path, checkpoint.LATEST)
+            resume = (f"resume it with -o Global.checkpoints={latest}, or "
+                      if checkpoint.LATEST in earlier else "")
+            raise ConfigError(
+                f"{self.path} holds an earlier run's checkpoints ({', '.join(earlier)}); "
+                f"{resume}start over with -o Global.overwrite=True (which deletes them), or "
+                f"choose another Global.output_dir")
+        if not is_main_process():
+            return []
+        try:
+            os.makedirs(self.path, exist_ok=True)
+            probe = os.path.join(self.path, ".write-test")
+            with open(probe, "w"):
+                pass
+            os.remove(probe)
+        except OSError as err:
+            raise ConfigError(f"Global.output_dir: cannot write to {self.path}: "
+                              f"{err.strerror}; choose a directory you can write to") from None
+        if resuming:
+            return []
+        # A new run drops what an earlier one left (checkpoints only when told to
+        # overwrite; metrics also of a run killed before its first checkpoint), so
+        # that nothing of it passes for this run's: a resume of `latest` above all.
+        removed = checkpoint.saved_checkpoints(self.path)
+        checkpoint.remove_checkpoints(self.path)
+        for path in (self.metrics_file, self.plot_file):
+            if os.path.exists(path):
+                os.remove(path)
+                removed.append(os.path.basename(path))
+        return removed
+
+    def write_config(self, text: str):
+        with open(self.config_file, "w", encoding="utf-8") as f:
+            f.write(text)
+
+    def drop_metrics_after(self, epoch: int):
+        """Drop metric lines of epochs after ``epoch``: a resume runs them again."""
+        if is_main_process() and os.path.exists(self.metrics_file):
+            kept = [r for r in read_metrics(self.metrics_file) if r["epoch"] <= epoch]
+            with open(self.metrics_file, "w", encoding="utf-8") as f:
+                f.writelines(json.dumps(r) + "\n" for r in kept)
+
+
+@dataclass
+class ResumePoint:
+    """Where a run starts: epochs done, the best top-1 so far and, for a mid-epoch
+    checkpoint, its progress (``None`` otherwise)."""
+
+    start_epoch: int = 0
+    best_top1: float = -1.0
+    progress: Optional[dict] = None
+    step: int = 0
+    path: Optional[str] = None
+
+    @property
+    def resumed(self) -> bool:
+        return self.path is not None
+
+    def describe(self) -> str:
+        where = f"epoch {self.start_epoch}" + (
+            f", step {self.step} of epoch {self.start_epoch + 1}" if self.step else "")
+        return f"resumed from {self.path} at {where}"
+
+
+def load_resume_point(path: Optional[str], network, optimizer, epochs: int,
+                      steps_per_epoch: int, run_dir: str) -> ResumePoint:
+    """Load the checkpoint at ``path`` (``Global.checkpoints``; none: a new run) into
+    ``network`` and ``optimizer``, before anything is written."""
+    if not path:
+        return ResumePoint()
+    with located("Global.checkpoints"):
+        states = checkpoint.load_checkpoint(path, network, optimizer)
+    start, step = int(states["epoch"]), int(states.get("step", 0))
+    saved_steps = states.get("steps_per_epoch", steps_per_epoch)
+    if step and saved_steps != steps_per_epoch:
+        raise ConfigError(
+            f"Global.checkpoints: {path} stopped {step} steps into epoch "
+            f"{start + 1} of {saved_steps} steps, but this config gives "
+            f"{steps_per_epoch} steps per epoch; resume with the batch size, data "
+            f"and number of processes it was saved with")
+    if start >= epochs:
+        raise ConfigError(f"Global.checkpoints: {path} is at epoch {start}, "
+                          f"Global.epochs is {epochs}: nothing left to train; raise "
+                          f"Global.epochs")
+    set_rng_state(states["rng"])
+    best = max(float(states.get("best_top1", -1.0)), checkpoint.saved_best_top1(run_dir))
+    return ResumePoint(start, best, states.get("progress") if step else None, step, path)
