@@ -86,9 +86,17 @@ def _resume_command(argv, checkpoint: str) -> str:
 
 
 def _train(argv):
+    from .config import dump_config
     from .engine import TrainingInterrupted, train
 
-    _, config = parse_with_config(argv, "Train GoogLeNet from a PaddleClas-style config.")
+    args, config = parse_with_config(
+        argv, "Train GoogLeNet from a PaddleClas-style config.",
+        lambda parser: parser.add_argument(
+            "--show-config", action="store_true",
+            help="print the resolved config (defaults and -o overrides applied) before "
+                 "training; it is always written to <run dir>/config.yaml"))
+    if args.show_config:
+        print(dump_config(config), flush=True)
     try:
         train(config)
     except TrainingInterrupted as stop:

@@ -36,6 +36,7 @@ GLOBAL_KEYS = {
     "device": (Literal["auto", "cpu", "gpu"], "auto"),
     "class_num": (Optional[int], None),          # PaddleClas passes it on to Arch
     "save_interval": (int, 1),
+    "keep_checkpoints": (int, 2),                # newest epoch_N checkpoints kept
     "eval_during_train": (bool, True),
     "eval_interval": (int, 1),
     "epochs": (int, ...),
@@ -64,7 +65,8 @@ INFER_KEYS = {
     "transforms": (list, ...),
     "PostProcess": (dict, {"name": "Topk", "topk": 5}),
 }
-_POSITIVE = ("Global.epochs", "Global.save_interval", "Global.eval_interval",
+_POSITIVE = ("Global.epochs", "Global.save_interval", "Global.keep_checkpoints",
+             "Global.eval_interval",
              "Global.print_batch_step", "Global.num_threads", "Infer.batch_size")
 _SPLITS = ("Train", "Eval")
 
@@ -125,6 +127,9 @@ def apply_overrides(config: dict, overrides: Optional[Sequence[str]]) -> dict:
         if not sep or not all(parts):
             raise ConfigError(f"override {option!r}: expected Section.key=value, e.g. "
                               f"Global.epochs=3")
+        if len(parts) == 1 and parts[0] not in SECTIONS:
+            raise ConfigError(f"override {option!r} needs a section: "
+                              f"{_section_hint(parts[0])}")
         node, path = config, []
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
@@ -150,6 +155,15 @@ def apply_overrides(config: dict, overrides: Optional[Sequence[str]]) -> dict:
                 node = node[part]
             path.append(str(part))
     return config
+
+
+def _section_hint(key: str) -> str:
+    """``did you mean Global.epochs?`` for a key a section's schema has."""
+    schemas = (("Global", GLOBAL_KEYS), ("AMP", AMP_KEYS), ("Infer", INFER_KEYS))
+    owners = [f"{name}.{key}" for name, schema in schemas if key in schema]
+    if owners:
+        return f"did you mean {' or '.join(owners)}?"
+    return f"write Section.{key}=value with one of the sections {', '.join(SECTIONS)}"
 
 
 def _check_keys(section: dict, schema: dict, where: str, fill: bool = True):

@@ -157,3 +157,22 @@ def test_apply_overrides_keeps_strings_that_are_not_literals():
     cfg = {"Global": {"output_dir": "x"}}
     apply_overrides(cfg, ["Global.output_dir=/tmp/run 1"])
     assert cfg["Global"]["output_dir"] == "/tmp/run 1"
+
+
+def test_override_without_a_section_says_so(config_file):
+    with pytest.raises(ConfigError, match=r"override 'epochs=3' needs a section: did you mean "
+                                          r"Global\.epochs\?"):
+        load_config(config_file, ["epochs=3"])
+    with pytest.raises(ConfigError, match=r"override 'use_amp=True' needs a section: did you "
+                                          r"mean AMP\.use_amp\?"):
+        load_config(config_file, ["use_amp=True"])
+    with pytest.raises(ConfigError, match=r"override 'lr=0\.1' needs a section: write "
+                                          r"Section\.lr=value with one of the sections Global"):
+        load_config(config_file, ["lr=0.1"])
+
+
+def test_keep_checkpoints_defaults_to_two_and_must_be_positive(config_file):
+    assert load_config(config_file)["Global"]["keep_checkpoints"] == 2
+    assert load_config(config_file, ["Global.keep_checkpoints=5"])["Global"]["keep_checkpoints"] == 5
+    with pytest.raises(ConfigError, match=r"Global\.keep_checkpoints: must be at least 1, got 0"):
+        load_config(config_file, ["Global.keep_checkpoints=0"])

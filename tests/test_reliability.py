@@ -87,6 +87,8 @@ CONFIG_WITH_A_TYPE_ERROR = open(DEFAULT_CONFIG).read().replace("use_visualdl: Fa
                                r"\(set by -o Global\.epoch=1\)$"),
     (None, ["Global.epochs=many"], r"Global\.epochs: expected int, got 'many' .*\(set by -o "),
     (None, ["Global.epochs"], r"override 'Global\.epochs': expected Section\.key=value"),
+    (None, ["epochs=3"], r"^error: override 'epochs=3' needs a section: did you mean "
+                         r"Global\.epochs\?$"),
     (None, ["Optimizer.lr.learning_rat=0.1"],
      r"Optimizer\.lr\.learning_rat: Cosine has no such argument \(did you mean "
      r"'learning_rate'\?\)"),
@@ -94,9 +96,10 @@ CONFIG_WITH_A_TYPE_ERROR = open(DEFAULT_CONFIG).read().replace("use_visualdl: Fa
      r"batch_size 64 is larger than the 12 samples .*drop_last.*\(set by -o "),
     ("", [], r"config file not found: .*c\.yaml$"),
     ("Global:\n  epochs: [1\nArch: {name: GoogLeNet}\n", [], r"c\.yaml:3:\d+: YAML syntax error"),
-    (CONFIG_WITH_A_TYPE_ERROR, [], r"c\.yaml:17: Global\.use_visualdl: expected bool, got "
+    (CONFIG_WITH_A_TYPE_ERROR, [], r"c\.yaml:18: Global\.use_visualdl: expected bool, got "
                                    r"'sometimes'"),
-], ids=["unknown-section", "unknown-key", "wrong-type", "bad-override", "unknown-nested-key",
+], ids=["unknown-section", "unknown-key", "wrong-type", "bad-override", "no-section",
+        "unknown-nested-key",
         "batch-larger-than-data", "missing-file", "yaml-syntax", "wrong-type-in-file"])
 def test_config_errors_are_one_located_line(tiny_data, tmp_path, capfd, config_text, options,
                                             expected):

@@ -42,7 +42,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -312,14 +312,16 @@ def _current_umask() -> int:
 
 def ensure_demo_dataset(root: str, num_classes: int = 6, train_per_class: int = 250,
                         eval_per_class: int = 100, image_size: int = 72, seed: int = 0,
-                        force: bool = False) -> DemoDataset:
+                        force: bool = False,
+                        announce: Optional[Callable[[str], None]] = None) -> DemoDataset:
     """Return the demo dataset at ``root``, generating it first if needed.
 
     An existing set is reused only if its manifest records the same parameters and
     generator version and its files are all there; otherwise (or with ``force``) a
     new one is generated in a temporary sibling directory and renamed into place,
     so other processes never see a half-written set. A ``root`` holding anything but
-    demo files is never replaced: that raises DataError.
+    demo files is never replaced: that raises DataError. ``announce(root)`` is called
+    before generating (to say why the first run takes a moment longer).
     """
     params = _check_params(num_classes, train_per_class, eval_per_class, image_size, seed)
     root = os.path.abspath(root)
@@ -329,6 +331,8 @@ def ensure_demo_dataset(root: str, num_classes: int = 6, train_per_class: int = 
     if os.path.exists(root) and not _replaceable(root):
         raise DataError(f"{root} exists and holds files that are not part of a demo dataset; "
                         f"not replacing it. Delete it or choose another root.")
+    if announce:
+        announce(root)
     parent, name = os.path.split(root)
     os.makedirs(parent, exist_ok=True)
     fresh = tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=parent)

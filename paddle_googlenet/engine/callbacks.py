@@ -198,15 +198,21 @@ def judge(state: RunState, top1):
 
 
 class MetricsLog(paddle.callbacks.Callback):
-    """Appends the epoch's record to ``metrics_file`` and redraws ``plot_file``."""
+    """Appends the epoch's record to ``metrics_file`` and redraws ``plot_file``
+    (titled ``title``). The first record of a resumed run says ``"resumed": true``."""
 
-    def __init__(self, state: RunState, metrics_file: str, plot_file: str):
+    def __init__(self, state: RunState, metrics_file: str, plot_file: str, title: str = None):
         super().__init__()
         self.state, self.metrics_file, self.plot_file = state, metrics_file, plot_file
+        self.title = title
+        self.mark_resume = state.resumed
 
     def on_epoch_end(self, epoch, logs=None):
-        append_metrics(self.metrics_file, self.state.record)
-        plot_metrics(read_metrics(self.metrics_file), self.plot_file)
+        record = self.state.record
+        if self.mark_resume:
+            record, self.mark_resume = dict(record, resumed=True), False
+        append_metrics(self.metrics_file, record)
+        plot_metrics(read_metrics(self.metrics_file), self.plot_file, self.title)
 
 
 class BestModel(paddle.callbacks.Callback):
@@ -232,10 +238,10 @@ class Checkpoints(paddle.callbacks.Callback):
     the newest ``keep``; ``save_now(step)`` saves the state after ``step`` batches of
     the current epoch (a stop in mid-epoch). Only the main process writes."""
 
-    def __init__(self, state: RunState, run_dir: str, network, optimizer, metrics: list,
-                 interval: int, keep: int = 2):
+    def __init__(self, state: RunState, logger, run_dir: str, network, optimizer,
+                 metrics: list, interval: int, keep: int = 2):
         super().__init__()
-        self.state, self.run_dir = state, run_dir
+        self.state, self.log, self.run_dir = state, logger, run_dir
         self.network, self.optimizer, self.metrics = network, optimizer, metrics
         self.interval, self.keep = interval, keep
 
@@ -259,9 +265,19 @@ class Checkpoints(paddle.callbacks.Callback):
             return os.path.join(self.run_dir, checkpoint.checkpoint_name(done, step))
         return self._save(done, step, states)
 
+    def _epoch_checkpoints(self) -> set:
+        return {name for name in os.listdir(self.run_dir) if re.fullmatch(r"epoch_\d+", name)}
+
     def _save(self, epoch: int, step: int, states: dict) -> str:
-        return checkpoint.save_checkpoint(self.run_dir, epoch, self.network, self.optimizer,
+        before = self._epoch_checkpoints()
+        path = checkpoint.save_checkpoint(self.run_dir, epoch, self.network, self.optimizer,
                                           states, keep=self.keep, step=step)
+        pruned = sorted(before - self._epoch_checkpoints(),
+                        key=lambda name: int(name.split("_")[1]))
+        if pruned:
+            self.log.info(f"removed older checkpoint(s) {', '.join(pruned)}: "
+                          f"Global.keep_checkpoints keeps the newest {self.keep}")
+        return path
 
 
 class StopOnSignal(paddle.callbacks.Callback):

@@ -19,7 +19,8 @@ from ..models import build_model, load_weights
 from ..optim import build_optimizer
 from ..runtime import is_main_process, rng_state, set_rng_state, world_size
 
-__all__ = ["Components", "build_components", "located", "visualdl_callbacks"]
+__all__ = ["Components", "build_components", "located", "describe_data",
+           "describe_weights", "visualdl_callbacks"]
 
 
 @contextlib.contextmanager
@@ -67,10 +68,12 @@ class Components:
                                                     ("Eval", self.eval_loader)) if loader]
 
 
-def build_components(config: dict, mode: str, device: str, speed_up=None) -> Components:
+def build_components(config: dict, mode: str, device: str, speed_up=None,
+                     announce=None) -> Components:
     """Build and check the components of ``config`` for ``mode`` (``train`` or
     ``eval``, which decides the splits that must exist); ``speed_up(network)`` is
-    applied to the network before any weights are loaded."""
+    applied to the network before any weights are loaded; ``announce(message)`` says
+    what takes a while (generating the demo dataset)."""
     g = config["Global"]
     network = build_model(config["Arch"])
     if speed_up:
@@ -82,7 +85,7 @@ def build_components(config: dict, mode: str, device: str, speed_up=None) -> Com
                                   heads="reinit" if mode == "train" else "strict")
 
     if g["demo_dataset"]:
-        _ensure_demo_dataset(g["demo_dataset"])
+        _ensure_demo_dataset(g["demo_dataset"], announce)
     loaders = config.get("DataLoader", {})
     if mode == "train" and "Train" not in loaders:
         raise ConfigError("DataLoader.Train: required to train")
@@ -121,10 +124,11 @@ def build_components(config: dict, mode: str, device: str, speed_up=None) -> Com
     return parts
 
 
-def _ensure_demo_dataset(root: str):
+def _ensure_demo_dataset(root: str, announce=None):
     """Generate the demo dataset once: rank 0 writes it while the others wait."""
     if is_main_process():
-        ensure_demo_dataset(root)
+        ensure_demo_dataset(root, announce=announce and (
+            lambda path: announce(f"writing the demo dataset to {path} (first run only)")))
     if world_size() > 1:
         paddle.distributed.barrier()
         ensure_demo_dataset(root)  # present now: only checked
@@ -165,6 +169,26 @@ def _amp_configs(amp: dict, device: str):
     return None
 
 
+def describe_data(config: dict) -> str:
+    """The absolute paths the DataLoader splits read, and what relative ones in the
+    config are relative to (the working directory, as in PaddleClas)."""
+    shown, relative = [], False
+    for split, loader in (config.get("DataLoader") or {}).items():
+        dataset = loader.get("dataset", {})
+        paths = [dataset.get(key) for key in ("image_root", "cls_label_path")]
+        paths = [p for p in paths if isinstance(p, str) and p]
+        relative |= any(not os.path.isabs(p) for p in paths)
+        if paths:
+            shown.append(f"{split} " + ", ".join(os.path.abspath(p) for p in paths))
+    if not shown:
+        return ""
+    text = "data: " + "; ".join(shown)
+    if relative:
+        text += (f" (relative paths in the config resolve against the working directory, "
+                 f"{os.getcwd()})")
+    return text
+
+
 def visualdl_callbacks(enabled: bool, run_dir: str) -> list:
     """Paddle's VisualDL callback when Global.use_visualdl asks for it (main process)."""
     if not enabled:
@@ -177,3 +201,19 @@ def visualdl_callbacks(enabled: bool, run_dir: str) -> list:
     if not is_main_process():
         return []
     return [paddle.callbacks.VisualDL(log_dir=os.path.join(run_dir, "vdl"))]
+
+
+def describe_weights(config: dict, report: Optional[dict]) -> list:
+    """Log lines naming the weights a run started from."""
+    lines = []
+    arch_weights = config["Arch"].get("pretrained")
+    if arch_weights:
+        lines.append(f"Arch.pretrained: loaded weights from {os.path.abspath(arch_weights)}")
+    if report:
+        line = (f"Global.pretrained_model: loaded {len(report['loaded'])} parameter tensors "
+                f"from {os.path.abspath(report['path'])}")
+        if report["reinitialised"]:
+            line += (f"; left at initialisation (another class count or aux heads): "
+                     f"{', '.join(report['reinitialised'])}")
+        lines.append(line)
+    return lines

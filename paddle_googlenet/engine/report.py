@@ -1,13 +1,16 @@
 """What a run leaves behind for people: a log file, per-epoch metrics and a plot."""
 
+import contextlib
 import json
 import logging
 import os
 import sys
+import warnings
 
 import numpy as np
 
-__all__ = ["setup_logger", "append_metrics", "read_metrics", "plot_metrics", "plot_confusion"]
+__all__ = ["setup_logger", "log_to_file", "warnings_logged", "append_metrics", "read_metrics",
+           "metrics_figure", "plot_metrics", "plot_confusion"]
 
 LOGGER_NAME = "paddle_googlenet"
 
@@ -30,6 +33,31 @@ def setup_logger(log_file: str = None, main_process: bool = True) -> logging.Log
         logger.addHandler(handler)
     logger.propagate = False
     return logger
+
+
+def log_to_file(logger: logging.Logger, message: str, level: int = logging.WARNING):
+    """Write ``message`` to ``logger``'s log files only (it was shown on the console
+    already, as a Python warning say)."""
+    record = logger.makeRecord(logger.name, level, __file__, 0, message, None, None)
+    for handler in logger.handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+
+
+@contextlib.contextmanager
+def warnings_logged(logger: logging.Logger):
+    """Show the Python warnings raised inside as warning lines of ``logger``, so that
+    they reach the log file as well as the console."""
+    previous = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        logger.warning(f"{category.__name__}: {message}")
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
 
 
 def append_metrics(path: str, record: dict):
@@ -59,9 +87,11 @@ def _save(fig, path: str):
     os.replace(tmp, path)
 
 
-def plot_metrics(records, path: str):
-    """Plot train/eval loss and top-1 per epoch into a PNG (written atomically)."""
+def metrics_figure(records, title: str = None):
+    """The figure of train/eval loss and top-1 per epoch; a dashed line marks where a
+    run was resumed (a record with ``"resumed": true`` is the first after it)."""
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [r["epoch"] for r in records]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
@@ -71,16 +101,28 @@ def plot_metrics(records, path: str):
                       if r.get(f"{split}_{key}") is not None]
             if points:
                 ax.plot(*zip(*points), style, label=split)
-    ax_loss.set(title="loss", xlabel="epoch")
-    ax_acc.set(title="top-1 accuracy", xlabel="epoch", ylim=(0, 1))
+    ax_loss.set(title="loss", xlabel="epoch", ylabel="loss (mean per image)")
+    ax_acc.set(title="top-1 accuracy", xlabel="epoch", ylabel="top-1 accuracy", ylim=(0, 1))
+    resumes = [r["epoch"] - 0.5 for r in records if r.get("resumed")]
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        for x in resumes:
+            ax.axvline(x, color="grey", linestyle="--", linewidth=1,
+                       label="resumed" if x == resumes[0] else None)
         if ax.lines:
             ax.legend()
         if epochs:
             ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
-    _save(fig, path)
+    return fig
+
+
+def plot_metrics(records, path: str, title: str = None):
+    """Plot ``metrics_figure`` into a PNG (written atomically)."""
+    _save(metrics_figure(records, title), path)
 
 
 def plot_confusion(matrix, class_names, path: str):

@@ -24,11 +24,14 @@ class RunDirectory:
         self.log_file = os.path.join(self.path, "train.log")
         self.config_file = os.path.join(self.path, "config.yaml")
 
-    def prepare(self, resuming: bool, overwrite: bool) -> list:
+    def prepare(self, resuming: bool, overwrite: bool, reads: dict = None) -> list:
         """Refuse to train over an earlier run's checkpoints unless resuming or told
         to; a new run starts with no earlier checkpoints or metrics in the directory.
-        Return the names removed."""
+        ``reads`` ({config key: path}) are the weights this run loads: overwriting
+        never deletes them. Return the names removed."""
         earlier = checkpoint.saved_checkpoints(self.path)
+        if earlier and not resuming and overwrite:
+            self._check_not_reading(earlier, reads or {})
         if earlier and not resuming and not overwrite:
             latest = os.path.join(self.path, checkpoint.LATEST)
             resume = (f"resume it with -o Global.checkpoints={latest}, or "
@@ -61,6 +64,21 @@ class RunDirectory:
                 removed.append(os.path.basename(path))
         return removed
 
+    def _check_not_reading(self, earlier: list, reads: dict):
+        """Refuse, before anything is written, to delete the weights the run loads."""
+        doomed = {os.path.realpath(os.path.join(self.path, name)): name for name in earlier}
+        for key, path in reads.items():
+            if not path:
+                continue
+            target = os.path.realpath(path)
+            for entry, name in doomed.items():
+                if target == entry or target.startswith(entry + os.sep):
+                    raise ConfigError(
+                        f"{key}: {path} is the earlier run's {name} in {self.path}, which "
+                        f"Global.overwrite=True deletes before training; write this run "
+                        f"elsewhere with -o Global.output_dir=<another directory> (or copy "
+                        f"the weights out of {self.path} first)")
+
     def write_config(self, text: str):
         with open(self.config_file, "w", encoding="utf-8") as f:
             f.write(text)
@@ -83,6 +101,21 @@ class ResumePoint:
     progress: Optional[dict] = None
     step: int = 0
     path: Optional[str] = None
+    schedule: Optional[tuple] = None  # (epochs, steps per epoch) the LR schedule had
+
+    def schedule_warning(self, epochs: int, steps_per_epoch: int) -> Optional[str]:
+        """A warning when this run's LR schedule is not the one the checkpoint had."""
+        if not self.schedule or self.schedule == (epochs, steps_per_epoch):
+            return None
+        (was_epochs, was_steps), now = self.schedule, []
+        if was_epochs != epochs:
+            now.append(f"the LR schedule was built for {was_epochs} epochs, now {epochs}")
+        if was_steps != steps_per_epoch:
+            now.append(f"for {was_steps} steps per epoch, now {steps_per_epoch}")
+        return (f"{'; '.join(now)}: from epoch {self.start_epoch + 1} on the learning rate "
+                f"follows this config's schedule from the step the checkpoint reached, so "
+                f"it may jump, and the result differs from a run of this config from the "
+                f"start")
 
     @property
     def resumed(self) -> bool:
@@ -116,4 +149,6 @@ def load_resume_point(path: Optional[str], network, optimizer, epochs: int,
                           f"Global.epochs")
     set_rng_state(states["rng"])
     best = max(float(states.get("best_top1", -1.0)), checkpoint.saved_best_top1(run_dir))
-    return ResumePoint(start, best, states.get("progress") if step else None, step, path)
+    schedule = (int(states["epochs"]), int(saved_steps)) if "epochs" in states else None
+    return ResumePoint(start, best, states.get("progress") if step else None, step, path,
+                       schedule)

@@ -24,9 +24,10 @@ from ..runtime import is_main_process
 from .callbacks import (BestModel, Checkpoints, EpochProgress, Evaluation, LossAverager,
                         MetricsLog, NonFiniteLoss, NonFiniteLossGuard, StopOnSignal, TrainLog,
                         TrainingStopped)
-from .components import build_components, visualdl_callbacks
+from .components import (build_components, describe_data, describe_weights,
+                         visualdl_callbacks)
 from .process import set_up_process
-from .report import read_metrics, setup_logger
+from .report import log_to_file, read_metrics, setup_logger, warnings_logged
 from .rundir import RunDirectory, load_resume_point
 from .signals import StopSignal
 from .state import RunState
@@ -72,9 +73,16 @@ class Engine:
         self.run_dir = self.run.path
         self.stop = StopSignal()
 
-        self.process = set_up_process(g)
-        self.device, self.threads = self.process.device, self.process.threads
-        self.parts = build_components(config, mode, self.device, self.process.speed_up)
+        # Warnings while building (a classifier head left at initialisation, say) are
+        # shown as usual and kept, for train.log once it exists.
+        with warnings.catch_warnings(record=True) as raised:
+            self.process = set_up_process(g)
+            self.device, self.threads = self.process.device, self.process.threads
+            self.parts = build_components(config, mode, self.device, self.process.speed_up,
+                                          announce=self.logger.info)
+        for w in raised:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        self.setup_warnings = [f"{w.category.__name__}: {w.message}" for w in raised]
         p = self.parts
         self.network, self.train_loader, self.eval_loader = (p.network, p.train_loader,
                                                              p.eval_loader)
@@ -131,8 +139,10 @@ class Engine:
     def training_callbacks(self, state: RunState, progress: dict = None) -> list:
         """The callbacks of ``fit``, in the order they must run at each event."""
         g = self.config["Global"]
-        checkpoints = Checkpoints(state, self.run_dir, self.network, self.optimizer,
-                                  self.metrics, g["save_interval"])
+        checkpoints = Checkpoints(state, self.logger, self.run_dir, self.network,
+                                  self.optimizer, self.metrics, g["save_interval"],
+                                  keep=g["keep_checkpoints"])
+        title = f"{self.config['Arch']['name']}: {self.run_dir}"
         main = is_main_process()
         return [
             EpochProgress(state, self.metrics, self.metric_names, self.current_lr,
@@ -143,7 +153,7 @@ class Engine:
             TrainLog(state, self.logger, g["print_batch_step"], self.metric_names,
                      self.current_lr),
             Evaluation(state, self.logger, self.evaluate, self.eval_due),
-            *([MetricsLog(state, self.run.metrics_file, self.run.plot_file),
+            *([MetricsLog(state, self.run.metrics_file, self.run.plot_file, title),
                BestModel(state, self.logger, self.run_dir, self.network)] if main else []),
             checkpoints,
             StopOnSignal(state, self.stop.requested, checkpoints.save_now),
@@ -161,14 +171,31 @@ class Engine:
         g = self.config["Global"]
         resume = load_resume_point(g["checkpoints"], self.network, self.optimizer, self.epochs,
                                    self.steps_per_epoch, self.run_dir)
-        self.run.prepare(resuming=resume.resumed, overwrite=g["overwrite"])
+        removed = self.run.prepare(
+            resuming=resume.resumed, overwrite=g["overwrite"],
+            reads={"Global.pretrained_model": g["pretrained_model"],
+                   "Arch.pretrained": self.config["Arch"].get("pretrained") or None})
         if is_main_process():
             self.logger = setup_logger(self.run.log_file)
             self.run.write_config(dump_config(self.config))
         self.run.drop_metrics_after(resume.start_epoch)
+        for message in self.setup_warnings:
+            log_to_file(self.logger, message)
+        if removed:
+            self.logger.info(f"Global.overwrite: removed the earlier run's "
+                             f"{', '.join(removed)} from {self.run_dir}")
+        for line in describe_weights(self.config, self.parts.weights_report):
+            self.logger.info(line)
         if resume.resumed:
             self.logger.info(resume.describe())
-        self.logger.info("resolved config:\n" + dump_config(self.config))
+            changed = resume.schedule_warning(self.epochs, self.steps_per_epoch)
+            if changed:
+                self.logger.warning(f"warning: {changed}")
+        self.logger.info(f"resolved config (defaults and -o overrides applied): "
+                         f"{self.run.config_file} (--show-config prints it)")
+        data = describe_data(self.config)
+        if data:
+            self.logger.info(data)
         self.logger.info(self.process.describe()
                          + f"; {len(self.train_loader.dataset)} train images, "
                          f"{self.steps_per_epoch} steps per epoch")
@@ -176,7 +203,7 @@ class Engine:
                          resume.best_top1, resumed=resume.resumed)
         began = time.time()
         try:
-            with _quiet_hapi(), self.stop.installed():
+            with warnings_logged(self.logger), _quiet_hapi(), self.stop.installed():
                 self.model.fit(self.train_loader, epochs=self.epochs - resume.start_epoch,
                                verbose=0, log_freq=g["print_batch_step"],
                                callbacks=self.training_callbacks(state, resume.progress))
