@@ -14,7 +14,9 @@ engine's ``training_callbacks`` lists them):
     StopOnSignal       stops between two steps after a signal, checkpoint saved
 
 The metrics line goes before the checkpoint: a resume drops lines after its
-checkpoint's epoch, so a crash between the two never loses an epoch's line.
+checkpoint's epoch, so a crash between the two never loses an epoch's line. Another
+per-step or per-epoch behaviour (weight averaging, gradient accumulation) is one more
+callback, given what it needs and placed in that list.
 """
 
 import os

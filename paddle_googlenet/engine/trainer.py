@@ -4,7 +4,9 @@
     components.py  model, data, loss, metrics, optimizer from the config; checks
     rundir.py      the run directory, and resuming into it
     signals.py     stopping on SIGINT/SIGTERM
+    state.py       RunState, what the callbacks share
     callbacks.py   what happens at each step and epoch (one job per callback)
+    report.py      the log, metrics.jsonl and the plot
 
 Everything is built and checked in ``Engine.__init__``, before any file is written
 or any step is taken, so a misspelt op or a bad label fails in seconds, not after
@@ -162,23 +164,10 @@ class Engine:
 
     # -- the run ----------------------------------------------------------------------
 
-    def train(self) -> dict:
-        """Train for ``Global.epochs`` epochs; return the last eval and the best top-1.
-
-        SIGINT or SIGTERM stop it between two steps with a resumable checkpoint and
-        raise TrainingInterrupted, which names the checkpoint.
-        """
-        g = self.config["Global"]
-        resume = load_resume_point(g["checkpoints"], self.network, self.optimizer, self.epochs,
-                                   self.steps_per_epoch, self.run_dir)
-        removed = self.run.prepare(
-            resuming=resume.resumed, overwrite=g["overwrite"],
-            reads={"Global.pretrained_model": g["pretrained_model"],
-                   "Arch.pretrained": self.config["Arch"].get("pretrained") or None})
-        if is_main_process():
-            self.logger = setup_logger(self.run.log_file)
-            self.run.write_config(dump_config(self.config))
-        self.run.drop_metrics_after(resume.start_epoch)
+    def _log_start(self, resume, removed: list):
+        """What the run starts from, once the log file exists: warnings while building,
+        what overwriting removed, the weights loaded, the resume point, where the
+        config and data are, and the device."""
         for message in self.setup_warnings:
             log_to_file(self.logger, message)
         if removed:
@@ -199,6 +188,25 @@ class Engine:
         self.logger.info(self.process.describe()
                          + f"; {len(self.train_loader.dataset)} train images, "
                          f"{self.steps_per_epoch} steps per epoch")
+
+    def train(self) -> dict:
+        """Train for ``Global.epochs`` epochs; return the last eval and the best top-1.
+
+        SIGINT or SIGTERM stop it between two steps with a resumable checkpoint and
+        raise TrainingInterrupted, which names the checkpoint.
+        """
+        g = self.config["Global"]
+        resume = load_resume_point(g["checkpoints"], self.network, self.optimizer, self.epochs,
+                                   self.steps_per_epoch, self.run_dir)
+        removed = self.run.prepare(
+            resuming=resume.resumed, overwrite=g["overwrite"],
+            reads={"Global.pretrained_model": g["pretrained_model"],
+                   "Arch.pretrained": self.config["Arch"].get("pretrained") or None})
+        if is_main_process():
+            self.logger = setup_logger(self.run.log_file)
+            self.run.write_config(dump_config(self.config))
+        self.run.drop_metrics_after(resume.start_epoch)
+        self._log_start(resume, removed)
         state = RunState(self.epochs, self.steps_per_epoch, resume.start_epoch,
                          resume.best_top1, resumed=resume.resumed)
         began = time.time()
