@@ -148,7 +148,7 @@ class Engine:
 
         self.steps_per_epoch = len(self.train_loader) if self.train_loader else 1
         self.optimizer, _ = (build_optimizer(config.get("Optimizer") or {},
-                                             self.network.parameters(), self.epochs,
+                                             self.network.named_parameters(), self.epochs,
                                              self.steps_per_epoch)
                              if mode == "train" else (None, None))
         self.amp_configs = self._amp_configs(config["AMP"])
