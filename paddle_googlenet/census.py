@@ -119,7 +119,9 @@ def try_config(path: str, data: Dict, output_dir: str) -> Dict:
             Engine(load_config(path, overrides), mode="train")
         except UserError as err:
             message = _first_line(str(err))
-            result.update(status="refused", reason=message,
+            # grouped by what is wrong, whichever file it is in
+            reason = message[len(path) + 2:] if message.startswith(f"{path}: ") else message
+            result.update(status="refused", reason=reason,
                           message=locate_key(message, path, overrides))
         except Exception as err:  # a bug here, not the config's fault: say so, go on
             message = f"internal error: {type(err).__name__}: {_first_line(str(err))}"

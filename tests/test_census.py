@@ -30,22 +30,29 @@ def test_census_counts_accepts_refuses_and_skips(tiny_data, tmp_path, capsys):
         f"refused  ResNet/ResNet34_to_static.yaml: {to_static}:11: Global.to_static: unknown key")
     assert "Optimizer.centered: RMSProp has no such argument" in \
         lines["ResNet/ResNet50_rmsprop_centered.yaml"]
+    ema = os.path.join(CONFIGS, "ResNet", "ResNet50_ema.yaml")
+    assert lines["ResNet/ResNet50_ema.yaml"].endswith(f"{ema}: unknown section 'EMA'; valid "
+                                                       f"sections: Global, AMP, Arch, Loss, "
+                                                       f"Optimizer, DataLoader, Infer, Metric")
     assert lines["Distillation/res2net_distill.yaml"].endswith(
         "distillation model (Arch.name: DistillationModel)")
     assert lines["Distillation/dml_loss_only.yaml"].endswith("distillation loss (Loss.Train: DML*)")
 
-    assert "total 5: accepted 1, refused 2, skipped 2" in printed
+    assert "total 6: accepted 1, refused 3, skipped 2" in printed
     assert "  skipped 1: distillation model (Arch.name: DistillationModel)" in printed
-    assert "top refusal reasons (2 of 2):" in printed
+    assert "top refusal reasons (3 of 3):" in printed
 
     report = json.loads(out.read_text())
-    assert report["counts"] == {"total": 5, "accepted": 1, "refused": 2, "skipped": 2}
+    assert report["counts"] == {"total": 6, "accepted": 1, "refused": 3, "skipped": 2}
     reasons = {r["message"].split(":")[0]: r["count"] for r in report["refusal_reasons"]}
-    assert reasons == {"Global.to_static": 1, "Optimizer.centered": 1}
+    # grouped without the file's path, which some messages start with
+    assert reasons == {"Global.to_static": 1, "Optimizer.centered": 1,
+                       "unknown section 'EMA'; valid sections": 1}
     accepted = next(c for c in report["configs"] if c["status"] == "accepted")
     assert "Arch={'name': 'GoogLeNet', 'class_num': 6}" in accepted["overrides"]
     # the recipe's Piecewise learning_rate rule gives its own lists: nothing to warn about
     assert not any("Piecewise" in w for w in accepted["warnings"])
+    assert any(w.startswith("Optimizer.multi_precision:") for w in accepted["warnings"])
 
 
 def test_census_tool_reports_a_missing_folder_in_one_line(tmp_path):

@@ -49,7 +49,8 @@ def test_by_epoch_changes_the_rate_only_at_epoch_boundaries():
                   epochs=4, steps_per_epoch=3)
     values = lr_values(lr, 12)
     # warm-up of one epoch (0 -> 0.1), then a cosine over 3 epochs, in epoch units
-    per_epoch = [0.0, 0.1, 0.05 * (1 + math.cos(math.pi / 3)), 0.05 * (1 + math.cos(2 * math.pi / 3))]
+    per_epoch = [0.0, 0.1, 0.05 * (1 + math.cos(math.pi / 3)),
+                 0.05 * (1 + math.cos(2 * math.pi / 3))]
     assert values == pytest.approx([v for v in per_epoch for _ in range(3)])
     assert lr.by_epoch
 
