@@ -15,6 +15,10 @@ step. Everything else in the recipe (transforms, samplers, loss, optimizer, AMP 
 Global keys) is taken as written, so a refusal says what this package does not
 accept. Distillation and multi-model configs are skipped: their ``Arch`` is several
 networks, which a single GoogLeNet cannot stand in for.
+
+A config is refused at its first error, which may hide what comes after it; so each
+``Optimizer`` section (optimizer, schedule, decay and clipping options) is also built
+on its own, over GoogLeNet's parameters, and counted apart.
 """
 
 import argparse
@@ -87,7 +91,48 @@ def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else "(no message)"
 
 
-def try_config(path: str, data: Dict, output_dir: str) -> Dict:
+def _as_read(node):
+    """Strings that are Python literals as those literals, as configs are read."""
+    from .config import parse_value
+
+    if isinstance(node, dict):
+        return {k: _as_read(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_as_read(v) for v in node]
+    return parse_value(node) if isinstance(node, str) else node
+
+
+class OptimizerCheck:
+    """Builds a config's ``Optimizer`` section alone, over one GoogLeNet's parameters."""
+
+    def __init__(self, class_num: int, steps_per_epoch: int):
+        self.class_num = class_num
+        self.steps_per_epoch = steps_per_epoch
+        self._parameters = None
+
+    def __call__(self, raw: dict) -> str:
+        """'' when the section builds, else the first error's message."""
+        from .models import build_model
+        from .optim import build_optimizer
+
+        if self._parameters is None:
+            network = build_model({"name": "GoogLeNet", "class_num": self.class_num})
+            self._parameters = list(network.named_parameters())
+        section = _as_read(raw.get("Optimizer"))
+        epochs = _as_read((raw.get("Global") or {}).get("epochs"))
+        if not isinstance(section, dict):
+            return "Optimizer: missing"
+        try:
+            build_optimizer(section, self._parameters,
+                            epochs if isinstance(epochs, int) and epochs > 0 else 1,
+                            self.steps_per_epoch)
+        except UserError as err:
+            return _first_line(str(err))
+        return ""
+
+
+def try_config(path: str, data: Dict, output_dir: str,
+               optimizer_check: Optional[OptimizerCheck] = None) -> Dict:
     """Skip, accept or refuse one config; a dict with ``status`` and ``message``."""
     from .config import load_config, locate_key
     from .engine import Engine
@@ -111,6 +156,10 @@ def try_config(path: str, data: Dict, output_dir: str) -> Dict:
 
     overrides = census_overrides(raw, data, output_dir)
     result["overrides"] = overrides
+    if optimizer_check:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the full build below records them
+            result["optimizer"] = optimizer_check(raw)
     quiet = io.StringIO()
     with warnings.catch_warnings(record=True) as caught, \
             contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
@@ -135,8 +184,9 @@ def try_config(path: str, data: Dict, output_dir: str) -> Dict:
 def run_census(folder: str, data: Dict, output_dir: str, progress=None) -> Dict:
     """Try every config below ``folder``; the per-config results and the counts."""
     results = []
+    check = OptimizerCheck(data["class_num"], steps_per_epoch=10)
     for path in find_configs(folder):
-        result = try_config(path, data, output_dir)
+        result = try_config(path, data, output_dir, check)
         result["path"] = os.path.relpath(path, folder)
         results.append(result)
         if progress:
@@ -144,17 +194,26 @@ def run_census(folder: str, data: Dict, output_dir: str, progress=None) -> Dict:
     by_status = collections.Counter(r["status"] for r in results)
     skipped = collections.Counter(r["reason"] for r in results if r["status"] == "skipped")
     refused = collections.Counter(r["reason"] for r in results if r["status"] == "refused")
+    tried = [r for r in results if "optimizer" in r]
+    optimizer_refused = collections.Counter(r["optimizer"] for r in tried if r["optimizer"])
     return {"folder": folder, "data": data,
             "counts": {"total": len(results), "accepted": by_status["accepted"],
                        "refused": by_status["refused"], "skipped": by_status["skipped"]},
             "skipped_reasons": dict(skipped.most_common()),
             "refusal_reasons": [{"message": m, "count": c} for m, c in refused.most_common()],
+            "optimizer_sections": {
+                "tried": len(tried), "built": len(tried) - sum(optimizer_refused.values()),
+                "refusal_reasons": [{"message": m, "count": c}
+                                    for m, c in optimizer_refused.most_common()]},
             "configs": results}
 
 
 def format_line(result: Dict) -> str:
     text = f"{result['status']:<9}{result['path']}"
-    return f"{text}: {result['message']}" if result["message"] else text
+    text = f"{text}: {result['message']}" if result["message"] else text
+    if result.get("optimizer"):
+        text += f" [Optimizer alone: {result['optimizer']}]"
+    return text
 
 
 def format_report(report: Dict, top: int = 10) -> str:
@@ -167,6 +226,10 @@ def format_report(report: Dict, top: int = 10) -> str:
         lines.append(f"top refusal reasons ({min(top, len(report['refusal_reasons']))} of "
                      f"{len(report['refusal_reasons'])}):")
         lines += [f"  {r['count']:>4}  {r['message']}" for r in report["refusal_reasons"][:top]]
+    sections = report["optimizer_sections"]
+    lines.append(f"Optimizer sections built on their own: {sections['built']} of "
+                 f"{sections['tried']}")
+    lines += [f"  {r['count']:>4}  {r['message']}" for r in sections["refusal_reasons"][:top]]
     return "\n".join(lines)
 
 

@@ -41,6 +41,10 @@ def test_census_counts_accepts_refuses_and_skips(tiny_data, tmp_path, capsys):
     assert "total 6: accepted 1, refused 3, skipped 2" in printed
     assert "  skipped 1: distillation model (Arch.name: DistillationModel)" in printed
     assert "top refusal reasons (3 of 3):" in printed
+    # each Optimizer section is also built alone, whatever refused the config first
+    assert "Optimizer sections built on their own: 3 of 4" in printed
+    assert "[Optimizer alone: Optimizer.centered: RMSProp has no such argument" in \
+        lines["ResNet/ResNet50_rmsprop_centered.yaml"]
 
     report = json.loads(out.read_text())
     assert report["counts"] == {"total": 6, "accepted": 1, "refused": 3, "skipped": 2}
@@ -48,6 +52,10 @@ def test_census_counts_accepts_refuses_and_skips(tiny_data, tmp_path, capsys):
     # grouped without the file's path, which some messages start with
     assert reasons == {"Global.to_static": 1, "Optimizer.centered": 1,
                        "unknown section 'EMA'; valid sections": 1}
+    assert report["optimizer_sections"]["tried"] == 4
+    assert report["optimizer_sections"]["built"] == 3
+    assert report["optimizer_sections"]["refusal_reasons"][0]["message"].startswith(
+        "Optimizer.centered: RMSProp has no such argument")
     accepted = next(c for c in report["configs"] if c["status"] == "accepted")
     assert "Arch={'name': 'GoogLeNet', 'class_num': 6}" in accepted["overrides"]
     # the recipe's Piecewise learning_rate rule gives its own lists: nothing to warn about
