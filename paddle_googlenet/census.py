@@ -36,8 +36,8 @@ import yaml
 
 from .errors import UserError
 
-__all__ = ["find_configs", "skip_reason", "census_overrides", "try_config", "run_census",
-           "format_report", "main"]
+__all__ = ["find_configs", "skip_reason", "census_overrides", "OptimizerCheck", "try_config",
+           "run_census", "format_line", "format_report", "main"]
 
 DISTILLATION_LOSS_PREFIXES = ("Distillation", "DML")
 
