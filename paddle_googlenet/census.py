@@ -27,7 +27,6 @@ import contextlib
 import io
 import json
 import os
-import sys
 import tempfile
 import warnings
 from typing import Dict, List, Optional
@@ -300,6 +299,6 @@ def _census(argv) -> int:
 
 
 def main(argv=None) -> int:
-    from .cli import run
+    from .entrypoint import run_tool
 
-    return run(_census, sys.argv[1:] if argv is None else argv)
+    return run_tool(_census, argv)
