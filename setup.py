@@ -49,6 +49,7 @@ setup(
             "googlenet-summary=paddle_googlenet.cli:summary_main",
             "googlenet-infer=paddle_googlenet.deploy.infer:main",
             "googlenet-convert-weights=paddle_googlenet.convert:main",
+            "googlenet-paddleclas-census=paddle_googlenet.census:main",
         ],
     },
 )

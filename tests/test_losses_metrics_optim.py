@@ -186,7 +186,7 @@ def test_optimizers_step(name, extra):
 
 
 @pytest.mark.parametrize("config, match", [
-    ({"name": "Lion", "lr": 0.1}, r"Optimizer.name: unknown optimizer 'Lion'; valid: Adam, AdamW, Momentum, SGD"),
+    ({"name": "Lion", "lr": 0.1}, r"Optimizer.name: unknown optimizer 'Lion'; valid: Adam, AdamW, Momentum, RMSProp, SGD"),
     ({"name": "Momentum"}, r"Optimizer.lr: required key is missing"),
     ({"name": "Momentum", "lr": 0.1, "momentun": 0.9}, r"Optimizer.momentun: Momentum has no such argument \(did you mean 'momentum'\?\)"),
     ({"name": "Momentum", "lr": 0.1, "regularizer": {"name": "L3"}}, r"unknown regularizer 'L3'"),

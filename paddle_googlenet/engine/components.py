@@ -119,7 +119,7 @@ def build_components(config: dict, mode: str, device: str, speed_up=None,
     check_input_size(parts)
     if mode == "train":
         parts.optimizer, _ = build_optimizer(config.get("Optimizer") or {},
-                                             network.parameters(), g["epochs"],
+                                             network.named_parameters(), g["epochs"],
                                              parts.steps_per_epoch)
     return parts
 
