@@ -121,7 +121,7 @@ class Engine:
             raise ConfigError("DataLoader.Eval: required to evaluate (or set "
                               "Global.eval_during_train false)")
         self.train_loader = (build_dataloader(loaders["Train"], seed=g["seed"],
-                                              where="DataLoader.Train")
+                                              where="DataLoader.Train", num_classes=self.num_classes)
                              if mode == "train" else None)
         self.eval_loader = (build_dataloader(loaders["Eval"], seed=g["seed"],
                                              where="DataLoader.Eval")
@@ -138,7 +138,7 @@ class Engine:
                               f"Arch.aux_logits is false; use CELoss")
         self.metrics = build_metrics(_default_entries(config, "Metric", split,
                                                       [{"TopkAcc": {"topk": [1, 5]}}]),
-                                     self.num_classes, f"Metric.{split}")
+                                     self.num_classes, f"Metric.{split}", soft_targets=getattr(self.train_loader, "soft_targets", False))
         self.confusion = None
         if mode == "eval":
             required_weights(config, "evaluate")  # loaded above
