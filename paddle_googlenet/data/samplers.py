@@ -46,8 +46,7 @@ def _epoch_rng(seed: Optional[int], epoch: int) -> np.random.RandomState:
     return np.random.RandomState([seed, epoch] if seed is not None else [epoch])
 
 
-@SAMPLERS.register(name="RASampler")
-class RASampler(_Skipping, paddle.io.DistributedBatchSampler):
+class _RepeatedAugmentation(paddle.io.DistributedBatchSampler):
     """Repeated augmentation (DeiT's sampler, as PaddleClas has it).
 
     Each index of the shuffled order appears ``num_repeats`` times in a row; the
@@ -62,14 +61,23 @@ class RASampler(_Skipping, paddle.io.DistributedBatchSampler):
     A repeat ``r`` of image ``i`` is yielded as index ``i + r * len(dataset)``:
     this package's datasets read it as sample ``i``, augmented from a seed of its
     own, so with a seed the repeats are not copies of one another.
+
+    ``num_replicas`` and ``rank`` default to paddle.distributed's (one replica when
+    the loader is not distributed).
     """
 
     requested_epoch: Optional[int] = None
 
     def __init__(self, dataset: Any, batch_size: int, shuffle: bool = False,
-                 drop_last: bool = False, num_repeats: int = 3, seed: Optional[int] = None,
-                 distributed: Optional[bool] = None):
-        num_replicas, rank = _shard(distributed)
+                 drop_last: bool = False, num_repeats: int = 3,
+                 num_replicas: Optional[int] = None, rank: Optional[int] = None,
+                 seed: Optional[int] = None, distributed: Optional[bool] = None):
+        replicas, this_rank = _shard(distributed)
+        num_replicas = replicas if num_replicas is None else _positive(num_replicas,
+                                                                        "num_replicas")
+        rank = this_rank if rank is None else rank
+        if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < num_replicas:
+            raise ConfigError(f"rank must be an integer in [0, {num_replicas}), got {rank!r}")
         super().__init__(dataset, batch_size=batch_size, num_replicas=num_replicas, rank=rank,
                          shuffle=shuffle, drop_last=drop_last)
         self.num_repeats = _positive(num_repeats, "num_repeats")
@@ -102,11 +110,15 @@ class RASampler(_Skipping, paddle.io.DistributedBatchSampler):
         return (self.selected_samples + self.batch_size - 1) // self.batch_size
 
 
+@SAMPLERS.register(name="RASampler")
+class RASampler(_Skipping, _RepeatedAugmentation):
+    __doc__ = _RepeatedAugmentation.__doc__
+
+
 Scale = Union[int, Sequence[int]]
 
 
-@SAMPLERS.register(name="MultiScaleSampler")
-class MultiScaleSampler(_Skipping, paddle.io.Sampler):
+class _MultiScaleBatches(paddle.io.Sampler):
     """Batches of one image size each, the size drawn from ``scales``.
 
     Yields batches of ``(width, height, index)`` tuples, which ``MultiScaleDataset``
@@ -197,6 +209,11 @@ class MultiScaleSampler(_Skipping, paddle.io.Sampler):
 
     def __len__(self) -> int:
         return len(self.plan)
+
+
+@SAMPLERS.register(name="MultiScaleSampler")
+class MultiScaleSampler(_Skipping, _MultiScaleBatches):
+    __doc__ = _MultiScaleBatches.__doc__
 
 
 _RESIZING_OPS = ("RandCropImage", "ResizeImage", "CropImage")
