@@ -45,11 +45,17 @@ __all__ = ["MixupOperator", "CutmixOperator", "OpSampler", "BatchTransforms",
 BATCH_TRANSFORMS = Registry("batch transform op")
 
 
-def _alpha(value: Any) -> float:
+def _alpha(value: Any, name: str = "alpha") -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ConfigError(f"alpha: the Beta distribution's parameter must be a number above 0, "
+        raise ConfigError(f"{name}: the Beta distribution's parameter must be a number above 0, "
                           f"got {value!r}")
     return float(value)
+
+
+def _build_op(name: str, args: Mapping, where: str):
+    if "alpha" in args:
+        _alpha(args["alpha"], f"{where}.alpha")  # located at the key, for -o overrides too
+    return BATCH_TRANSFORMS.build(name, args, where)
 
 
 def _float_images(images: np.ndarray) -> np.ndarray:
@@ -188,7 +194,7 @@ def _op_sampler(choices: Mapping, where: str) -> OpSampler:
         prob = args.pop("prob")
         if isinstance(prob, bool) or not isinstance(prob, (int, float)) or not 0 <= prob <= 1:
             raise ConfigError(f"{at}.prob: expected a probability in [0, 1], got {prob!r}")
-        ops.append(BATCH_TRANSFORMS.build(name, args, at))
+        ops.append(_build_op(name, args, at))
         probs.append(float(prob))
     if sum(probs) > 1 + 1e-9:
         raise ConfigError(f"{where}: the probs add up to {sum(probs):g}; at most one operator "
@@ -211,5 +217,5 @@ def build_batch_transforms(op_list: Sequence[Mapping[str, Any]], num_classes: Op
     ops = []
     for at, name, args in _entries(op_list, where):
         ops.append(_op_sampler(args, at) if name == "OpSampler"
-                   else BATCH_TRANSFORMS.build(name, args, at))
+                   else _build_op(name, args, at))
     return BatchTransforms(ops, num_classes)
