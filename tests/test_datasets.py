@@ -212,7 +212,8 @@ def test_image_folder_dataset(tmp_path):
     assert dataset.labels == [0, 1, 1]
     image, label = dataset[2]
     assert image.shape == (3, 8, 8) and image.dtype == np.float32 and label == 1
-    assert DATASETS.names() == ["ImageFolder", "ImageFolderDataset", "ImageNetDataset"]
+    assert DATASETS.names() == ["ImageFolder", "ImageFolderDataset", "ImageNetDataset",
+                               "MultiScaleDataset"]
     assert (DATASETS.get("ImageFolder", "test") is DATASETS.get("ImageFolderDataset", "test")
             is ImageFolderDataset)
 
@@ -328,15 +329,16 @@ def test_loader_workers_give_the_same_samples_as_the_main_process(image_list):
 @pytest.mark.parametrize("change, message", [
     (lambda c: c["dataset"].update(name="CocoDataset"),
      r"^DataLoader\.Train\.dataset\.name: unknown dataset 'CocoDataset'; valid: ImageFolder, "
-     r"ImageFolderDataset, ImageNetDataset$"),
+     r"ImageFolderDataset, ImageNetDataset, MultiScaleDataset$"),
     (lambda c: c["dataset"].update(name="ImageNetDatset"),
      r"^DataLoader\.Train\.dataset\.name: unknown dataset 'ImageNetDatset' \(did you mean "
-     r"'ImageNetDataset'\?\); valid: ImageFolder, ImageFolderDataset, ImageNetDataset$"),
+     r"'ImageNetDataset'\?\); valid: ImageFolder, ImageFolderDataset, ImageNetDataset, "
+     r"MultiScaleDataset$"),
     (lambda c: c["dataset"].pop("name"),
      r"^DataLoader\.Train\.dataset\.name: unknown dataset None; valid: ImageFolder, "),
     (lambda c: c["sampler"].update(name="PKSampler"),
      r"^DataLoader\.Train\.sampler\.name: unknown sampler 'PKSampler'.*; valid: BatchSampler, "
-     r"DistributedBatchSampler$"),
+     r"DistributedBatchSampler, MultiScaleSampler, RASampler$"),
     (lambda c: c["sampler"].pop("batch_size"),
      r"^DataLoader\.Train\.sampler: BatchSampler needs batch_size$"),
     (lambda c: c["sampler"].update(batch_size=0), r"sampler.batch_size must be a positive"),

@@ -18,6 +18,9 @@ from .demo import (DEMO_DEFAULTS, SHAPES, DemoDataset, ensure_demo_dataset, make
                    read_manifest)
 from .labels import read_class_id_map
 from .loader import SAMPLERS, EpochDataLoader, build_dataloader
+from .batch_ops import (BATCH_TRANSFORMS, CutmixOperator, MixupOperator, OpSampler,
+                        build_batch_transforms)
+from .samplers import MultiScaleDataset, MultiScaleSampler, RASampler
 from .transforms import (TRANSFORMS, Compose, CropImage, DecodeImage, ImageDecodeError,
                          NormalizeImage, RandCropImage, RandFlipImage, ResizeImage, ToCHWImage,
                          build_transforms)
@@ -27,7 +30,9 @@ from .augment import (AutoAugment, ColorJitter, CropImageAtRatio, PCALighting, R
 from .erasing import Cutout, GridMask, HideAndSeek, RandomErasing
 
 __all__ = ["ImageNetDataset", "ImageFolderDataset", "DATASETS", "IMAGE_EXTENSIONS",
-           "build_dataloader", "EpochDataLoader", "SAMPLERS", "TRANSFORMS", "Compose",
+           "build_dataloader", "EpochDataLoader", "SAMPLERS", "RASampler", "MultiScaleSampler",
+           "MultiScaleDataset", "BATCH_TRANSFORMS", "MixupOperator", "CutmixOperator",
+           "OpSampler", "build_batch_transforms", "TRANSFORMS", "Compose",
            "build_transforms", "DecodeImage", "ResizeImage", "CropImage", "RandCropImage",
            "RandFlipImage", "NormalizeImage", "ToCHWImage", "ImageDecodeError",
            "AutoAugment", "RandAugment", "RandAugmentV2", "RandAugmentV3", "TimmAutoAugment",

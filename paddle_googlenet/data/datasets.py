@@ -110,7 +110,8 @@ class _ImageSamples(paddle.io.Dataset):
     ``sample_seed``: when set to ``(seed, epoch)`` (build_dataloader does this),
     numpy's global RNG is seeded from ``(seed, epoch, index)`` before each sample is
     transformed, so random augmentations depend on neither the number of workers
-    nor the order in which they fetch samples.
+    nor the order in which they fetch samples. An index ``i + r * len(dataset)`` reads
+    sample ``i`` with a seed of its own (RASampler yields repeats of ``i`` so).
     """
 
     def __init__(self, samples: List[Tuple[str, int]], transform_ops: TransformOps,
@@ -155,7 +156,7 @@ class _ImageSamples(paddle.io.Dataset):
         try:
             return self._sample(index)
         except Exception:  # raised again in the main process: raise_deferred_error
-            self.failed.mark(index)
+            self.failed.mark(index % len(self.samples))  # RASampler's repeats: i + r * len
             return FAILED_SAMPLE
 
     def raise_deferred_error(self):

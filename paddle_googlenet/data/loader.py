@@ -9,6 +9,10 @@
         loader: {num_workers: 4, use_shared_memory: True}
 
 The loader is built with ``batch_sampler=``, so ``paddle.Model.fit`` takes it as is.
+The training dataset may list ``batch_transform_ops`` (Mixup, Cutmix; see
+batch_ops.py): its labels are then soft targets ``[N, num_classes]`` float32, and
+``loader.soft_targets`` is True. Besides the two samplers here, ``RASampler`` and
+``MultiScaleSampler`` (with ``MultiScaleDataset``) are in samplers.py.
 Every ``iter(loader)`` is one epoch, counted by the loader: the epoch orders the
 shuffle and, with a seed, seeds the augmentations (see EpochDataLoader). To resume
 at epoch ``k``, call ``loader.set_epoch(k)`` or, as PaddleClas engines do,
@@ -29,6 +33,7 @@ from paddle.io.dataloader.collate import default_collate_fn
 
 from ..errors import ConfigError, UserError
 from ..registry import Registry, check_value
+from .batch_ops import BatchTransforms, build_batch_transforms
 from .datasets import DATASETS, FAILED_SAMPLE
 from .transforms import build_transforms
 
@@ -146,14 +151,29 @@ class EpochDataLoader(paddle.io.DataLoader):
     process when the batch holding it is due (see ``defer_errors`` in datasets.py);
     with ``skip_bad_images``, ``dataset.bad_images`` lists the files the current
     (or last) epoch skipped.
+
+    ``batch_transform`` (a batch_ops.BatchTransforms) is applied to each collated
+    batch in the main process, in order: with a seed its draws come from a
+    ``np.random.RandomState`` seeded from ``(seed, epoch, batch position)``, so a
+    resumed epoch mixes its remaining batches as the uninterrupted one did. (Not
+    the global RNG: with ``num_workers`` 0 Paddle's loader thread reseeds that for
+    every sample while the main thread works.) Without a seed it draws from
+    ``np.random``.
     """
 
     def __init__(self, dataset: Any, batch_sampler: Any, seed: Optional[int] = None,
-                 where: str = "DataLoader", **kwargs: Any):
+                 where: str = "DataLoader", batch_transform: Optional[BatchTransforms] = None,
+                 **kwargs: Any):
         super().__init__(dataset, batch_sampler=batch_sampler, collate_fn=_collate, **kwargs)
         self.seed = seed
         self.where = where  # the config section, for messages
         self.epoch = 0
+        self.batch_transform = batch_transform
+
+    @property
+    def soft_targets(self) -> bool:
+        """Whether labels are soft targets ``[N, num_classes]`` (batch operators mix them)."""
+        return self.batch_transform is not None
 
     def set_epoch(self, epoch: int) -> None:
         """Make the next iteration epoch ``epoch`` (e.g. when resuming training)."""
@@ -173,11 +193,30 @@ class EpochDataLoader(paddle.io.DataLoader):
             if hasattr(self.dataset, "sample_seed"):
                 # Set before super().__iter__() starts the workers, which copy the dataset.
                 self.dataset.sample_seed = (self.seed, epoch)
+        # Read before super().__iter__() starts the batch sampler, which resets it.
+        first_position = getattr(self.batch_sampler, "skipped_batches", 0)
         if not hasattr(self.dataset, "raise_deferred_error"):
-            return super().__iter__()
-        self.dataset.skipped.clear()  # bad_images counts this epoch's
-        self.dataset.defer_errors = True
-        return self._checked(super().__iter__())
+            batches = super().__iter__()
+        else:
+            self.dataset.skipped.clear()  # bad_images counts this epoch's
+            self.dataset.defer_errors = True
+            batches = self._checked(super().__iter__())
+        if self.batch_transform is None:
+            return batches
+        return self._transformed(batches, epoch, first_position)
+
+    def _transformed(self, batches, epoch: int, first_position: int):
+        """Apply the batch operators to each ``[images, labels]`` batch."""
+        try:
+            for position, (images, labels) in enumerate(batches, start=first_position):
+                rng = (np.random if self.seed is None
+                       else np.random.RandomState([self.seed, epoch, position]))
+                images, targets = self.batch_transform(_array(images), _array(labels), rng)
+                yield [paddle.to_tensor(images), paddle.to_tensor(targets)]
+        finally:
+            close = getattr(batches, "close", None)
+            if close:
+                close()
 
     def _checked(self, batches):
         """Yield the epoch's batches, raising here the first error a sample met."""
@@ -195,6 +234,10 @@ class EpochDataLoader(paddle.io.DataLoader):
             shut_down = getattr(batches, "_try_shutdown_all", None)
             if shut_down:
                 shut_down()
+
+
+def _array(value) -> np.ndarray:
+    return value.numpy() if isinstance(value, paddle.Tensor) else np.asarray(value)
 
 
 def _collate(batch):
@@ -227,18 +270,31 @@ def _named(cfg: Mapping, registry: Registry, where: str):
     return name, kwargs
 
 
-def _build_dataset(cfg: Mapping, where: str):
+def _build_dataset(cfg: Mapping, where: str, num_classes: Optional[int], training: bool):
+    """The dataset of a section, and its BatchTransforms (None without batch_transform_ops)."""
     name, kwargs = _named(cfg, DATASETS, where)
+    batch_ops = kwargs.pop("batch_transform_ops", None)
     DATASETS.check_kwargs(name, kwargs, where)  # before the ops, as the config lists them
+    batch_transform = None
+    if batch_ops is not None:
+        if not training:
+            raise ConfigError(f"{where}.batch_transform_ops: only the training data takes batch "
+                              f"operators (DataLoader.Train); evaluation scores the images as "
+                              f"they are")
+        batch_transform = build_batch_transforms(batch_ops, num_classes,
+                                                 where=f"{where}.batch_transform_ops")
     if kwargs.get("transform_ops") is not None:
-        kwargs["transform_ops"] = build_transforms(kwargs["transform_ops"],
-                                                   where=f"{where}.transform_ops")
-    return DATASETS.build(name, kwargs, where)
+        ops = build_transforms(kwargs["transform_ops"], where=f"{where}.transform_ops")
+        # A dataset that rebuilds the list with other sizes (MultiScaleDataset) takes it as is.
+        if not getattr(DATASETS.get(name, where), "takes_op_list", False):
+            kwargs["transform_ops"] = ops
+    return DATASETS.build(name, kwargs, where), batch_transform
 
 
 def build_dataloader(loader_cfg: Mapping[str, Any], seed: Optional[int] = None,
                      distributed: Optional[bool] = None,
-                     where: str = "DataLoader.Train") -> EpochDataLoader:
+                     where: str = "DataLoader.Train",
+                     num_classes: Optional[int] = None) -> EpochDataLoader:
     """Build the dataset, batch sampler and DataLoader of one config section.
 
     Args:
@@ -253,11 +309,15 @@ def build_dataloader(loader_cfg: Mapping[str, Any], seed: Optional[int] = None,
             ``paddle.distributed`` when True or None (with one process it has one
             shard: the whole dataset); False keeps the whole dataset in this process.
             BatchSampler never shards.
-        where: config path of the section, used in error messages.
+        where: config path of the section, used in error messages. Only a section
+            ending in ``Train`` may list ``dataset.batch_transform_ops``.
+        num_classes: the number of classes (``Arch.class_num``); batch operators
+            need it for the width of their soft targets.
 
     Returns an ``EpochDataLoader`` (a ``paddle.io.DataLoader``); its
     ``batch_sampler`` is the sampler built here. Batches are ``[images, labels]``:
-    images ``[N, C, H, W]`` as the pipeline makes them, labels ``[N]`` int64.
+    images ``[N, C, H, W]`` as the pipeline makes them, labels ``[N]`` int64, or,
+    with ``batch_transform_ops``, soft targets ``[N, num_classes]`` float32.
     """
     if not isinstance(loader_cfg, Mapping):
         raise ConfigError(f"{where} must be a mapping with dataset, sampler and loader, "
@@ -284,26 +344,35 @@ def build_dataloader(loader_cfg: Mapping[str, Any], seed: Optional[int] = None,
     sampler_name, sampler_kwargs = _named(sampler_cfg, SAMPLERS, sampler_at)
     SAMPLERS.check_kwargs(sampler_name, sampler_kwargs, sampler_at,
                           dict.fromkeys(_SAMPLER_FILLED))
-    batch_size = sampler_kwargs["batch_size"]
+    batch_size = sampler_kwargs.get("batch_size", sampler_kwargs.get("first_bs"))
     if batch_size < 1:
-        raise ConfigError(f"{sampler_at}.batch_size must be a positive integer, got {batch_size!r}")
+        name = "batch_size" if "batch_size" in sampler_kwargs else "first_bs"
+        raise ConfigError(f"{sampler_at}.{name} must be a positive integer, got {batch_size!r}")
     num_workers = workers_cfg.get("num_workers", 0)
     if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
         raise ConfigError(f"{loader_at}.num_workers must be an integer >= 0, got {num_workers!r}")
     use_shared_memory = workers_cfg.get("use_shared_memory", True)
     check_value(use_shared_memory, bool, f"{loader_at}.use_shared_memory")
 
-    dataset = _build_dataset(_section(loader_cfg, "dataset", where), dataset_at)
+    dataset, batch_transform = _build_dataset(_section(loader_cfg, "dataset", where), dataset_at,
+                                              num_classes, training=where.endswith("Train"))
 
     sampler = SAMPLERS.build(sampler_name, sampler_kwargs, sampler_at, dataset=dataset,
                              seed=seed, distributed=distributed)
-    per_process = (sampler.num_samples if isinstance(sampler, DistributedBatchSampler)
-                   else len(dataset))
-    drop_last = sampler.drop_last
+    per_process = getattr(sampler, "selected_samples", None)  # RASampler's share
+    if per_process is None:
+        per_process = (sampler.num_samples
+                       if isinstance(sampler, paddle.io.DistributedBatchSampler) else len(dataset))
+    drop_last = getattr(sampler, "drop_last", False)
     if drop_last and batch_size > per_process:
         raise ConfigError(f"{sampler_at}.batch_size {batch_size} is larger than the "
                           f"{per_process} samples this process gets from the dataset "
                           f"({len(dataset)} in all), and drop_last is true, so there would be "
                           f"no batch at all; lower batch_size or set drop_last false")
-    return EpochDataLoader(dataset, sampler, seed=seed, where=where, num_workers=num_workers,
+    return EpochDataLoader(dataset, sampler, seed=seed, where=where,
+                           batch_transform=batch_transform, num_workers=num_workers,
                            use_shared_memory=use_shared_memory, return_list=True)
+
+
+# Imported last: they register themselves in SAMPLERS and DATASETS.
+from . import samplers  # noqa: E402,F401

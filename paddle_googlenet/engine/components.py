@@ -45,7 +45,8 @@ class Components:
     train_loader: Optional[paddle.io.DataLoader]
     eval_loader: Optional[paddle.io.DataLoader]
     loss: paddle.nn.Layer
-    metrics: list
+    metrics: list                      # what fit() reports for training batches
+    eval_metrics: list                 # what evaluate() reports (Metric.Eval)
     confusion: Optional[ConfusionMatrix]
     optimizer: Optional[paddle.optimizer.Optimizer]
     amp_configs: Optional[dict]
@@ -58,6 +59,10 @@ class Components:
     @property
     def metric_names(self) -> list:
         return [n for m in self.metrics for n in m.name()]
+
+    @property
+    def eval_metric_names(self) -> list:
+        return [n for m in self.eval_metrics for n in m.name()]
 
     @property
     def steps_per_epoch(self) -> int:
@@ -92,7 +97,8 @@ def build_components(config: dict, mode: str, device: str, speed_up=None,
     if "Eval" not in loaders and (mode == "eval" or g["eval_during_train"]):
         raise ConfigError("DataLoader.Eval: required to evaluate (or set "
                           "Global.eval_during_train false)")
-    train_loader = (build_dataloader(loaders["Train"], seed=g["seed"], where="DataLoader.Train")
+    train_loader = (build_dataloader(loaders["Train"], seed=g["seed"], where="DataLoader.Train",
+                                     num_classes=network.num_classes)
                     if mode == "train" else None)
     eval_loader = (build_dataloader(loaders["Eval"], seed=g["seed"], where="DataLoader.Eval")
                    if "Eval" in loaders else None)
@@ -103,16 +109,22 @@ def build_components(config: dict, mode: str, device: str, speed_up=None,
     if loss.needs_aux and not network.aux_logits:
         raise ConfigError(f"Loss.{split}: GoogLeNetLoss needs the aux heads, but "
                           f"Arch.aux_logits is false; use CELoss")
-    metrics = build_metrics(_default_entries(config, "Metric", split,
-                                             [{"TopkAcc": {"topk": [1, 5]}}]),
-                            network.num_classes, f"Metric.{split}")
+    default_metrics = [{"TopkAcc": {"topk": [1, 5]}}]
+    # Evaluation always scores Metric.Eval, as PaddleClas does; training batches score
+    # Metric.Train, which cannot hold accuracy when batch operators mix the labels.
+    eval_metrics = build_metrics(_default_entries(config, "Metric", "Eval", default_metrics),
+                                 network.num_classes, "Metric.Eval")
+    metrics = (build_metrics(_default_entries(config, "Metric", "Train", default_metrics),
+                             network.num_classes, "Metric.Train",
+                             soft_targets=getattr(train_loader, "soft_targets", False))
+               if mode == "train" else eval_metrics)
     confusion = None
     if mode == "eval":
         required_weights(config, "evaluate")  # loaded above
         confusion = ConfusionMatrix(network.num_classes)
-        metrics.append(confusion)
+        eval_metrics.append(confusion)
 
-    parts = Components(network, train_loader, eval_loader, loss, metrics, confusion,
+    parts = Components(network, train_loader, eval_loader, loss, metrics, eval_metrics, confusion,
                        optimizer=None, amp_configs=_amp_configs(config["AMP"], device),
                        weights_report=report)
     check_labels(parts)

@@ -93,9 +93,17 @@ class Engine:
         self.num_classes, self.metric_names = p.num_classes, p.metric_names
         self.steps_per_epoch = p.steps_per_epoch
         self.extra_callbacks = visualdl_callbacks(g["use_visualdl"], self.run_dir)
+        self.eval_metric_names = p.eval_metric_names
         self.model = paddle.Model(self.network)
         self.model.prepare(self.optimizer, self.loss, self.metrics,
                            amp_configs=self.amp_configs)
+        # Evaluation scores Metric.Eval through a second wrapper of the same network,
+        # so training batches and evaluation can report different metrics.
+        self.eval_model = self.model
+        if p.eval_metrics is not p.metrics:
+            self.eval_model = paddle.Model(self.network)
+            self.eval_model.prepare(None, self.loss, p.eval_metrics,
+                                    amp_configs=self.amp_configs)
 
     # -- what the callbacks are handed ---------------------------------------------
 
@@ -130,10 +138,10 @@ class Engine:
         """Evaluate the main head on the Eval split: loss, metrics and image count."""
         averager = LossAverager()
         with _quiet_hapi():
-            logs = self.model.evaluate(self.eval_loader, verbose=0, callbacks=[averager])
+            logs = self.eval_model.evaluate(self.eval_loader, verbose=0, callbacks=[averager])
         self.skipped_images(self.eval_loader, "[Eval]")
         result = {"loss": averager.mean}
-        for key in self.metric_names:
+        for key in self.eval_metric_names:
             result[key] = float(logs[key])
         result["images"] = averager.count
         return result

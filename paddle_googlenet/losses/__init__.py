@@ -20,7 +20,29 @@ __all__ = ["CELoss", "GoogLeNetLoss", "CombinedLoss", "LOSSES", "build_loss"]
 LOSSES = Registry("loss")
 
 
+def _is_soft(logits, label) -> bool:
+    """A float label of shape ``[N, C]`` is a soft target (batch operators make them)."""
+    return label.ndim == 2 and label.shape[-1] > 1 and paddle.is_floating_point(label)
+
+
 def _cross_entropy(logits, label, epsilon: Optional[float]):
+    """Mean cross-entropy against an integer label (``[N]`` or ``[N, 1]``) or a soft
+    target ``[N, C]``, whose rows are class probabilities (Mixup and Cutmix's
+    mixtures of one-hot rows): ``-sum(target * log_softmax(logits))``.
+
+    With ``epsilon``, the one-hot row of an integer label, or the soft target itself,
+    becomes ``(1 - epsilon) * target + epsilon / C``, as PaddleClas's CELoss smooths
+    both. (PaddleClas's CELoss without epsilon passes a soft label through a softmax
+    first, for distillation, where the label is a teacher's logits; here a soft
+    label is a distribution already and is used as it is.)
+    """
+    if _is_soft(logits, label):
+        if label.shape[-1] != logits.shape[-1]:
+            raise ConfigError(f"soft targets have {label.shape[-1]} classes but the network "
+                              f"outputs {logits.shape[-1]}; the loader's num_classes must be "
+                              f"Arch.class_num")
+        soft = F.label_smooth(label, epsilon=epsilon) if epsilon else label
+        return F.cross_entropy(logits, soft.astype(logits.dtype), soft_label=True)
     if label.ndim == 1:
         label = label.unsqueeze(-1)
     if not epsilon:
@@ -38,7 +60,8 @@ def _check_epsilon(epsilon):
 
 @LOSSES.register
 class CELoss(nn.Layer):
-    """Cross-entropy of the main output, with optional label smoothing ``epsilon``."""
+    """Cross-entropy of the main output, with optional label smoothing ``epsilon``;
+    the label is an integer class or a soft target (see ``_cross_entropy``)."""
 
     needs_aux = False
 
@@ -53,7 +76,11 @@ class CELoss(nn.Layer):
 
 @LOSSES.register
 class GoogLeNetLoss(nn.Layer):
-    """The paper's objective: ``CE(out) + aux_weight * (CE(out1) + CE(out2))``."""
+    """The paper's objective: ``CE(out) + aux_weight * (CE(out1) + CE(out2))``.
+
+    Unlike PaddleClas's GoogLeNetLoss (integer labels only, no smoothing), it takes
+    soft targets and ``epsilon`` as CELoss does, for every head.
+    """
 
     needs_aux = True
 

@@ -4,9 +4,15 @@
 a stock ``paddle.metric.Accuracy`` would take GoogLeNet's aux output ``out1`` for the
 label and report a wrong number without complaint. These metrics always score the
 first output against the last argument.
+
+Top-k accuracy needs integer labels. With ``batch_transform_ops`` (Mixup, Cutmix)
+the training labels are soft targets, and, as PaddleClas does, accuracy is then
+not computed on the training data: ``metrics_for_soft_targets`` leaves TopkAcc out
+of the training metrics and says so, and TopkAcc refuses a soft label it is given.
 """
 
-from typing import List, Union
+import warnings
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import paddle
@@ -14,9 +20,14 @@ import paddle
 from ..errors import ConfigError
 from ..registry import Registry
 
-__all__ = ["TopkAcc", "GoogLeNetTopkAcc", "ConfusionMatrix", "METRICS", "build_metrics"]
+__all__ = ["TopkAcc", "GoogLeNetTopkAcc", "ConfusionMatrix", "METRICS", "build_metrics",
+           "metrics_for_soft_targets", "SoftLabelError"]
 
 METRICS = Registry("metric")
+
+
+class SoftLabelError(ConfigError):
+    """An accuracy metric was given soft targets, which have no single true class."""
 
 
 @METRICS.register
@@ -34,6 +45,12 @@ class TopkAcc(paddle.metric.Metric):
 
     def compute(self, *args):
         pred, label = args[0], args[-1]
+        if label.ndim == 2 and label.shape[-1] > 1 and paddle.is_floating_point(label):
+            # Whose class would count for a mixed image? PaddleClas does not say either.
+            raise SoftLabelError(
+                f"{type(self).__name__} cannot score soft targets (labels of shape "
+                f"{list(label.shape)}, made by batch_transform_ops such as Mixup or Cutmix); "
+                f"leave it out of Metric.Train")
         maxk = min(self.maxk, pred.shape[-1])
         _, indices = paddle.topk(pred, k=maxk, axis=-1)
         label = label.reshape([-1, 1]).astype(indices.dtype)
@@ -65,8 +82,33 @@ class GoogLeNetTopkAcc(TopkAcc):
     """PaddleClas's name for top-k accuracy of GoogLeNet's main output."""
 
 
-def build_metrics(entries, num_classes: int, where: str = "Metric.Eval"):
-    """Build ``[{Name: {topk: [1, 5]}}, ...]``; a k above the class count is an error."""
+def metrics_for_soft_targets(metrics: Sequence[paddle.metric.Metric],
+                             soft_targets: bool) -> Tuple[list, Optional[str]]:
+    """The metrics that can score the labels, and a warning naming those left out.
+
+    With ``soft_targets`` (the training loader's batch operators mix labels), the
+    top-k accuracies are left out, as PaddleClas leaves TopkAcc out of
+    ``Metric.Train``; otherwise every metric is kept and the warning is None.
+    """
+    if not soft_targets:
+        return list(metrics), None
+    kept = [m for m in metrics if not isinstance(m, TopkAcc)]
+    dropped = [type(m).__name__ for m in metrics if isinstance(m, TopkAcc)]
+    if not dropped:
+        return kept, None
+    return kept, (f"accuracy cannot be computed on training batches whose labels "
+                  f"batch_transform_ops mixed into soft targets; left out of the training "
+                  f"metrics: {', '.join(dropped)}")
+
+
+def build_metrics(entries, num_classes: int, where: str = "Metric.Eval",
+                  soft_targets: bool = False):
+    """Build ``[{Name: {topk: [1, 5]}}, ...]``; a k above the class count is an error.
+
+    ``soft_targets``: the labels will be soft targets (batch operators on the
+    training data); metrics that cannot score them are left out with a warning
+    (see ``metrics_for_soft_targets``).
+    """
     metrics = []
     for i, entry in enumerate(entries or ()):
         (name, args), = entry.items()
@@ -75,6 +117,9 @@ def build_metrics(entries, num_classes: int, where: str = "Metric.Eval"):
             raise ConfigError(f"{where}.{i}.{name}.topk: top-{metric.maxk} needs at least "
                               f"{metric.maxk} classes; the model has {num_classes}")
         metrics.append(metric)
+    metrics, warning = metrics_for_soft_targets(metrics, soft_targets)
+    if warning:
+        warnings.warn(warning)
     return metrics
 
 
