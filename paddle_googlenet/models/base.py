@@ -49,6 +49,21 @@ class Classifier(nn.Layer):
 
     head_prefixes: Tuple[str, ...] = ()
 
+    def _set_head_options(self, num_classes: int, aux_logits: bool, dropout: float,
+                          aux_dropout: float, adaptive_pool: bool) -> None:
+        """Check and keep the constructor options every GoogLeNet-style network shares."""
+        check_num_classes(num_classes)
+        for name, rate in (("dropout", dropout), ("aux_dropout", aux_dropout)):
+            if not 0.0 <= float(rate) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {rate!r}")
+        self.num_classes = num_classes
+        self.adaptive_pool = adaptive_pool
+        self.dropout_rate = dropout
+        self.aux_dropout_rate = aux_dropout
+        # Aux heads exist whenever there are classes to classify and they were asked for.
+        self._wants_aux = bool(aux_logits)
+        self.aux_logits = self._wants_aux and num_classes > 0
+
     def check_input(self, x) -> None:
         """Raise ``InputShapeError`` unless the network can take ``x`` (a tensor
         ``[N, C, H, W]``; sides of -1 or None, unknown while tracing, pass)."""

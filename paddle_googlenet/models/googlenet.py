@@ -134,7 +134,7 @@ def _aux_head(in_channels: int, num_classes: int, dropout: float,
     pool = nn.AdaptiveAvgPool2D(4) if adaptive_pool else nn.AvgPool2D(5, stride=3)
     return nn.Sequential(
         ("pool", pool),
-        ("conv", nn.Conv2D(in_channels, 128, 1)),  # no ReLU here, as in the spec
+        ("conv", nn.Conv2D(in_channels, 128, 1)),  # no ReLU after it
         ("flatten", nn.Flatten()),
         ("fc1", nn.Linear(128 * 4 * 4, 1024)),
         ("relu", nn.ReLU()),
@@ -168,7 +168,7 @@ class GoogLeNet(Classifier):
             parameter names ``branch1.0.weight``...). Default ``conv_relu``;
             ``conv_bn_relu`` adds batch norm. The names ``"conv_relu"`` and
             ``"conv_bn_relu"`` work too (for configs). The auxiliary heads' 1x1
-            convolutions stay plain biased convolutions, as in the spec.
+            convolutions stay plain biased convolutions without activation.
 
     Every convolution and Linear layer is initialised by type (see ``initialise``),
     so a ``conv_block`` may use convolutions without bias and norm layers.
@@ -181,18 +181,8 @@ class GoogLeNet(Classifier):
                  adaptive_pool: bool = False,
                  conv_block: Union[str, ConvBlock] = conv_relu):
         super().__init__()
-        check_num_classes(num_classes)
-        for name, rate in (("dropout", dropout), ("aux_dropout", aux_dropout)):
-            if not 0.0 <= float(rate) < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {rate!r}")
+        self._set_head_options(num_classes, aux_logits, dropout, aux_dropout, adaptive_pool)
         block = _conv_block(conv_block)
-        self.num_classes = num_classes
-        self.adaptive_pool = adaptive_pool
-        self.dropout_rate = dropout
-        self.aux_dropout_rate = aux_dropout
-        # Aux heads exist whenever there are classes to classify and they were asked for.
-        self._wants_aux = bool(aux_logits)
-        self.aux_logits = self._wants_aux and num_classes > 0
 
         self.stem = nn.Sequential(*splice([
             block(3, 64, 7, stride=2, padding=3), _max_pool(),

@@ -160,16 +160,7 @@ class GoogLeNetPaddleClas(Classifier):
                  dropout: float = 0.4, aux_dropout: float = 0.7,
                  adaptive_pool: bool = False):
         super().__init__()
-        check_num_classes(num_classes)
-        for name, rate in (("dropout", dropout), ("aux_dropout", aux_dropout)):
-            if not 0.0 <= float(rate) < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {rate!r}")
-        self.num_classes = num_classes
-        self.adaptive_pool = adaptive_pool
-        self.dropout_rate = dropout
-        self.aux_dropout_rate = aux_dropout
-        self._wants_aux = bool(aux_logits)
-        self.aux_logits = self._wants_aux and num_classes > 0
+        self._set_head_options(num_classes, aux_logits, dropout, aux_dropout, adaptive_pool)
 
         self._conv = _Conv(3, 64, 7, stride=2)
         self._pool = nn.MaxPool2D(3, stride=2)  # shared by all four stride-2 stages
