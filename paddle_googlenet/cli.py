@@ -182,13 +182,20 @@ def _predict(argv):
     from .deploy import format_result
     from .predict import Predictor, expand_images
 
+    def add_arguments(parser):
+        parser.add_argument("images", nargs="*", metavar="IMAGE",
+                            help="image files, folders (searched recursively) or globs "
+                                 "(default: Infer.infer_imgs)")
+        parser.add_argument("--json", action="store_true", help="print JSON lines, one per image")
+
     args, config = parse_with_config(
-        argv, "Predict the top-k classes of images (Infer.infer_imgs: a file, folder or glob) "
-              "with the dynamic-graph model.",
-        lambda parser: parser.add_argument("--json", action="store_true",
-                                           help="print JSON lines, one per image"))
+        argv, "Predict the top-k classes of images with the dynamic-graph model.",
+        add_arguments)
     predictor = Predictor(config)
-    paths = expand_images(config["Infer"]["infer_imgs"])
+    if args.images:
+        paths = expand_images(args.images, where="IMAGE arguments")
+    else:
+        paths = expand_images(config["Infer"]["infer_imgs"])
     failed = 0
     for result in predictor.predict(paths):
         failed += "error" in result

@@ -32,6 +32,7 @@ import paddle
 from .config import required_weights
 from .data import build_dataloader, read_class_id_map
 from .deploy import ONNX_FILE, OnnxModel, PaddleModel, Preprocess
+from .deploy.infer import native_stderr_held_back
 from .errors import ConfigError, UserError
 from .fileio import replace_dir, temp_dir_for
 from .models import build_main_head
@@ -90,12 +91,16 @@ def export_inference_model(config: dict, save_dir: str = None, onnx: bool = Fals
         _check_int8_request(config, calibration_images, int8_min_agreement)
 
     main_head = build_main_head(config["Arch"], weights, softmax, heads="strict")
+    _check_image_shape(main_head.net, g["image_shape"])
     spec = [paddle.static.InputSpec([None] + list(g["image_shape"]), "float32", name="x")]
 
     tmp = temp_dir_for(save_dir)
     result = {"dir": save_dir}
     try:
-        paddle.jit.save(main_head, os.path.join(tmp, "inference"), input_spec=spec)
+        # Paddle 3.3 logs "PIR not support input out tensor" (a glog warning from its
+        # C++ side) on every save; what the save writes there is shown only if it fails.
+        with native_stderr_held_back():
+            paddle.jit.save(main_head, os.path.join(tmp, "inference"), input_spec=spec)
         missing = [f for f in MODEL_FILES if not os.path.isfile(os.path.join(tmp, f))]
         if missing:  # e.g. a Paddle with PIR off writes inference.pdmodel instead
             raise ConfigError(f"paddle.jit.save did not write {', '.join(missing)}; this "
@@ -113,6 +118,16 @@ def export_inference_model(config: dict, save_dir: str = None, onnx: bool = Fals
         raise
     result["files"] = sorted(os.listdir(save_dir))
     return result
+
+
+def _check_image_shape(network, image_shape):
+    """The network's own shape error for ``Global.image_shape``, before tracing: a
+    traced forward would bury it in a dump of the transformed code."""
+    if hasattr(network, "check_input"):
+        try:
+            network.check_input(paddle.zeros([1] + list(image_shape)))
+        except UserError as err:
+            raise ConfigError(f"Global.image_shape: {err}") from err
 
 
 def _check_int8_request(config: dict, calibration_images: int, min_agreement: float):

@@ -65,32 +65,45 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 # ------------------------------------------------------------------------ files
 
+def _is_pattern(path: str) -> bool:
+    return any(c in path for c in "*?[")
+
+
 def expand_images(spec, where: Optional[str] = None) -> List[str]:
     """Image paths from a file, a folder (searched recursively) or a glob, or a list of them.
 
-    A path that does not exist is kept, so that it is reported with the other
-    per-file errors; a folder or glob that finds nothing is a DataError (prefixed
-    with ``where``, the option or config key that gave ``spec``).
+    A path that does not exist, a glob that matches no file and a folder without
+    images are kept as they were given, so that each is reported with the other
+    per-file errors (``read_image_file`` says which it was) while the rest are
+    classified. Only an empty ``spec`` is a DataError (prefixed with ``where``, the
+    option or config key that gave it).
     """
     specs = spec if isinstance(spec, (list, tuple)) else [spec]
+    specs = [str(item) for item in specs if item is not None and str(item) != ""]
+    if not specs:
+        raise DataError(f"{where + ': ' if where else ''}no images given (a file, a folder "
+                        f"or a glob)")
     paths = []
-    for item in map(str, specs):
+    for item in specs:
         if os.path.isdir(item):
             found = [os.path.join(root, name) for root, _, names in os.walk(item)
                      for name in names if name.lower().endswith(IMAGE_EXTENSIONS)]
-        elif any(c in item for c in "*?["):
+        elif _is_pattern(item) and not os.path.exists(item):
             found = [p for p in glob.glob(item, recursive=True) if os.path.isfile(p)]
         else:
-            found = [item]
-        if not found:
-            raise DataError(f"{where + ': ' if where else ''}no images found at {item!r}")
-        paths += sorted(found)
+            found = []
+        paths += sorted(found) or [item]
     return paths
 
 
 def read_image_file(path: str, transform: Callable[[bytes], np.ndarray]) -> np.ndarray:
     """``transform`` of the bytes of an image file; ``ImageError`` names the file when
     it cannot be read or ``transform`` raises a DataError."""
+    if os.path.isdir(path):  # what expand_images keeps for a folder without images
+        raise ImageError(f"no images in folder {path} (looked for "
+                         f"{', '.join(IMAGE_EXTENSIONS)})")
+    if _is_pattern(path) and not os.path.exists(path):  # a glob that matched nothing
+        raise ImageError(f"no file matches {path}")
     try:
         with open(path, "rb") as f:
             data = f.read()

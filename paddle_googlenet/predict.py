@@ -16,9 +16,10 @@ from .models import build_main_head
 __all__ = ["expand_images", "Predictor"]
 
 
-def expand_images(spec) -> List[str]:
-    """Image paths from a file, a folder (searched recursively) or a glob, or a list of them."""
-    return pixels.expand_images(spec, where="Infer.infer_imgs")
+def expand_images(spec, where: str = "Infer.infer_imgs") -> List[str]:
+    """Image paths from a file, a folder (searched recursively) or a glob, or a list of
+    them: ``pixels.expand_images``, as ``tools/infer.py`` expands its ``--image``."""
+    return pixels.expand_images(spec, where=where)
 
 
 class Predictor:

@@ -288,8 +288,6 @@ def test_infer_errors_are_one_line_with_what_would_be_valid(deployed, tmp_path, 
         "--model_dir", str(empty), "--image", image)
     assert "needs a CUDA build" in error_of("--model_dir", deployed["dir"], "--image", image,
                                             "--device", "gpu")
-    assert "no images found" in error_of("--model_dir", deployed["dir"], "--image",
-                                         str(tmp_path / "*.jpg"))
     if bf16_supported():
         assert infer.main(["--model_dir", deployed["dir"], "--image", image,
                            "--precision", "bf16"]) == 0
@@ -396,3 +394,19 @@ def test_int8_option_errors(tiny_data, deployed, tmp_path, capsys):
         assert export_main(argv + ["--int8", flag, value]) == 2
         assert flag in capsys.readouterr().err
     assert not os.path.exists(str(tmp_path / "x"))
+
+
+def test_infer_reports_an_unmatched_glob_as_its_own_error_and_classifies_the_rest(
+        deployed, tmp_path, capsys):
+    image = os.path.join(deployed["images"], "gray.png")
+    unmatched = str(tmp_path / "*.jpg")
+    capsys.readouterr()
+    assert infer.main(["--model_dir", deployed["dir"], "--json", "--image", unmatched,
+                       image]) == 1
+    captured = capsys.readouterr()
+    results = [json.loads(line) for line in captured.out.splitlines()]
+    assert [r["file"] for r in results] == [unmatched, image]
+    assert results[0]["error"] == f"no file matches {unmatched}"
+    assert "topk" in results[1]
+    assert "Traceback" not in captured.err
+    assert captured.err.strip().splitlines()[-1] == "1 of 2 images could not be classified"

@@ -58,3 +58,47 @@ def test_predict_handles_modes_and_bad_files(tiny_data, tmp_path, capsys):
         assert 0 < sum(t["score"] for t in top) <= 1.0 + 1e-6
     assert "not an image" in results["junk.jpg"]["error"]
     assert "cut.jpg" in results["cut.jpg"]["error"]
+
+
+def random_weights(path):
+    import paddle
+
+    from paddle_googlenet.models import build_model
+
+    paddle.seed(0)
+    paddle.save(build_model({"name": "GoogLeNet", "class_num": 6,
+                             "adaptive_pool": True}).state_dict(), path)
+    return path
+
+
+def test_images_given_as_arguments_replace_infer_imgs_and_each_miss_is_its_own_error(
+        tiny_data, tmp_path, capsys):
+    weights = random_weights(str(tmp_path / "random.pdparams"))
+    val = os.path.join(tiny_data, "images", "val")
+    names = sorted(os.listdir(val))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    images = [os.path.join(val, names[0]),                    # a file
+              val,                                            # a folder
+              os.path.join(val, "circle_*.jpg"),              # a glob
+              str(tmp_path / "nothing" / "*.png"),            # a glob that matches nothing
+              str(tmp_path / "missing.jpg"),                  # a file that does not exist
+              str(empty)]                                     # a folder without images
+    argv = argv_for(tiny_data, str(tmp_path), **{
+        "Global.pretrained_model": weights,
+        "Infer.infer_imgs": str(tmp_path / "not-used.jpg")}) + ["--json", *images]
+    capsys.readouterr()
+    assert predict_main(argv) == 1  # some could not be predicted; the others were
+    captured = capsys.readouterr()
+    results = [json.loads(line) for line in captured.out.splitlines()]
+    files = [r["file"] for r in results]
+    circles = sorted(os.path.join(val, n) for n in names if n.startswith("circle_"))
+    assert files == [images[0], *sorted(os.path.join(val, n) for n in names), *circles,
+                     *images[3:]]
+    assert all("topk" in r for r in results[:-3])
+    errors = {r["file"]: r["error"] for r in results[-3:]}
+    assert errors[images[3]] == f"no file matches {images[3]}"
+    assert "cannot read" in errors[images[4]] and "No such file" in errors[images[4]]
+    assert errors[images[5]].startswith(f"no images in folder {images[5]}")
+    assert captured.err.strip().splitlines()[-1] == \
+        f"3 of {len(results)} images could not be predicted"

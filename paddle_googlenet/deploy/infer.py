@@ -36,6 +36,7 @@ from .precisions import PRECISIONS, precision_named
 from .preprocess import Preprocess
 
 __all__ = ["DEPLOY_CONFIG", "ONNX_FILE", "read_deploy_config", "paddle_model_files",
+           "native_stderr_held_back",
            "PaddleModel", "OnnxModel", "ImageClassifier", "classify_files", "format_result",
            "main"]
 
@@ -89,10 +90,12 @@ def paddle_model_files(model_dir: str, precision: str = "fp32") -> (str, str):
 
 
 @contextlib.contextmanager
-def _native_stderr_held_back():
-    """Hold back what native code writes to stderr, and write it out only if the
-    block fails. Paddle's legacy oneDNN passes (the int8 path) print a line per
-    pass there, which ``disable_glog_info`` does not reach."""
+def native_stderr_held_back():
+    """Hold back what is written to stderr (file descriptor 2, so native code's
+    glog lines too), and write it out only if the block fails. Paddle's legacy
+    oneDNN passes (the int8 path) print a line per pass there, which
+    ``disable_glog_info`` does not reach; ``paddle.jit.save`` warns there about
+    every model it saves."""
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as held:
@@ -179,7 +182,7 @@ class PaddleModel:
         config.disable_glog_info()
         if device == "cpu" and keep_memory:  # once every option is known to be valid
             keep_freed_memory()
-        with _native_stderr_held_back():
+        with native_stderr_held_back():
             self.predictor = paddle_infer.create_predictor(config)
         self.input = self.predictor.get_input_handle(self.predictor.get_input_names()[0])
         self.output_name = self.predictor.get_output_names()[0]
