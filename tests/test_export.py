@@ -2,6 +2,9 @@
 
 import json
 import os
+import re
+import subprocess
+import sys
 
 import numpy as np
 import paddle
@@ -12,7 +15,7 @@ from paddle_googlenet.config import load_config
 from paddle_googlenet.deploy import PaddleModel
 from paddle_googlenet.engine import Engine
 from paddle_googlenet.models import MainHeadOnly, build_model, load_weights
-from tiny import DEFAULT_CONFIG, tiny_overrides
+from tiny import DEFAULT_CONFIG, ROOT, tiny_overrides
 
 
 def exported(tiny_data, tmp_path, **extra):
@@ -79,3 +82,55 @@ def test_export_without_weights_is_a_clear_error(tiny_data, tmp_path, capsys):
     assert export_main(["-c", DEFAULT_CONFIG, *sum((["-o", o] for o in options), [])]) == 2
     assert "Global.pretrained_model: give the weights to export" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "inference")
+
+
+def random_weights(path):
+    paddle.seed(0)
+    paddle.save(build_model({"name": "GoogLeNet", "class_num": 6,
+                             "adaptive_pool": True}).state_dict(), path)
+    return path
+
+
+def export_argv(tiny_data, tmp_path, **extra):
+    options = tiny_overrides(tiny_data, str(tmp_path), **{
+        "Global.pretrained_model": random_weights(str(tmp_path / "random.pdparams")),
+        "Global.save_inference_dir": str(tmp_path / "inference"),
+        "Infer.PostProcess.class_id_map_file": os.path.join(tiny_data, "label_list.txt"),
+        **extra})
+    return ["-c", DEFAULT_CONFIG, *sum((["-o", o] for o in options), [])]
+
+
+def test_export_at_a_size_fixed_pool_heads_cannot_take_is_the_one_line_shape_error(
+        tiny_data, tmp_path, capsys):
+    from paddle_googlenet.models import InputShapeError
+
+    argv = export_argv(tiny_data, tmp_path, **{"Arch.adaptive_pool": False,
+                                               "Global.image_shape": "[3,64,64]"})
+    capsys.readouterr()
+    assert export_main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "transformed code" not in err
+    fixed = build_model({"name": "GoogLeNet", "class_num": 6, "adaptive_pool": False})
+    try:
+        fixed.check_input(paddle.zeros([1, 3, 64, 64]))
+    except InputShapeError as shape_error:  # the network's own words, as train and eval say
+        assert err == (f"error: Global.image_shape: {shape_error} "
+                       f"(set by -o Global.image_shape=[3,64,64])")
+    else:
+        raise AssertionError("64x64 should not fit the fixed-pool heads")
+    assert not os.path.exists(tmp_path / "inference")
+
+
+def test_export_tool_prints_only_its_result(tiny_data, tmp_path):
+    """No Paddle warning about the traced program, no glog lines: the one result line."""
+    script = os.path.join(ROOT, "tools", "export_model.py")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GLOG_", "FLAGS_"))}
+    done = subprocess.run([sys.executable, script, *export_argv(tiny_data, tmp_path)],
+                          capture_output=True, text=True, env=env, cwd=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    output = done.stdout + done.stderr
+    assert "PIR not support" not in output
+    assert not re.search(r"^[IW]\d{4} ", output, re.M), output
+    assert output.strip().splitlines() == [
+        f"exported to {tmp_path / 'inference'}: inference.json, inference.pdiparams, "
+        f"inference.yml"]
