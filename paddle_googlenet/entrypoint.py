@@ -7,15 +7,32 @@
 Paddle is named with what to install. Any other exception is a bug and keeps its
 traceback. This module imports neither Paddle nor the training code, so
 deployment's tool uses it too.
+
+Before ``main`` runs (and so before Paddle is first imported), ``quiet_native_logs``
+turns off glog's INFO lines: Paddle's C++ side logs them for its own bookkeeping
+(e.g. the TCP store ``paddle.distributed.launch`` sets up), and a tool's output is
+its results. A user's own ``GLOG_minloglevel`` or ``GLOG_v`` is kept.
 """
 
+import os
 import sys
 import traceback
 from typing import Callable, List, Optional
 
 from .errors import PADDLE_MISSING, UserError
 
-__all__ = ["run_tool"]
+__all__ = ["run_tool", "quiet_native_logs"]
+
+# glog severities: 0 INFO (VLOG(n) lines too), 1 WARNING, 2 ERROR, 3 FATAL
+GLOG_QUIET_LEVEL = "1"
+
+
+def quiet_native_logs(environ=os.environ):
+    """Set glog's minimum level to WARNING in ``environ`` unless the user chose a level
+    or asked for verbose logs (``GLOG_v``). glog reads it when Paddle's library loads,
+    so this must run before ``import paddle``; the launcher's workers inherit it."""
+    if "GLOG_minloglevel" not in environ and "GLOG_v" not in environ:
+        environ["GLOG_minloglevel"] = GLOG_QUIET_LEVEL
 
 
 def _missing_paddle(err: ImportError) -> bool:
@@ -30,6 +47,7 @@ def run_tool(main: Callable[[List[str]], Optional[int]], argv: Optional[List[str
     UserError (the training tools use it to locate a config key).
     """
     argv = sys.argv[1:] if argv is None else list(argv)
+    quiet_native_logs()
     try:
         return main(argv) or 0
     except UserError as err:

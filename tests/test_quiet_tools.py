@@ -1,0 +1,133 @@
+"""The tools print their results and the user's errors, not Paddle's own logging: no
+compiler-cache warning, no glog INFO lines, no banner of flags Paddle set itself;
+and an interrupted launcher run says how to resume it through the launcher."""
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from collections import namedtuple
+
+from paddle_googlenet.cli import _launcher_command, _resume_command
+from paddle_googlenet.entrypoint import quiet_native_logs
+from tiny import ROOT, tiny_overrides
+
+GLOG_LINE = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d", re.M)
+
+
+def python_output(code):
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+    env["PYTHONPATH"] = ROOT
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout + done.stderr
+
+
+def test_importing_paddle_after_the_package_warns_of_no_ccache_whatever_the_filters():
+    if shutil.which("ccache") is None:  # the warning Paddle gives on its own here
+        assert "No ccache found" in python_output("import paddle")
+    assert "No ccache found" not in python_output("import paddle_googlenet; import paddle")
+    # pytest and other harnesses reset the warning filters after the package's import
+    assert "No ccache found" not in python_output(
+        "import warnings, paddle_googlenet\n"
+        "warnings.resetwarnings(); warnings.simplefilter('always')\n"
+        "import paddle")
+    # and the package leaves the user's own filters alone
+    assert python_output(
+        "import warnings; before = list(warnings.filters)\n"
+        "import paddle_googlenet.cli\n"
+        "print(warnings.filters == before)").strip() == "True"
+
+
+def test_glog_info_lines_are_off_unless_the_user_chose_a_level():
+    environ = {}
+    quiet_native_logs(environ)
+    assert environ == {"GLOG_minloglevel": "1"}
+    for chosen in ({"GLOG_minloglevel": "0"}, {"GLOG_v": "3"}):
+        environ = dict(chosen)
+        quiet_native_logs(environ)
+        assert environ == chosen
+
+
+def test_launcher_run_shows_no_glog_lines_or_flags_banner(tiny_data, tmp_path):
+    logs = str(tmp_path / "logs")
+    overrides = tiny_overrides(tiny_data, str(tmp_path / "out"), epochs=1)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GLOG_", "FLAGS_"))}
+    proc = subprocess.run(
+        [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2",
+         "--log_dir", logs, "tools/train.py", "-c", "configs/googlenet.yaml",
+         *sum((["-o", o] for o in overrides), [])],
+        cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
+    workers = "".join(open(os.path.join(logs, name)).read() for name in sorted(os.listdir(logs))
+                      if name.startswith("workerlog"))
+    assert proc.returncode == 0, proc.stderr[-2000:] + workers[-3000:]
+    assert "finished 1 epochs" in workers
+    for output in (proc.stdout, proc.stderr, workers):
+        assert "Modified FLAGS detected" not in output
+        assert not GLOG_LINE.search(output), GLOG_LINE.search(output).group(0)
+    assert "No ccache found" not in workers  # the launcher's own process imports Paddle first
+
+
+def test_the_flags_banner_keeps_the_flags_the_user_set(monkeypatch, capsys):
+    from paddle.distributed import parallel
+
+    from paddle_googlenet.cli import _quiet_flags_banner
+
+    monkeypatch.setattr(parallel, "_print_modified_flags", parallel._print_modified_flags)
+    monkeypatch.setenv("FLAGS_check_nan_inf", "1")
+    _quiet_flags_banner()
+    _quiet_flags_banner()  # once is enough: not wrapped twice
+    flag = namedtuple("FLAGS", ["name", "current_value", "default_value"])
+    parallel._print_modified_flags([flag("FLAGS_enable_pir_in_executor", True, False)])
+    assert capsys.readouterr().err == ""
+    parallel._print_modified_flags([flag("FLAGS_enable_pir_in_executor", True, False),
+                                    flag("FLAGS_check_nan_inf", True, False)])
+    banner = capsys.readouterr().err
+    assert "Modified FLAGS detected" in banner and "FLAGS_check_nan_inf" in banner
+    assert "FLAGS_enable_pir_in_executor" not in banner
+
+
+LAUNCHED = {"PADDLE_TRAINERS_NUM": "2", "PADDLE_TRAINER_ID": "1", "PADDLE_LOCAL_SIZE": "2",
+            "PADDLE_NNODES": "1", "PADDLE_MASTER": "10.0.0.1:6170"}
+ARGV = ["-c", "configs/googlenet.yaml", "-o", "Global.epochs=3",
+        "-o", "Global.checkpoints=old/ckpt", "-o", "Global.output_dir=my out"]
+
+
+def resume_words(environ, parent_cmdline):
+    return shlex.split(_resume_command(ARGV, "out/GoogLeNet/interrupted", environ,
+                                       parent_cmdline))
+
+
+def test_resume_command_without_the_launcher_runs_the_script():
+    words = resume_words({}, None)
+    assert os.path.basename(words[0]).startswith("python")
+    assert words[1:] == ["tools/train.py", "-c", "configs/googlenet.yaml",
+                         "-o", "Global.epochs=3", "-o", "Global.output_dir=my out",
+                         "-o", "Global.checkpoints=out/GoogLeNet/interrupted"]
+
+
+def test_resume_command_under_the_launcher_repeats_the_launchers_command():
+    launcher = ["python3", "-m", "paddle.distributed.launch", "--nproc_per_node", "2",
+                "--log_dir", "logs"]
+    parent = [*launcher, "tools/train.py", *ARGV]
+    assert resume_words(LAUNCHED, parent) == [
+        *launcher, "tools/train.py", "-c", "configs/googlenet.yaml", "-o", "Global.epochs=3",
+        "-o", "Global.output_dir=my out", "-o", "Global.checkpoints=out/GoogLeNet/interrupted"]
+
+
+def test_resume_command_under_the_launcher_is_rebuilt_when_its_command_is_unknown():
+    for parent in (None, [], ["bash", "run.sh"]):
+        assert _launcher_command(LAUNCHED, parent, "tools/train.py") == [
+            "python", "-m", "paddle.distributed.launch", "--nproc_per_node", "2"]
+    two_nodes = dict(LAUNCHED, PADDLE_TRAINERS_NUM="8", PADDLE_NNODES="2")
+    del two_nodes["PADDLE_LOCAL_SIZE"]
+    assert _launcher_command(two_nodes, None, "tools/train.py") == [
+        "python", "-m", "paddle.distributed.launch", "--nproc_per_node", "4",
+        "--nnodes", "2", "--master", "10.0.0.1:6170"]
+    words = resume_words(LAUNCHED, ["bash", "run.sh"])
+    assert words[:6] == ["python", "-m", "paddle.distributed.launch", "--nproc_per_node", "2",
+                         "tools/train.py"]
+    assert words[-2:] == ["-o", "Global.checkpoints=out/GoogLeNet/interrupted"]
