@@ -56,6 +56,7 @@ def test_launcher_run_shows_no_glog_lines_or_flags_banner(tiny_data, tmp_path):
     logs = str(tmp_path / "logs")
     overrides = tiny_overrides(tiny_data, str(tmp_path / "out"), epochs=1)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GLOG_", "FLAGS_"))}
+    env["OMP_NUM_THREADS"] = "1"  # another value is a warning Paddle rightly prints
     proc = subprocess.run(
         [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2",
          "--log_dir", logs, "tools/train.py", "-c", "configs/googlenet.yaml",
