@@ -83,6 +83,13 @@ def _same_file(a: str, b: str) -> bool:
     return os.path.realpath(a) == os.path.realpath(b)
 
 
+def _shown_python(python: str) -> str:
+    """Plain "python" where that is the same interpreter as ``python``."""
+    on_path = shutil.which("python")
+    return "python" if on_path and _same_file(on_path, shutil.which(python) or python) \
+        else python
+
+
 def _launcher_command(environ, parent_cmdline: Optional[List[str]], script: str) -> List[str]:
     """The part before the training script of the ``python -m paddle.distributed.launch``
     command that started this process; [] when it was not started by the launcher.
@@ -96,7 +103,7 @@ def _launcher_command(environ, parent_cmdline: Optional[List[str]], script: str)
     if LAUNCHER_MODULE in command:
         for i in range(command.index(LAUNCHER_MODULE) + 1, len(command)):
             if _same_file(command[i], script):
-                return command[:i]
+                return [_shown_python(command[0]), *command[1:i]]
     nodes = environ.get("PADDLE_NNODES", "1")
     per_node = environ.get("PADDLE_LOCAL_SIZE") or str(
         int(environ["PADDLE_TRAINERS_NUM"]) // max(int(nodes), 1))
@@ -130,11 +137,7 @@ def _resume_command(argv, checkpoint: str, environ=None,
             parent_cmdline = _parent_cmdline()
         launcher = _launcher_command(environ, parent_cmdline, script)
         return shlex.join([*launcher, *resume])
-    python = sys.executable  # or plain "python" where that is the same interpreter
-    on_path = shutil.which("python")
-    if on_path and os.path.realpath(on_path) == os.path.realpath(python):
-        python = "python"
-    return shlex.join([python, *resume])
+    return shlex.join([_shown_python(sys.executable), *resume])
 
 
 def _quiet_flags_banner():

@@ -111,8 +111,8 @@ def test_resume_command_without_the_launcher_runs_the_script():
 
 
 def test_resume_command_under_the_launcher_repeats_the_launchers_command():
-    launcher = ["python3", "-m", "paddle.distributed.launch", "--nproc_per_node", "2",
-                "--log_dir", "logs"]
+    launcher = ["/opt/another/python3", "-m", "paddle.distributed.launch",
+                "--nproc_per_node", "2", "--log_dir", "logs"]
     parent = [*launcher, "tools/train.py", *ARGV]
     assert resume_words(LAUNCHED, parent) == [
         *launcher, "tools/train.py", "-c", "configs/googlenet.yaml", "-o", "Global.epochs=3",
