@@ -7,7 +7,6 @@ Paddle is imported where the model and training code are first used, not here:
 ``paddle_googlenet.deploy`` with ONNX Runtime runs on a host without Paddle.
 """
 
-import importlib
 import importlib.abc
 import importlib.machinery
 import sys
