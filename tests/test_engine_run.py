@@ -198,3 +198,24 @@ def test_plot_has_integer_epochs_labels_title_and_a_resume_marker():
         assert len(markers) == 1 and list(markers[0].get_xdata()) == [3.5, 3.5]
     import matplotlib.pyplot as plt
     plt.close(fig)
+
+
+def test_a_signal_repeated_within_the_window_is_one_request_a_later_one_stops_at_once(monkeypatch):
+    """paddle.distributed.launch sends SIGTERM up to three times 0.2 s apart: those
+    repeats must not turn a graceful stop into an abort; a later signal still does."""
+    import signal as signal_module
+    from paddle_googlenet.engine import signals
+
+    clock = [100.0]
+    monkeypatch.setattr(signals.time, "monotonic", lambda: clock[0])
+    stop = signals.StopSignal()
+    with stop.installed():
+        os.kill(os.getpid(), signal_module.SIGTERM)
+        clock[0] += 0.2
+        os.kill(os.getpid(), signal_module.SIGTERM)
+        clock[0] += 0.2
+        os.kill(os.getpid(), signal_module.SIGTERM)
+        assert stop.signum == signal_module.SIGTERM
+        clock[0] += signals.REPEAT_WINDOW
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal_module.SIGINT)

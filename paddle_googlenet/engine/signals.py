@@ -4,6 +4,7 @@ import contextlib
 import os
 import signal
 import threading
+import time
 
 import paddle
 
@@ -11,14 +12,20 @@ from ..runtime import world_size
 
 __all__ = ["StopSignal"]
 
+# paddle.distributed.launch stops its workers with SIGTERM sent up to three times,
+# 0.2 s apart: signals this soon after the first are that one request repeated.
+REPEAT_WINDOW = 1.0
+
 
 class StopSignal:
     """While ``installed()``, SIGINT (Ctrl-C) and SIGTERM ask training to stop after
-    the current step (a callback saves a checkpoint and stops); a second one stops at
-    once, without saving. ``signum`` is the signal received, if any."""
+    the current step (a callback saves a checkpoint and stops); a second one, sent
+    ``REPEAT_WINDOW`` seconds or more after the first, stops at once without saving.
+    ``signum`` is the signal received, if any."""
 
     def __init__(self):
         self.signum = None
+        self.first_at = None
 
     @property
     def name(self) -> str:
@@ -49,12 +56,14 @@ class StopSignal:
             if os.getpid() != pid:  # a loader worker: the main process decides
                 return
             if self.signum is not None:
+                if time.monotonic() - self.first_at < REPEAT_WINDOW:
+                    return  # the same request, repeated (the launcher's way)
                 raise KeyboardInterrupt
-            self.signum = signum
+            self.signum, self.first_at = signum, time.monotonic()
             # os.write, not logging or print: safe whatever the main thread was writing.
             os.write(2, f"\n{signal.Signals(signum).name}: stopping after the current step "
-                        f"to save a checkpoint (send it again to stop at once without "
-                        f"saving)\n".encode())
+                        f"to save a checkpoint (send it again a second later to stop at once "
+                        f"without saving)\n".encode())
 
         previous = {signum: signal.signal(signum, request_stop)
                     for signum in (signal.SIGINT, signal.SIGTERM)}
