@@ -348,7 +348,7 @@ def test_build_unknown_argument_names_op_argument_and_valid_ones():
                           {"RandCropImage": {"size": 8, "scales": [0.5, 1]}}])
     assert str(err.value) == ("transform_ops.1.RandCropImage.scales: RandCropImage has no such "
                               "argument (did you mean 'scale'?); valid: size, scale, ratio, "
-                              "interpolation, backend")
+                              "interpolation, backend, use_log_aspect, progress_size")
 
 
 def test_build_missing_argument():
@@ -420,3 +420,62 @@ def test_build_list_required():
 def test_build_rejects_ops_whose_layouts_do_not_chain(ops, message):
     with pytest.raises(ConfigError, match=message):
         build_transforms(ops)
+
+
+def test_rand_crop_log_aspect_is_seeded_and_within_bounds(monkeypatch):
+    op = RandCropImage(size=8, ratio=[0.5, 2.0], use_log_aspect=True)
+    np.random.seed(3)
+    first = [op._aspect_ratio() for _ in range(400)]
+    np.random.seed(3)
+    assert [op._aspect_ratio() for _ in range(400)] == first
+    assert all(0.5 <= r <= 2.0 for r in first)
+    # uniform in log space: as many ratios below 1 as above it (not so when uniform)
+    below = sum(r < 1 for r in first)
+    assert 150 < below < 250
+    plain = RandCropImage(size=8, ratio=[0.5, 2.0])
+    assert sum(plain._aspect_ratio() < 1 for _ in range(400)) < 200 - 50
+    # and the crop itself is seeded
+    image = np.random.default_rng(2).integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    np.random.seed(5)
+    a = op(image)
+    np.random.seed(5)
+    np.testing.assert_array_equal(a, op(image))
+    with pytest.raises(ConfigError, match="use_log_aspect"):
+        RandCropImage(size=8, use_log_aspect="yes")
+
+
+def test_rand_crop_random_interpolation_draws_bilinear_or_bicubic(monkeypatch):
+    from paddle_googlenet import pixels
+    from PIL import Image
+
+    used = []
+    real_resize = pixels.resize
+
+    def recording_resize(img, width, height, resample):
+        used.append(resample)
+        return real_resize(img, width, height, resample)
+
+    monkeypatch.setattr(pixels, "resize", recording_resize)
+    image = np.random.default_rng(4).integers(0, 256, (20, 20, 3), dtype=np.uint8)
+    op = RandCropImage(size=8, interpolation="RANDOM")
+    np.random.seed(11)
+    outputs = [op(image) for _ in range(40)]
+    first_used = list(used)
+    assert set(first_used) == {Image.Resampling.BILINEAR, Image.Resampling.BICUBIC}
+    used.clear()
+    np.random.seed(11)  # numpy's RNG alone decides, so a seed repeats the choices
+    for out in outputs:
+        np.testing.assert_array_equal(out, op(image))
+    assert used == first_used
+    with pytest.raises(ConfigError, match="'random'"):
+        RandCropImage(size=8, interpolation="sometimes")
+
+
+def test_rand_crop_keeps_progress_sizes_and_crops_at_size():
+    op = RandCropImage(size=12, progress_size=[8, 10, [12, 14]])
+    assert op.progress_size == [(8, 8), (10, 10), (12, 14)]
+    image = np.zeros((30, 30, 3), dtype=np.uint8)
+    assert op(image).shape == (12, 12, 3)
+    for bad in ([], "171", [0]):
+        with pytest.raises(ConfigError):
+            RandCropImage(size=12, progress_size=bad)

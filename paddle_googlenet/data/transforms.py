@@ -57,20 +57,30 @@ def _check_range(value: Any, name: str) -> Tuple[float, float]:
 
 # ----------------------------------------------------------------- random operators
 
+# ``interpolation: random`` resizes each crop with one of these, chosen per sample.
+RANDOM_RESAMPLE = ("bilinear", "bicubic")
+
+
 @TRANSFORMS.register
 class RandCropImage:
     """Random-resized crop as in Inception training: a random region, resized.
 
     The region covers a fraction of the image area drawn uniformly from ``scale``
-    and has a width/height ratio drawn uniformly from ``ratio``; when such a region
-    cannot fit, its area is reduced until it does. The region is then resized to
-    ``size`` (an int, or ``[w, h]``).
+    and has a width/height ratio drawn uniformly from ``ratio`` (or, with
+    ``use_log_aspect``, log-uniformly: uniform in ``log(ratio)``, so ratios r and 1/r
+    are equally likely); when such a region cannot fit, its area is reduced until it
+    does. The region is then resized to ``size`` (an int, or ``[w, h]``).
 
     Args:
         size: output size.
         scale: range of the area fraction, default ``[0.08, 1.0]``.
         ratio: range of the aspect ratio, default ``[3/4, 4/3]``.
-        interpolation: as for ResizeImage.
+        interpolation: as for ResizeImage, or ``random``: bilinear or bicubic, drawn
+            for each sample.
+        use_log_aspect: draw the aspect ratio uniformly in log space.
+        progress_size: PaddleClas's progressive training (``Global.train_mode:
+            progressive``) replaces ``size`` with these, stage by stage; a list of
+            sizes, checked and kept in ``progress_size``, otherwise unused here.
         backend: accepted ('cv2' or 'pil'); PIL resizes either way.
     """
 
@@ -78,20 +88,48 @@ class RandCropImage:
 
     def __init__(self, size: Union[int, List[int]], scale: Optional[List[float]] = None,
                  ratio: Optional[List[float]] = None, interpolation: Optional[str] = None,
-                 backend: Optional[str] = None):
+                 backend: Optional[str] = None, use_log_aspect: bool = False,
+                 progress_size: Optional[List[int]] = None):
         self.size = pixels.size_pair(size)
         self.scale = _check_range([0.08, 1.0] if scale is None else scale, "scale")
         if self.scale[1] > 1.0:
             raise ConfigError(f"scale is a fraction of the image area, at most 1.0; "
                               f"got {scale!r}")
         self.ratio = _check_range([3.0 / 4.0, 4.0 / 3.0] if ratio is None else ratio, "ratio")
-        self.resample = pixels.resample_filter(interpolation)
+        if not isinstance(use_log_aspect, bool):
+            raise ConfigError(f"use_log_aspect must be true or false, got {use_log_aspect!r}")
+        self.use_log_aspect = use_log_aspect
+        if isinstance(interpolation, str) and interpolation.lower() == "random":
+            self.resample_choices = tuple(pixels.resample_filter(name)
+                                          for name in RANDOM_RESAMPLE)
+        elif interpolation is None or (isinstance(interpolation, str)
+                                       and interpolation.lower() in pixels.RESAMPLE):
+            self.resample_choices = (pixels.resample_filter(interpolation),)
+        else:
+            raise ConfigError(f"interpolation must be one of {sorted(pixels.RESAMPLE)} or "
+                              f"'random' (or null for bilinear), got {interpolation!r}")
+        self.progress_size = None
+        if progress_size is not None:
+            if not isinstance(progress_size, (list, tuple)) or not progress_size:
+                raise ConfigError(f"progress_size must be a list of sizes, one per training "
+                                  f"stage, got {progress_size!r}")
+            self.progress_size = [pixels.size_pair(s) for s in progress_size]
         pixels.check_backend(backend)
+
+    @property
+    def resample(self) -> int:
+        """The PIL filter, when there is one (not ``interpolation: random``)."""
+        return self.resample_choices[0]
+
+    def _aspect_ratio(self) -> float:
+        if self.use_log_aspect:
+            return math.exp(np.random.uniform(math.log(self.ratio[0]), math.log(self.ratio[1])))
+        return np.random.uniform(*self.ratio)
 
     def __call__(self, img: np.ndarray) -> np.ndarray:
         img = pixels.require_hwc(img, "RandCropImage")
         img_height, img_width = img.shape[:2]
-        aspect = np.random.uniform(*self.ratio)
+        aspect = self._aspect_ratio()
         # Largest area fraction a region of this aspect ratio can have and still fit.
         fits = min(img_width / (img_height * aspect), img_height * aspect / img_width)
         area = img_width * img_height * np.random.uniform(min(self.scale[0], fits),
@@ -101,7 +139,10 @@ class RandCropImage:
         left = np.random.randint(0, img_width - width + 1)
         top = np.random.randint(0, img_height - height + 1)
         region = img[top:top + height, left:left + width]
-        return pixels.resize(region, self.size[0], self.size[1], self.resample)
+        resample = self.resample_choices[0]
+        if len(self.resample_choices) > 1:
+            resample = self.resample_choices[np.random.randint(len(self.resample_choices))]
+        return pixels.resize(region, self.size[0], self.size[1], resample)
 
 
 @TRANSFORMS.register
