@@ -172,3 +172,25 @@ def test_a_scale_the_network_cannot_take_is_its_shape_error(tiny_data):
     network = build_model({"name": "GoogLeNet", "class_num": 6})  # fixed pools: 224 only
     with pytest.raises(InputShapeError, match="fixed-pool heads.*adaptive_pool=True"):
         network(images)
+
+
+def test_startup_check_tries_every_scale_the_sampler_can_ask_for(tiny_data):
+    from types import SimpleNamespace
+
+    from paddle_googlenet.engine.components import check_input_size
+
+    network = build_model({"name": "GoogLeNet", "class_num": 6})  # fixed pools: 209-224
+    cfg = multi_scale_cfg(tiny_data, [224, 320])
+    cfg["dataset"]["transform_ops"][1]["RandCropImage"]["size"] = 224
+    loader = build_dataloader(cfg, seed=0)
+    assert loader.dataset[0][0].shape == (3, 224, 224)  # what the list alone would give
+    parts = SimpleNamespace(network=network, loaders=lambda: [("Train", loader)])
+    with pytest.raises(InputShapeError, match=r"^DataLoader\.Train\.sampler\.scales \(images "
+                                              r"of shape \[3, 320, 320\]\): .*fixed-pool heads"):
+        check_input_size(parts)
+
+    fits = build_dataloader(multi_scale_cfg(tiny_data, [224, [224, 192]]), seed=0)
+    assert fits.batch_sampler.image_sizes == [(224, 192), (224, 224)]
+    adaptive = build_model({"name": "GoogLeNet", "class_num": 6, "adaptive_pool": True})
+    loaders = [("Train", loader), ("Eval", fits)]
+    check_input_size(SimpleNamespace(network=adaptive, loaders=lambda: loaders))

@@ -154,17 +154,29 @@ def check_labels(parts: Components):
                 loader.dataset.check_labels(parts.num_classes, "Arch.class_num")
 
 
+def _sample_items(loader) -> list:
+    """The dataset items whose shapes stand for every batch ``loader`` can make: one
+    per image size a multi-scale batch sampler can ask for, else the first sample."""
+    sizes = getattr(getattr(loader, "batch_sampler", None), "image_sizes", None)
+    if sizes and hasattr(loader.dataset, "pipeline"):
+        return [(width, height, 0) for width, height in sizes]
+    return [0]
+
+
 def check_input_size(parts: Components):
-    """Transform the first sample of each split and check the network takes its
-    size, so a size the heads cannot take fails now rather than at the first step."""
+    """Transform the first sample of each split, at every size its sampler can ask
+    for, and check the network takes it, so a size the heads cannot take fails now
+    rather than at the first step (or the first batch of an unlucky scale)."""
     saved = rng_state()  # the sample's random crop must not shift later draws
     try:
         for name, loader in parts.loaders():
-            with located(f"DataLoader.{name}.dataset"):
-                image = loader.dataset[0][0]
-            with located(f"DataLoader.{name}.dataset.transform_ops (images of shape "
-                         f"{list(image.shape)})"):
-                parts.network.check_input(paddle.zeros([1, *image.shape]))
+            for item in _sample_items(loader):
+                with located(f"DataLoader.{name}.dataset"):
+                    image = loader.dataset[item][0]
+                where = (f"DataLoader.{name}.sampler.scales" if isinstance(item, tuple)
+                         else f"DataLoader.{name}.dataset.transform_ops")
+                with located(f"{where} (images of shape {list(image.shape)})"):
+                    parts.network.check_input(paddle.zeros([1, *image.shape]))
     finally:
         set_rng_state(saved)
 
