@@ -4,7 +4,8 @@ For every ``*.yaml`` under a folder (recursively) the census does what a user wo
 do to try a PaddleClas recipe on GoogLeNet: swap the network and the data on the
 command line and start ``tools/train.py``::
 
-    -o "Arch={'name': 'GoogLeNet', 'class_num': N}"
+    -o "Arch={'name': 'GoogLeNet', 'class_num': N}"      (images 209-224 pixels a side)
+    -o "Arch={'name': 'GoogLeNet', 'class_num': N, 'adaptive_pool': True}"   (other sizes)
     -o DataLoader.Train.dataset.image_root=ROOT -o DataLoader.Train.dataset.cls_label_path=LIST
     ... (every DataLoader split), and Global.device=cpu, Global.num_threads=1,
     Global.output_dir=<a scratch folder>, Global.pretrained_model=None, Global.checkpoints=None
@@ -35,7 +36,8 @@ import yaml
 
 from .errors import UserError
 
-__all__ = ["find_configs", "skip_reason", "census_overrides", "OptimizerCheck", "try_config",
+__all__ = ["find_configs", "skip_reason", "image_sides", "needs_adaptive_heads",
+           "census_overrides", "OptimizerCheck", "try_config",
            "run_census", "format_line", "format_report", "main"]
 
 DISTILLATION_LOSS_PREFIXES = ("Distillation", "DML")
@@ -69,10 +71,48 @@ def skip_reason(raw: dict) -> Optional[str]:
     return None
 
 
+# Sides GoogLeNet's fixed-pool heads take (they pool a 7x7 map; see models/googlenet.py).
+FIXED_POOL_SIDES = range(209, 225)
+
+
+def _sides(size) -> List[int]:
+    size = _as_read(size)
+    if isinstance(size, (list, tuple)):
+        return [s for item in size for s in _sides(item)]
+    return [size] if isinstance(size, int) and not isinstance(size, bool) else []
+
+
+def image_sides(raw: dict) -> List[int]:
+    """The image sides the config's loaders make: every ``size`` of a transform
+    operator and every scale of a sampler, in every DataLoader split."""
+    sides = []
+    loaders = raw.get("DataLoader") if isinstance(raw.get("DataLoader"), dict) else {}
+    for loader in loaders.values():
+        if not isinstance(loader, dict):
+            continue
+        dataset = loader.get("dataset") if isinstance(loader.get("dataset"), dict) else {}
+        for entry in dataset.get("transform_ops") or []:
+            if isinstance(entry, dict) and len(entry) == 1:
+                args = next(iter(entry.values()))
+                if isinstance(args, dict) and "size" in args:
+                    sides += _sides(args["size"])
+        sampler = loader.get("sampler") if isinstance(loader.get("sampler"), dict) else {}
+        sides += _sides(sampler.get("scales"))
+    return sorted(set(sides))
+
+
+def needs_adaptive_heads(raw: dict) -> bool:
+    """Whether the config makes images the fixed-pool heads cannot take."""
+    return any(side not in FIXED_POOL_SIDES for side in image_sides(raw))
+
+
 def census_overrides(raw: dict, data: Dict, output_dir: str) -> List[str]:
-    """The ``-o`` options that put GoogLeNet and ``data`` into the config ``raw``."""
+    """The ``-o`` options that put GoogLeNet and ``data`` into the config ``raw``:
+    the GoogLeNet with adaptive-pool heads when the config's images are not 209-224
+    pixels a side, so the recipe keeps its own input size."""
     classes = data["class_num"]
-    overrides = [f"Arch={{'name': 'GoogLeNet', 'class_num': {classes}}}",
+    adaptive = ", 'adaptive_pool': True" if needs_adaptive_heads(raw) else ""
+    overrides = [f"Arch={{'name': 'GoogLeNet', 'class_num': {classes}{adaptive}}}",
                  "Global.device=cpu", "Global.num_threads=1", f"Global.output_dir={output_dir}",
                  "Global.pretrained_model=None", "Global.checkpoints=None"]
     if isinstance(raw.get("Global"), dict) and "class_num" in raw["Global"]:
@@ -155,6 +195,7 @@ def try_config(path: str, data: Dict, output_dir: str,
 
     overrides = census_overrides(raw, data, output_dir)
     result["overrides"] = overrides
+    result["adaptive_pool"] = needs_adaptive_heads(raw)
     if optimizer_check:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the full build below records them
@@ -195,9 +236,12 @@ def run_census(folder: str, data: Dict, output_dir: str, progress=None) -> Dict:
     refused = collections.Counter(r["reason"] for r in results if r["status"] == "refused")
     tried = [r for r in results if "optimizer" in r]
     optimizer_refused = collections.Counter(r["optimizer"] for r in tried if r["optimizer"])
+    adaptive = [r for r in results if r.get("adaptive_pool")]
     return {"folder": folder, "data": data,
             "counts": {"total": len(results), "accepted": by_status["accepted"],
                        "refused": by_status["refused"], "skipped": by_status["skipped"]},
+            "adaptive_pool": {"tried": len(adaptive),
+                              "accepted": sum(r["status"] == "accepted" for r in adaptive)},
             "skipped_reasons": dict(skipped.most_common()),
             "refusal_reasons": [{"message": m, "count": c} for m, c in refused.most_common()],
             "optimizer_sections": {
@@ -219,6 +263,9 @@ def format_report(report: Dict, top: int = 10) -> str:
     counts = report["counts"]
     lines = [f"total {counts['total']}: accepted {counts['accepted']}, refused "
              f"{counts['refused']}, skipped {counts['skipped']}"]
+    adaptive = report["adaptive_pool"]
+    lines.append(f"GoogLeNet with adaptive-pool heads (images not 209-224 a side): "
+                 f"{adaptive['tried']} configs, {adaptive['accepted']} accepted")
     for reason, count in report["skipped_reasons"].items():
         lines.append(f"  skipped {count}: {reason}")
     if report["refusal_reasons"]:

@@ -70,3 +70,43 @@ def test_census_tool_reports_a_missing_folder_in_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f"error: {tmp_path / 'nowhere'}: not a folder of PaddleClas configs"]
+
+
+def test_census_gives_other_input_sizes_the_adaptive_heads(tiny_data, tmp_path, capsys):
+    import yaml
+
+    from paddle_googlenet.census import image_sides, needs_adaptive_heads
+
+    with open(os.path.join(CONFIGS, "ResNet", "ResNet18_accepted.yaml")) as f:
+        recipe = yaml.safe_load(f)
+    assert image_sides(recipe) == [224] and not needs_adaptive_heads(recipe)
+    # an Inception-v3-like recipe: 299 crops, log-uniform aspect, random interpolation
+    train_ops = recipe["DataLoader"]["Train"]["dataset"]["transform_ops"]
+    train_ops[1]["RandCropImage"].update(size=299, use_log_aspect=True, interpolation="random")
+    eval_ops = recipe["DataLoader"]["Eval"]["dataset"]["transform_ops"]
+    eval_ops[1]["ResizeImage"]["resize_short"] = 320
+    eval_ops[2]["CropImage"]["size"] = 299
+    assert image_sides(recipe) == [299] and needs_adaptive_heads(recipe)
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    (folder / "Inception_299.yaml").write_text(yaml.safe_dump(recipe))
+    recipe["DataLoader"]["Train"]["sampler"] = {"name": "MultiScaleSampler", "first_bs": 4,
+                                                "scales": [224, 256], "divided_factor": 32}
+    recipe["DataLoader"]["Train"]["dataset"]["name"] = "MultiScaleDataset"
+    train_ops[1]["RandCropImage"]["size"] = 224
+    eval_ops[2]["CropImage"]["size"] = 224
+    assert image_sides(recipe) == [224, 256]  # the sampler's scales count too
+    (folder / "MultiScale_224_256.yaml").write_text(yaml.safe_dump(recipe))
+
+    out = tmp_path / "census.json"
+    assert main([str(folder), "--json", str(out), *data_args(tiny_data)]) == 0
+    printed = capsys.readouterr().out
+    assert "total 2: accepted 2, refused 0, skipped 0" in printed
+    assert "GoogLeNet with adaptive-pool heads (images not 209-224 a side): 2 configs, " \
+           "2 accepted" in printed
+    report = json.loads(out.read_text())
+    assert report["adaptive_pool"] == {"tried": 2, "accepted": 2}
+    for config in report["configs"]:
+        assert config["adaptive_pool"]
+        assert "Arch={'name': 'GoogLeNet', 'class_num': 6, 'adaptive_pool': True}" in \
+            config["overrides"]
