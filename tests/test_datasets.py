@@ -373,7 +373,7 @@ def test_loader_workers_give_the_same_samples_as_the_main_process(image_list):
     (lambda c: c["dataset"]["transform_ops"][1]["RandCropImage"].update(sise=8),
      r"^DataLoader\.Train\.dataset\.transform_ops\.1\.RandCropImage\.sise: RandCropImage has "
      r"no such argument \(did you mean 'size'\?\); valid: size, scale, ratio, interpolation, "
-     r"backend$"),
+     r"backend, use_log_aspect, progress_size$"),
     (lambda c: c["dataset"].update(class_num=-1), r"DataLoader.Train.dataset: "
                                                   r"class_num"),
 ])
