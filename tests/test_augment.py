@@ -2,6 +2,7 @@
 what each op does, and real PaddleClas transform lists."""
 
 import io
+import os
 
 import numpy as np
 import pytest
@@ -351,97 +352,14 @@ def test_timm_magnitude_ten_rotation_is_thirty_degrees():
 # ------------------------------------------------ PaddleClas transform lists
 
 # Train transform_ops copied from PaddleClas's ImageNet configs (YAML as written there).
-PADDLECLAS_LISTS = {
-    "DeiT_tiny_patch16_224": """
-- DecodeImage:
-    to_rgb: True
-    channel_first: False
-- RandCropImage:
-    size: 224
-    interpolation: bicubic
-    backend: pil
-- RandFlipImage:
-    flip_code: 1
-- TimmAutoAugment:
-    config_str: rand-m9-mstd0.5-inc1
-    interpolation: bicubic
-    img_size: 224
-- NormalizeImage:
-    scale: 1.0/255.0
-    mean: [0.485, 0.456, 0.406]
-    std: [0.229, 0.224, 0.225]
-    order: ''
-- RandomErasing:
-    EPSILON: 0.25
-    sl: 0.02
-    sh: 1.0/3.0
-    r1: 0.3
-    attempt: 10
-    use_log_aspect: True
-    mode: pixel
-""",
-    "RepVGG_B3": """
-- DecodeImage:
-    to_rgb: True
-    channel_first: False
-- RandCropImage:
-    size: 224
-- RandFlipImage:
-    flip_code: 1
-- AutoAugment:
-- NormalizeImage:
-    scale: 1.0/255.0
-    mean: [0.485, 0.456, 0.406]
-    std: [0.229, 0.224, 0.225]
-    order: ''
-""",
-    "ResNet18_dbb": """
-- DecodeImage:
-    to_rgb: True
-    channel_first: False
-- RandCropImage:
-    size: 224
-    backend: pil
-    interpolation: bilinear
-- RandFlipImage:
-    flip_code: 1
-- ColorJitter:
-    brightness: 0.4
-    saturation: 0.4
-    hue: 0.4
-- PCALighting:
-- NormalizeImage:
-    scale: 1.0/255.0
-    mean: [0.485, 0.456, 0.406]
-    std: [0.229, 0.224, 0.225]
-    order: ''
-""",
-    "ResNet50_GridMask": """
-- DecodeImage:
-    to_rgb: True
-    channel_first: False
-- RandCropImage:
-    size: 224
-- RandFlipImage:
-    flip_code: 1
-- NormalizeImage:
-    scale: 1.0/255.0
-    mean: [0.485, 0.456, 0.406]
-    std: [0.229, 0.224, 0.225]
-    order: ''
-- GridMask:
-    d1: 96
-    d2: 224
-    rotate: 1
-    ratio: 0.5
-    mode: 0
-""",
-}
+with open(os.path.join(os.path.dirname(__file__), "data", "paddleclas_transform_lists.yaml"),
+          encoding="utf-8") as _f:
+    PADDLECLAS_LISTS = yaml.safe_load(_f)
 
 
 @pytest.mark.parametrize("config", sorted(PADDLECLAS_LISTS))
 def test_paddleclas_transform_lists_build_and_run(config):
-    pipeline = build_transforms(yaml.safe_load(PADDLECLAS_LISTS[config]))
+    pipeline = build_transforms(PADDLECLAS_LISTS[config])
     assert pipeline.output_layout == "hwc"
     buffer = io.BytesIO()
     Image.fromarray(pixels(48, 64)).save(buffer, "PNG")
