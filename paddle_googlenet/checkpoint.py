@@ -2,7 +2,8 @@
 
 A checkpoint is a directory holding ``model.pdparams`` (the network's state dict,
 loadable on its own as pretrained weights), ``model.pdopt`` (optimizer and LR
-scheduler) and ``model.pdstates`` (epoch, step, best metric, random states). It is
+scheduler) and ``model.pdstates`` (epoch, step, best metric, random states), and with
+an ``EMA`` section ``model_ema.pdparams`` (the averaged weights). It is
 written under a temporary name and renamed into place whole; the run directory's
 ``latest`` and ``best_model`` are symbolic links switched atomically to the newest
 complete directory. So whatever moment a process dies at, ``latest`` names a
@@ -33,7 +34,8 @@ from .errors import WeightsError
 from .fileio import replace_dir, temp_dir_for
 from .models.weights import load_weights
 
-__all__ = ["save_checkpoint", "save_best", "load_checkpoint", "resolve_checkpoint",
+__all__ = ["save_checkpoint", "save_best", "load_checkpoint", "load_ema", "ema_file",
+           "resolve_checkpoint",
            "checkpoint_files", "checkpoint_name", "saved_best_top1", "saved_checkpoints",
            "remove_checkpoints",
            "LATEST", "BEST"]
@@ -41,6 +43,7 @@ __all__ = ["save_checkpoint", "save_best", "load_checkpoint", "resolve_checkpoin
 LATEST = "latest"
 BEST = "best_model"
 PARAMS, OPTIMIZER, STATES = "model.pdparams", "model.pdopt", "model.pdstates"
+EMA = "model_ema.pdparams"
 
 
 def _fsync_dir(path: str):
@@ -192,18 +195,22 @@ def checkpoint_name(epoch: int, step: int = 0) -> str:
 
 
 def save_checkpoint(run_dir: str, epoch: int, network, optimizer, states: dict,
-                    keep: int = 2, step: int = 0) -> str:
+                    keep: int = 2, step: int = 0, ema_state: dict = None) -> str:
     """Write the full checkpoint after ``epoch`` epochs and ``step`` batches of the
     next one, and point ``latest`` at it.
 
     The directory is ``checkpoint_name(epoch, step)``; mid-epoch checkpoints are
-    removed once a newer checkpoint is written. ``states`` gets ``epoch`` and ``step``.
+    removed once a newer checkpoint is written. ``states`` gets ``epoch`` and ``step``;
+    ``ema_state``, the averaged weights, goes in a file of its own.
     """
     states = dict(states, epoch=epoch, step=step)
     name = checkpoint_name(epoch, step)
-    _publish(run_dir, name, {PARAMS: _paddle(network.state_dict()),
-                             OPTIMIZER: _paddle(portable_optimizer_state(optimizer, network)),
-                             STATES: _plain(states)}, LATEST)
+    files = {PARAMS: _paddle(network.state_dict()),
+             OPTIMIZER: _paddle(portable_optimizer_state(optimizer, network)),
+             STATES: _plain(states)}
+    if ema_state is not None:
+        files[EMA] = _paddle(ema_state)
+    _publish(run_dir, name, files, LATEST)
     _prune(run_dir, r"epoch_(\d+)", keep)
     _prune(run_dir, r"epoch_(\d+)_step_\d+", 0)
     return os.path.join(run_dir, name)
@@ -279,6 +286,26 @@ def _arrays_to_tensors(value):
     if isinstance(value, dict):
         return {k: _arrays_to_tensors(v) for k, v in value.items()}
     return value
+
+
+def ema_file(path: str) -> str:
+    """Where the checkpoint at ``path`` keeps its averaged weights."""
+    if os.path.isdir(path):
+        return os.path.join(path, EMA)
+    prefix = path[: -len(".pdparams")] if path.endswith(".pdparams") else path
+    return f"{prefix}_ema.pdparams"
+
+
+def load_ema(path: str):
+    """The averaged weights of the checkpoint at ``path``, or None if it has none."""
+    file = ema_file(path)
+    if not os.path.isfile(file):
+        return None
+    saved = safe_load.load(file)
+    if not isinstance(saved, dict):
+        raise WeightsError(f"{file}: not averaged weights (expected a dict of tensors, "
+                           f"found {type(saved).__name__})")
+    return saved
 
 
 def load_checkpoint(path: str, network, optimizer) -> dict:

@@ -1,8 +1,8 @@
 """PaddleClas-style YAML configs: loading, ``-o`` overrides and validation.
 
-A config has the sections ``Global``, ``AMP``, ``Arch``, ``Loss``, ``Optimizer``,
-``DataLoader``, ``Infer`` and ``Metric``, as in PaddleClas. This module checks the
-sections, the ``Global``/``AMP``/``Infer`` keys and the shape of the others; the
+A config has the sections ``Global``, ``AMP``, ``EMA``, ``Arch``, ``Loss``,
+``Optimizer``, ``DataLoader``, ``Infer`` and ``Metric``, as in PaddleClas. This module
+checks the sections, the ``Global``/``AMP``/``EMA``/``Infer`` keys and the shape of the others; the
 names inside ``Arch``, ``Loss``, ``Optimizer``, ``DataLoader`` and ``Metric`` (a
 loss, an op, a schedule) are checked by the registries that build them, which the
 engine calls before any work starts.
@@ -26,7 +26,7 @@ from .registry import check_value, closest
 __all__ = ["load_config", "apply_overrides", "parse_value", "validate_config",
            "dump_config", "required_weights", "locate_key", "SECTIONS"]
 
-SECTIONS = ("Global", "AMP", "Arch", "Loss", "Optimizer", "DataLoader", "Infer", "Metric")
+SECTIONS = ("Global", "AMP", "EMA", "Arch", "Loss", "Optimizer", "DataLoader", "Infer", "Metric")
 
 # key: (type, default). A default of ... means the key is required.
 GLOBAL_KEYS = {
@@ -50,6 +50,12 @@ GLOBAL_KEYS = {
     "cpu_fast_paths": (bool, True),              # fast_paths.py's CPU kernels (same numbers)
     "overwrite": (bool, False),                  # allow a new run over old checkpoints
     "demo_dataset": (Optional[str], None),       # generate the demo dataset here if absent
+    "update_freq": (int, 1),                     # batches per optimizer step (accumulation)
+    "to_static": (bool, False),                  # train through paddle.jit.to_static
+    "use_dali": (bool, False),                   # no DALI here: the PIL/numpy loader runs
+    "image_channel": (Optional[int], None),      # PaddleClas's YAML anchor; must match image_shape
+    "eval_mode": (Literal["classification"], "classification"),
+    "train_mode": (Optional[str], None),         # PaddleClas's progressive resizing: refused
 }
 AMP_KEYS = {
     "use_amp": (bool, False),
@@ -59,6 +65,9 @@ AMP_KEYS = {
     "use_promote": (bool, False),
     "use_fp16_test": (bool, False),
 }
+EMA_KEYS = {
+    "decay": (float, 0.9999),                    # shadow = decay * shadow + (1 - decay) * weight
+}
 INFER_KEYS = {
     "infer_imgs": (Union[str, List[str]], None),
     "batch_size": (int, 10),
@@ -66,7 +75,7 @@ INFER_KEYS = {
     "PostProcess": (dict, {"name": "Topk", "topk": 5}),
 }
 _POSITIVE = ("Global.epochs", "Global.save_interval", "Global.keep_checkpoints",
-             "Global.eval_interval",
+             "Global.eval_interval", "Global.update_freq",
              "Global.print_batch_step", "Global.num_threads", "Infer.batch_size")
 _SPLITS = ("Train", "Eval")
 
@@ -159,7 +168,8 @@ def apply_overrides(config: dict, overrides: Optional[Sequence[str]]) -> dict:
 
 def _section_hint(key: str) -> str:
     """``did you mean Global.epochs?`` for a key a section's schema has."""
-    schemas = (("Global", GLOBAL_KEYS), ("AMP", AMP_KEYS), ("Infer", INFER_KEYS))
+    schemas = (("Global", GLOBAL_KEYS), ("AMP", AMP_KEYS), ("EMA", EMA_KEYS),
+               ("Infer", INFER_KEYS))
     owners = [f"{name}.{key}" for name, schema in schemas if key in schema]
     if owners:
         return f"did you mean {' or '.join(owners)}?"
@@ -225,6 +235,24 @@ def validate_config(config: dict, source: str = "config") -> dict:
     shape = config["Global"]["image_shape"]
     if len(shape) != 3 or shape[0] != 3 or min(shape) < 1:
         raise ConfigError(f"Global.image_shape: expected [3, H, W], got {shape}")
+    channels = config["Global"]["image_channel"]
+    if channels is not None and channels != shape[0]:
+        raise ConfigError(f"Global.image_channel: {channels}, but Global.image_shape is "
+                          f"{shape} and GoogLeNet takes 3-channel images; set it to 3 or "
+                          f"drop it (PaddleClas's 4-channel NHWC input is a GPU fp16 layout)")
+    if config["Global"]["train_mode"] is not None:
+        raise ConfigError(f"Global.train_mode: {config['Global']['train_mode']!r} is not "
+                          f"supported (PaddleClas's progressive resizing changes the image "
+                          f"size and regularisation per epoch); remove the key")
+    if "EMA" in config:
+        if config["EMA"] is None:
+            config["EMA"] = {}
+        _check_mapping(config, "EMA", "EMA")
+        _check_keys(config["EMA"], EMA_KEYS, "EMA")
+        decay = config["EMA"]["decay"]
+        if not 0.0 <= decay <= 1.0:
+            raise ConfigError(f"EMA.decay: must be between 0 and 1 (PaddleClas uses "
+                              f"0.9995-0.9999), got {decay}")
 
     arch = config["Arch"]
     if "name" not in arch:

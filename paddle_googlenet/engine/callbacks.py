@@ -5,19 +5,24 @@ them in list order at every event, and the order is part of their meaning (the
 engine's ``training_callbacks`` lists them):
 
     EpochProgress      position, running loss and timing; resumes mid-epoch
+    MovingAverage      moves the EMA weights after each optimizer step
     NonFiniteLossGuard stops at a NaN/inf loss before it is logged or saved
     TrainLog           step and epoch lines of the log
     Evaluation         evaluates when due, tracks the best top-1
     MetricsLog         the epoch's metrics.jsonl line and the plot
     BestModel          saves the parameters of a new best evaluation
     Checkpoints        the epoch's checkpoint; a mid-epoch one on request
-    StopOnSignal       stops between two steps after a signal, checkpoint saved
+    StopOnSignal       stops between two optimizer steps after a signal, checkpoint saved
 
 The metrics line goes before the checkpoint: a resume drops lines after its
 checkpoint's epoch, so a crash between the two never loses an epoch's line. Another
 per-step or per-epoch behaviour (weight averaging, gradient accumulation) is one more
-callback, given what it needs and placed in that list.
+callback, given what it needs and placed in that list. With ``Global.update_freq``
+above 1, "a step" in a checkpoint means a batch, and a stop waits for the end of an
+accumulation group so that no partly accumulated gradient is lost.
 """
+
+import contextlib
 
 import os
 import re
@@ -34,6 +39,7 @@ from .report import append_metrics, plot_metrics, read_metrics
 from .state import RunState
 
 __all__ = ["LossAverager", "TrainingStopped", "NonFiniteLoss", "EpochProgress",
+           "MovingAverage",
            "NonFiniteLossGuard", "TrainLog", "Evaluation", "MetricsLog", "BestModel",
            "Checkpoints", "StopOnSignal"]
 
@@ -121,6 +127,19 @@ class EpochProgress(paddle.callbacks.Callback):
         skipped = self.skipped_images(f"[Train][Epoch {s.epoch}]")
         if skipped:
             s.record["train_skipped_images"] = skipped
+
+
+class MovingAverage(paddle.callbacks.Callback):
+    """Moves ``average`` (a WeightAverage) after each optimizer step, as PaddleClas
+    does: every ``state.update_freq`` batches."""
+
+    def __init__(self, state: RunState, average):
+        super().__init__()
+        self.state, self.average = state, average
+
+    def on_train_batch_end(self, step, logs=None):
+        if self.state.optimizer_stepped(step):
+            self.average.update()
 
 
 class NonFiniteLossGuard(paddle.callbacks.Callback):
@@ -219,18 +238,22 @@ class MetricsLog(paddle.callbacks.Callback):
 
 class BestModel(paddle.callbacks.Callback):
     """Saves the network's parameters as ``best_model`` when the epoch's evaluation
-    beat the best so far."""
+    beat the best so far; the parameters evaluated, which ``eval_weights()`` (a
+    context) puts in place: the EMA weights with an ``EMA`` section."""
 
-    def __init__(self, state: RunState, logger, run_dir: str, network):
+    def __init__(self, state: RunState, logger, run_dir: str, network,
+                 eval_weights: Callable = contextlib.nullcontext):
         super().__init__()
         self.state, self.log, self.run_dir, self.network = state, logger, run_dir, network
+        self.eval_weights = eval_weights
 
     def on_epoch_end(self, epoch, logs=None):
         s = self.state
         if not s.improved:
             return
-        checkpoint.save_best(self.run_dir, s.epoch, self.network,
-                             s.checkpoint_states(metrics=s.record))
+        with self.eval_weights():
+            checkpoint.save_best(self.run_dir, s.epoch, self.network,
+                                 s.checkpoint_states(metrics=s.record))
         self.log.info(f"[Eval][Epoch {s.epoch}] new best top1 {s.best_top1:.5f}: saved "
                       f"{self.run_dir}/{checkpoint.BEST}")
 
@@ -241,11 +264,11 @@ class Checkpoints(paddle.callbacks.Callback):
     the current epoch (a stop in mid-epoch). Only the main process writes."""
 
     def __init__(self, state: RunState, logger, run_dir: str, network, optimizer,
-                 metrics: list, interval: int, keep: int = 2):
+                 metrics: list, interval: int, keep: int = 2, average=None):
         super().__init__()
         self.state, self.log, self.run_dir = state, logger, run_dir
         self.network, self.optimizer, self.metrics = network, optimizer, metrics
-        self.interval, self.keep = interval, keep
+        self.interval, self.keep, self.average = interval, keep, average
 
     def on_epoch_end(self, epoch, logs=None):
         s = self.state
@@ -272,8 +295,9 @@ class Checkpoints(paddle.callbacks.Callback):
 
     def _save(self, epoch: int, step: int, states: dict) -> str:
         before = self._epoch_checkpoints()
-        path = checkpoint.save_checkpoint(self.run_dir, epoch, self.network, self.optimizer,
-                                          states, keep=self.keep, step=step)
+        path = checkpoint.save_checkpoint(
+            self.run_dir, epoch, self.network, self.optimizer, states, keep=self.keep,
+            step=step, ema_state=self.average.state_dict() if self.average else None)
         pruned = sorted(before - self._epoch_checkpoints(),
                         key=lambda name: int(name.split("_")[1]))
         if pruned:
@@ -283,9 +307,10 @@ class Checkpoints(paddle.callbacks.Callback):
 
 
 class StopOnSignal(paddle.callbacks.Callback):
-    """Stops training between two steps once ``requested()`` says so, after
+    """Stops training between two optimizer steps once ``requested()`` says so, after
     ``save_now(step)`` saved a resumable checkpoint (at an epoch's end, the one that
-    epoch saved, if any): raises TrainingStopped naming it."""
+    epoch saved, if any): raises TrainingStopped naming it. Inside an accumulation
+    group it waits for the group's last batch."""
 
     def __init__(self, state: RunState, requested: Callable[[], bool],
                  save_now: Callable[[int], str]):
@@ -294,8 +319,8 @@ class StopOnSignal(paddle.callbacks.Callback):
 
     def on_train_batch_begin(self, step, logs=None):
         # Here the previous step is complete, the LR schedule's step included.
-        if self.requested():
-            done = self.state.steps_before + step
+        done = self.state.steps_before + step
+        if self.requested() and done % self.state.update_freq == 0:
             raise TrainingStopped(self.state.epoch, done, self.save_now(done))
 
     def on_epoch_end(self, epoch, logs=None):

@@ -18,6 +18,7 @@ from ..metrics import ConfusionMatrix, build_metrics
 from ..models import build_model, load_weights
 from ..optim import build_optimizer
 from ..runtime import is_main_process, rng_state, set_rng_state, world_size
+from .accumulation import effective_update_freq
 
 __all__ = ["Components", "build_components", "located", "describe_data",
            "describe_weights", "visualdl_callbacks"]
@@ -51,6 +52,7 @@ class Components:
     optimizer: Optional[paddle.optimizer.Optimizer]
     amp_configs: Optional[dict]
     weights_report: Optional[dict]     # what Global.pretrained_model loaded
+    update_freq: int = 1               # batches per optimizer step (Global.update_freq)
 
     @property
     def num_classes(self) -> int:
@@ -66,7 +68,10 @@ class Components:
 
     @property
     def steps_per_epoch(self) -> int:
-        return len(self.train_loader) if self.train_loader else 1
+        """Batches trained on per epoch: a whole number of accumulation groups."""
+        if not self.train_loader:
+            return 1
+        return len(self.train_loader) // self.update_freq * self.update_freq
 
     def loaders(self):
         return [(name, loader) for name, loader in (("Train", self.train_loader),
@@ -130,9 +135,11 @@ def build_components(config: dict, mode: str, device: str, speed_up=None,
     check_labels(parts)
     check_input_size(parts)
     if mode == "train":
+        parts.update_freq = effective_update_freq(g["update_freq"], len(train_loader))
+        # The schedule counts optimizer steps, as PaddleClas's does.
         parts.optimizer, _ = build_optimizer(config.get("Optimizer") or {},
                                              network.named_parameters(), g["epochs"],
-                                             parts.steps_per_epoch)
+                                             parts.steps_per_epoch // parts.update_freq)
     return parts
 
 

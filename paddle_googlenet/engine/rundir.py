@@ -128,13 +128,24 @@ class ResumePoint:
 
 
 def load_resume_point(path: Optional[str], network, optimizer, epochs: int,
-                      steps_per_epoch: int, run_dir: str) -> ResumePoint:
+                      steps_per_epoch: int, run_dir: str, ema=None, logger=None) -> ResumePoint:
     """Load the checkpoint at ``path`` (``Global.checkpoints``; none: a new run) into
-    ``network`` and ``optimizer``, before anything is written."""
+    ``network`` and ``optimizer`` (and the averaged weights into ``ema``), before
+    anything is written."""
     if not path:
         return ResumePoint()
     with located("Global.checkpoints"):
         states = checkpoint.load_checkpoint(path, network, optimizer)
+        if ema is not None:
+            saved = checkpoint.load_ema(path)
+            if saved is None:
+                # A checkpoint of a run without EMA: average from the weights it holds.
+                ema.set_state_dict(network.state_dict(), path)
+                if logger:
+                    logger.warning(f"warning: {path} has no {checkpoint.EMA} (saved without "
+                                   f"EMA); the moving average starts from its weights")
+            else:
+                ema.set_state_dict(saved, checkpoint.ema_file(path))
     start, step = int(states["epoch"]), int(states.get("step", 0))
     saved_steps = states.get("steps_per_epoch", steps_per_epoch)
     if step and saved_steps != steps_per_epoch:

@@ -33,6 +33,11 @@ class RunState:
     improved: bool = False            # ``record``'s eval top-1 beat ``best_top1``
     last_eval: Optional[dict] = None
     saved: Optional[str] = None       # checkpoint written at the end of ``epoch``
+    update_freq: int = 1              # batches per optimizer step (Global.update_freq)
+
+    def optimizer_stepped(self, step: int) -> bool:
+        """Whether batch ``step`` of this process's epoch ended with an optimizer step."""
+        return (self.steps_before + step + 1) % self.update_freq == 0
 
     def seconds(self) -> float:
         return self.seconds_before + time.time() - self.started

@@ -6,6 +6,8 @@
     signals.py     stopping on SIGINT/SIGTERM
     state.py       RunState, what the callbacks share
     callbacks.py   what happens at each step and epoch (one job per callback)
+    averaging.py   the EMA weights
+    accumulation.py  gradient accumulation (Global.update_freq)
     report.py      the log, metrics.jsonl and the plot
 
 Everything is built and checked in ``Engine.__init__``, before any file is written
@@ -23,12 +25,15 @@ import paddle
 from ..config import dump_config
 from ..errors import UserError
 from ..runtime import is_main_process
+from .accumulation import FirstBatches, StepLROnUpdates, scale_gradients
+from .averaging import WeightAverage
 from .callbacks import (BestModel, Checkpoints, EpochProgress, Evaluation, LossAverager,
-                        MetricsLog, NonFiniteLoss, NonFiniteLossGuard, StopOnSignal, TrainLog,
-                        TrainingStopped)
+                        MetricsLog, MovingAverage, NonFiniteLoss, NonFiniteLossGuard,
+                        StopOnSignal, TrainLog, TrainingStopped)
 from .components import (build_components, describe_data, describe_weights,
                          visualdl_callbacks)
 from .process import set_up_process
+from .settings import setting_notes
 from .report import log_to_file, read_metrics, setup_logger, warnings_logged
 from .rundir import RunDirectory, load_resume_point
 from .signals import StopSignal
@@ -94,14 +99,26 @@ class Engine:
         self.steps_per_epoch = p.steps_per_epoch
         self.extra_callbacks = visualdl_callbacks(g["use_visualdl"], self.run_dir)
         self.eval_metric_names = p.eval_metric_names
-        self.model = paddle.Model(self.network)
+        self.update_freq = p.update_freq
+        if self.update_freq > 1:
+            # Each batch's gradient counts 1/N, as PaddleClas divides the loss by N.
+            scale_gradients(self.network, 1.0 / self.update_freq)
+        # PaddleClas keeps the average in train mode only, from the starting weights.
+        self.average = (WeightAverage(self.network, config["EMA"]["decay"])
+                        if "EMA" in config and mode == "train" else None)
+        inputs = None
+        if g["to_static"]:
+            # As PaddleClas's apply_to_static; sides left free, so any crop size runs.
+            inputs = [paddle.static.InputSpec([None, 3, None, None], "float32", "image")]
+            self.network = paddle.jit.to_static(self.network, input_spec=inputs)
+        self.model = paddle.Model(self.network, inputs=inputs)
         self.model.prepare(self.optimizer, self.loss, self.metrics,
                            amp_configs=self.amp_configs)
         # Evaluation scores Metric.Eval through a second wrapper of the same network,
         # so training batches and evaluation can report different metrics.
         self.eval_model = self.model
         if p.eval_metrics is not p.metrics:
-            self.eval_model = paddle.Model(self.network)
+            self.eval_model = paddle.Model(self.network, inputs=inputs)
             self.eval_model.prepare(None, self.loss, p.eval_metrics,
                                     amp_configs=self.amp_configs)
 
@@ -134,10 +151,15 @@ class Engine:
                                 f"(skip_bad_images is true): {shown}")
         return len(bad)
 
+    def eval_weights(self):
+        """A context in which the network holds the weights evaluation uses: the
+        EMA weights with an ``EMA`` section, its own otherwise."""
+        return self.average.swapped_in() if self.average else contextlib.nullcontext()
+
     def evaluate(self) -> dict:
         """Evaluate the main head on the Eval split: loss, metrics and image count."""
         averager = LossAverager()
-        with _quiet_hapi():
+        with _quiet_hapi(), self.eval_weights():
             logs = self.eval_model.evaluate(self.eval_loader, verbose=0, callbacks=[averager])
         self.skipped_images(self.eval_loader, "[Eval]")
         result = {"loss": averager.mean}
@@ -151,7 +173,7 @@ class Engine:
         g = self.config["Global"]
         checkpoints = Checkpoints(state, self.logger, self.run_dir, self.network,
                                   self.optimizer, self.metrics, g["save_interval"],
-                                  keep=g["keep_checkpoints"])
+                                  keep=g["keep_checkpoints"], average=self.average)
         title = f"{self.config['Arch']['name']}: {self.run_dir}"
         main = is_main_process()
         return [
@@ -160,14 +182,18 @@ class Engine:
                           lambda where: self.skipped_images(self.train_loader, where),
                           progress),
             NonFiniteLossGuard(state, self.run_dir),
+            *([MovingAverage(state, self.average)] if self.average else []),
             TrainLog(state, self.logger, g["print_batch_step"], self.metric_names,
                      self.current_lr),
             Evaluation(state, self.logger, self.evaluate, self.eval_due),
             *([MetricsLog(state, self.run.metrics_file, self.run.plot_file, title),
-               BestModel(state, self.logger, self.run_dir, self.network)] if main else []),
+               BestModel(state, self.logger, self.run_dir, self.network,
+                         self.eval_weights)] if main else []),
             checkpoints,
             StopOnSignal(state, self.stop.requested, checkpoints.save_now),
             *self.extra_callbacks,
+            # Last, as hapi's own per-batch one would be: the step's lines show its LR.
+            *([StepLROnUpdates(state)] if self.update_freq > 1 else []),
         ]
 
     # -- the run ----------------------------------------------------------------------
@@ -182,6 +208,9 @@ class Engine:
             self.logger.info(f"Global.overwrite: removed the earlier run's "
                              f"{', '.join(removed)} from {self.run_dir}")
         for line in describe_weights(self.config, self.parts.weights_report):
+            self.logger.info(line)
+        for line in setting_notes(self.config, self.update_freq, self.steps_per_epoch,
+                                  self.device):
             self.logger.info(line)
         if resume.resumed:
             self.logger.info(resume.describe())
@@ -205,7 +234,8 @@ class Engine:
         """
         g = self.config["Global"]
         resume = load_resume_point(g["checkpoints"], self.network, self.optimizer, self.epochs,
-                                   self.steps_per_epoch, self.run_dir)
+                                   self.steps_per_epoch, self.run_dir, ema=self.average,
+                                   logger=self.logger)
         removed = self.run.prepare(
             resuming=resume.resumed, overwrite=g["overwrite"],
             reads={"Global.pretrained_model": g["pretrained_model"],
@@ -216,12 +246,18 @@ class Engine:
         self.run.drop_metrics_after(resume.start_epoch)
         self._log_start(resume, removed)
         state = RunState(self.epochs, self.steps_per_epoch, resume.start_epoch,
-                         resume.best_top1, resumed=resume.resumed)
+                         resume.best_top1, resumed=resume.resumed,
+                         update_freq=self.update_freq)
+        train_data = self.train_loader
+        if self.update_freq > 1:  # whole accumulation groups only, as in PaddleClas
+            train_data = FirstBatches(self.train_loader, self.steps_per_epoch,
+                                      lambda: state.steps_before)
         began = time.time()
         try:
             with warnings_logged(self.logger), _quiet_hapi(), self.stop.installed():
-                self.model.fit(self.train_loader, epochs=self.epochs - resume.start_epoch,
+                self.model.fit(train_data, epochs=self.epochs - resume.start_epoch,
                                verbose=0, log_freq=g["print_batch_step"],
+                               accumulate_grad_batches=self.update_freq,
                                callbacks=self.training_callbacks(state, resume.progress))
         except TrainingStopped as stop:
             where = (f"the end of epoch {stop.epoch}" if stop.step == self.steps_per_epoch
