@@ -197,3 +197,46 @@ def test_two_cpu_processes_through_paddles_launcher(tiny_data, tmp_path):
     assert os.path.isfile(os.path.join(run, "latest", "model.pdparams"))
     assert os.path.isfile(os.path.join(demo, "manifest.json"))
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".demo") or "tmp" in n]
+
+
+def _step_losses(run_dir):
+    import re
+    log = open(os.path.join(run_dir, "GoogLeNet", "train.log")).read()
+    return [float(x) for x in re.findall(r"\[Iter \d+/\d+\] lr: \S+ loss: (\S+)", log)]
+
+
+def test_to_static_trains_as_dygraph_does(tiny_data, tmp_path):
+    from paddle.jit.dy2static.program_translator import StaticFunction
+    losses, evals = {}, {}
+    for static in (False, True):
+        out = str(tmp_path / f"static_{static}")
+        engine = Engine(tiny_config(tiny_data, out, epochs=2, **{
+            "Global.to_static": static, "DataLoader.Train.sampler.batch_size": 2,
+            "Arch.dropout": 0, "Arch.aux_dropout": 0,
+            # The same kernels in both (tracing leaves out the dygraph GEMM bias path).
+            "Global.cpu_fast_paths": False}))
+        assert isinstance(engine.network.forward, StaticFunction) == static
+        engine.train()
+        losses[static] = _step_losses(out)
+        evals[static] = [json.loads(line)["eval_loss"] for line in
+                         open(os.path.join(out, "GoogLeNet", "metrics.jsonl"))]
+    assert len(losses[True]) == 12  # 6 batches of 2 per epoch
+    np.testing.assert_allclose(losses[True], losses[False], atol=1e-4, rtol=0)
+    np.testing.assert_allclose(evals[True], evals[False], atol=1e-4, rtol=0)
+    log = open(tmp_path / "static_True" / "GoogLeNet" / "train.log").read()
+    assert "Global.to_static: the network runs through paddle.jit.to_static" in log
+
+
+def test_paddleclas_global_keys_are_accepted_or_refused_by_name(tiny_data, tmp_path):
+    out = str(tmp_path / "run")
+    Engine(tiny_config(tiny_data, out, epochs=1, **{
+        "Global.use_dali": True, "Global.image_channel": 3,
+        "Global.eval_mode": "classification"})).train()
+    log = open(os.path.join(out, "GoogLeNet", "train.log")).read()
+    assert log.count("Global.use_dali: NVIDIA DALI is not used") == 1
+    for key, value, message in (
+            ("Global.image_channel", 4, "GoogLeNet takes 3-channel images"),
+            ("Global.train_mode", "progressive", "not supported"),
+            ("Global.eval_mode", "retrieval", "Global.eval_mode")):
+        with pytest.raises(ConfigError, match=message):
+            tiny_config(tiny_data, out, **{key: value})

@@ -23,10 +23,12 @@ class ProcessSetup:
     threads: Optional[int]            # CPU threads (None on a GPU)
     fast: bool                        # CPU fast paths asked for and applicable
     fast_paths: List[str] = field(default_factory=list)  # the ones in use
+    static_graph: bool = False        # Global.to_static: the network is traced
 
     def speed_up(self, network):
-        """Apply the fast paths that work on a built network."""
-        if self.fast and use_fast_conv_bias(network):
+        """Apply the fast paths that work on a built network. The convolution one
+        replaces dygraph forwards, which tracing cannot take (nor needs)."""
+        if self.fast and not self.static_graph and use_fast_conv_bias(network):
             self.fast_paths.append("GEMM convolution bias")
 
     def describe(self) -> str:
@@ -43,7 +45,7 @@ def set_up_process(global_config: dict) -> ProcessSetup:
     device = select_device(g["device"])
     threads = set_cpu_threads(g["num_threads"]) if device == "cpu" else None
     fast = device == "cpu" and g["cpu_fast_paths"]
-    setup = ProcessSetup(device, threads, fast)
+    setup = ProcessSetup(device, threads, fast, static_graph=g["to_static"])
     if fast and use_mkl_avx2_on_amd():
         setup.fast_paths.append("MKL AVX2 kernels")
     if fast and keep_freed_memory():

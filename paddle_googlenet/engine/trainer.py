@@ -108,9 +108,11 @@ class Engine:
                         if "EMA" in config and mode == "train" else None)
         inputs = None
         if g["to_static"]:
-            # As PaddleClas's apply_to_static; sides left free, so any crop size runs.
+            # As PaddleClas's apply_to_static on Paddle 3: symbolic tracing (SOT), which
+            # traces each input shape it meets, so no input spec; paddle.Model needs one
+            # only to know the forward takes one input.
             inputs = [paddle.static.InputSpec([None, 3, None, None], "float32", "image")]
-            self.network = paddle.jit.to_static(self.network, input_spec=inputs)
+            self.network = paddle.jit.to_static(self.network)
         self.model = paddle.Model(self.network, inputs=inputs)
         self.model.prepare(self.optimizer, self.loss, self.metrics,
                            amp_configs=self.amp_configs)
