@@ -1,6 +1,7 @@
 """Global.update_freq: gradient accumulation with PaddleClas's semantics."""
 
 import os
+import signal
 
 import numpy as np
 import paddle
@@ -8,7 +9,7 @@ import pytest
 
 from paddle_googlenet.checkpoint import load_checkpoint
 from paddle_googlenet.config import load_config
-from paddle_googlenet.engine import Engine
+from paddle_googlenet.engine import Engine, TrainingInterrupted
 from paddle_googlenet.engine.callbacks import StopOnSignal, TrainingStopped
 from paddle_googlenet.engine.state import RunState
 from paddle_googlenet.errors import ConfigError
@@ -84,3 +85,36 @@ def test_a_stop_waits_for_the_end_of_the_accumulation_group():
     with pytest.raises(TrainingStopped) as stopped:
         stop.on_train_batch_begin(3)
     assert saved == [3] and stopped.value.step == 3
+
+
+class _SignalAfterFirstBatch(paddle.callbacks.Callback):
+    """Sends this process SIGTERM after the first batch, inside a group of two."""
+
+    def on_train_batch_end(self, step, logs=None):
+        if step == 0:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_stop_mid_epoch_then_resume_equals_an_uninterrupted_run(tiny_data, tmp_path):
+    # 6 batches of 2 per epoch in groups of 2, with EMA: a stop asked for after
+    # batch 1 waits for batch 2, and resuming there ends where a straight run does.
+    options = {**SGD, "Global.update_freq": 2, "DataLoader.Train.sampler.batch_size": 2,
+               "EMA.decay": 0.5}
+    straight = str(tmp_path / "straight")
+    Engine(config(tiny_data, straight, epochs=2, **options)).train()
+
+    split = str(tmp_path / "split")
+    engine = Engine(config(tiny_data, split, epochs=2, **options))
+    engine.extra_callbacks.append(_SignalAfterFirstBatch())
+    with pytest.raises(TrainingInterrupted) as stopped:
+        engine.train()
+    saved = stopped.value.checkpoint
+    assert os.path.basename(saved) == "epoch_1_step_2"
+    Engine(config(tiny_data, split, epochs=2, **options,
+                  **{"Global.checkpoints": saved})).train()
+    for name in ("model.pdparams", "model_ema.pdparams"):
+        a = paddle.load(os.path.join(straight, "GoogLeNet", "latest", name))
+        b = paddle.load(os.path.join(split, "GoogLeNet", "latest", name))
+        for key in a:
+            np.testing.assert_allclose(a[key].numpy(), b[key].numpy(), atol=1e-6, rtol=0,
+                                       err_msg=f"{name}: {key}")
