@@ -110,6 +110,9 @@ def test_stop_mid_epoch_then_resume_equals_an_uninterrupted_run(tiny_data, tmp_p
         engine.train()
     saved = stopped.value.checkpoint
     assert os.path.basename(saved) == "epoch_1_step_2"
+    with pytest.raises(ConfigError, match="inside a group of Global.update_freq=3"):
+        Engine(config(tiny_data, split, epochs=2, **{**options, "Global.update_freq": 3},
+                      **{"Global.checkpoints": saved})).train()
     Engine(config(tiny_data, split, epochs=2, **options,
                   **{"Global.checkpoints": saved})).train()
     for name in ("model.pdparams", "model_ema.pdparams"):

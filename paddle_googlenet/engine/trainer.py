@@ -23,7 +23,7 @@ import warnings
 import paddle
 
 from ..config import dump_config
-from ..errors import UserError
+from ..errors import ConfigError, UserError
 from ..runtime import is_main_process
 from .accumulation import FirstBatches, StepLROnUpdates, scale_gradients
 from .averaging import WeightAverage
@@ -238,6 +238,11 @@ class Engine:
         resume = load_resume_point(g["checkpoints"], self.network, self.optimizer, self.epochs,
                                    self.steps_per_epoch, self.run_dir, ema=self.average,
                                    logger=self.logger)
+        if resume.step % self.update_freq:
+            raise ConfigError(f"Global.checkpoints: {resume.path} stopped {resume.step} "
+                              f"batches into an epoch, inside a group of "
+                              f"Global.update_freq={self.update_freq}; resume with the "
+                              f"update_freq it was saved with")
         removed = self.run.prepare(
             resuming=resume.resumed, overwrite=g["overwrite"],
             reads={"Global.pretrained_model": g["pretrained_model"],
