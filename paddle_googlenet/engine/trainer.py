@@ -8,6 +8,7 @@
     callbacks.py   what happens at each step and epoch (one job per callback)
     averaging.py   the EMA weights
     accumulation.py  gradient accumulation (Global.update_freq)
+    settings.py    log lines for the PaddleClas settings accepted but not applied
     report.py      the log, metrics.jsonl and the plot
 
 Everything is built and checked in ``Engine.__init__``, before any file is written
@@ -33,9 +34,9 @@ from .callbacks import (BestModel, Checkpoints, EpochProgress, Evaluation, LossA
 from .components import (build_components, describe_data, describe_weights,
                          visualdl_callbacks)
 from .process import set_up_process
-from .settings import setting_notes
 from .report import log_to_file, read_metrics, setup_logger, warnings_logged
 from .rundir import RunDirectory, load_resume_point
+from .settings import setting_notes
 from .signals import StopSignal
 from .state import RunState
 
