@@ -18,7 +18,6 @@ from paddle_googlenet.convert import main as convert_main
 from paddle_googlenet.errors import WeightsError
 from paddle_googlenet.models import GoogLeNet, build_model, load_weights
 from paddle_googlenet.models.weights import resolve_weights_path
-from paddle_googlenet.optim import build_lr
 from paddle_googlenet.runtime import rng_state, set_rng_state
 from tiny import DEFAULT_CONFIG, ROOT, tiny_overrides
 
@@ -157,12 +156,14 @@ def assert_same_tree(ours, paddles, where="file"):
 
 @pytest.fixture(scope="module")
 def trained_checkpoint(tmp_path_factory):
-    """A checkpoint and best model of a GoogLeNet trained two steps with the default
-    config's optimizer (Adam, cosine schedule after a linear warm-up)."""
+    """A checkpoint and best model of a GoogLeNet trained two steps with Adam and
+    Paddle's LinearWarmup around a cosine decay: the nested scheduler state that
+    PaddleClas's own checkpoints hold."""
     paddle.seed(1)
     network = GoogLeNet(num_classes=6, adaptive_pool=True)
-    schedule = build_lr({"name": "Cosine", "learning_rate": 0.01, "warmup_epoch": 1},
-                        epochs=3, steps_per_epoch=2)
+    schedule = paddle.optimizer.lr.LinearWarmup(
+        paddle.optimizer.lr.CosineAnnealingDecay(0.01, T_max=4), warmup_steps=2,
+        start_lr=0.0, end_lr=0.01)
     optimizer = paddle.optimizer.Adam(schedule, parameters=network.parameters())
     for _ in range(2):
         loss = sum(out.mean() for out in network(paddle.randn([2, 3, 64, 64])))
@@ -201,8 +202,9 @@ def test_a_checkpoint_restores_network_optimizer_and_random_draws(trained_checkp
     expected = (paddle.rand([4]).numpy(), np.random.rand(4), random.random())
     paddle.seed(99)
     network = GoogLeNet(num_classes=6, adaptive_pool=True)
-    schedule = build_lr({"name": "Cosine", "learning_rate": 0.01, "warmup_epoch": 1},
-                        epochs=3, steps_per_epoch=2)
+    schedule = paddle.optimizer.lr.LinearWarmup(
+        paddle.optimizer.lr.CosineAnnealingDecay(0.01, T_max=4), warmup_steps=2,
+        start_lr=0.0, end_lr=0.01)
     optimizer = paddle.optimizer.Adam(schedule, parameters=network.parameters())
     states = checkpoint.load_checkpoint(trained_checkpoint["path"], network, optimizer)
     assert_same_tree({k: v.numpy() for k, v in network.state_dict().items()},
