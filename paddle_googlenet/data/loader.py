@@ -9,6 +9,9 @@
         loader: {num_workers: 4, use_shared_memory: True}
 
 The loader is built with ``batch_sampler=``, so ``paddle.Model.fit`` takes it as is.
+For evaluation data (any section but ``Train``) DistributedBatchSampler splits the
+images across the ranks without repeating any (EvalShardBatchSampler), so summing
+each rank's counts counts every image once.
 The training dataset may list ``batch_transform_ops`` (Mixup, Cutmix; see
 batch_ops.py): its labels are then soft targets ``[N, num_classes]`` float32, and
 ``loader.soft_targets`` is True. Besides the two samplers here, ``RASampler`` and
@@ -38,7 +41,7 @@ from .datasets import DATASETS, FAILED_SAMPLE
 from .transforms import build_transforms
 
 __all__ = ["build_dataloader", "EpochDataLoader", "EpochBatchSampler", "DistributedBatchSampler",
-           "SAMPLERS"]
+           "EvalShardBatchSampler", "SAMPLERS"]
 
 SAMPLERS = Registry("sampler")
 # Sampler arguments build_dataloader fills in; the config gives the others.
@@ -105,6 +108,61 @@ class DistributedBatchSampler(_Skipping, paddle.io.DistributedBatchSampler):
     def set_epoch(self, epoch: int) -> None:
         super().set_epoch(int(epoch))
         self.requested_epoch = int(epoch)
+
+
+class EvalShardBatchSampler(_Skipping, paddle.io.BatchSampler):
+    """The evaluation images split across the ranks, each image in exactly one shard.
+
+    paddle's DistributedBatchSampler repeats images so that every rank gets as many;
+    an evaluation that sums over the ranks would count those twice. Here rank ``r``
+    takes every ``nranks``-th image from position ``r`` on, so shards differ by at most
+    one image and a rank may have one batch fewer than another: an evaluation must not
+    exchange data per batch, only its sums at the end (``splits_across_ranks`` says
+    whether there is anything to sum). With ``shuffle`` the order is drawn from the
+    epoch alone, as DistributedBatchSampler's is.
+    """
+
+    requested_epoch: Optional[int] = None
+
+    def __init__(self, dataset: Any, batch_size: int, shuffle: bool = False,
+                 drop_last: bool = False, num_replicas: Optional[int] = None,
+                 rank: Optional[int] = None):
+        super().__init__(dataset, batch_size=batch_size, drop_last=drop_last)
+        self.dataset = dataset
+        self.nranks = paddle.distributed.get_world_size() if num_replicas is None else num_replicas
+        self.local_rank = paddle.distributed.get_rank() if rank is None else rank
+        self.shuffle, self.epoch = shuffle, 0
+        self.num_samples = len(range(self.local_rank, len(dataset), self.nranks))
+
+    @property
+    def splits_across_ranks(self) -> bool:
+        return self.nranks > 1
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = self.requested_epoch = int(epoch)
+
+    def __iter__(self):
+        size = len(self.dataset)
+        order = (np.random.RandomState(self.epoch).permutation(size) if self.shuffle
+                 else np.arange(size))
+        mine = [int(i) for i in order[self.local_rank::self.nranks]]
+        stop = len(mine) - len(mine) % self.batch_size if self.drop_last else len(mine)
+        for start in range(0, stop, self.batch_size):
+            yield mine[start:start + self.batch_size]
+
+    def __len__(self) -> int:
+        if self.drop_last:
+            return self.num_samples // self.batch_size
+        return -(-self.num_samples // self.batch_size)
+
+
+def _eval_shard_batch_sampler(dataset: Any, batch_size: int, shuffle: bool = False,
+                              drop_last: bool = False, seed: Optional[int] = None,
+                              distributed: Optional[bool] = None) -> EvalShardBatchSampler:
+    """What DistributedBatchSampler becomes for evaluation data: shards without repeats."""
+    shard = {"num_replicas": 1, "rank": 0} if distributed is False else {}
+    return EvalShardBatchSampler(dataset, batch_size=batch_size, shuffle=shuffle,
+                                 drop_last=drop_last, **shard)
 
 
 @SAMPLERS.register(name="DistributedBatchSampler")
@@ -310,7 +368,10 @@ def build_dataloader(loader_cfg: Mapping[str, Any], seed: Optional[int] = None,
             shard: the whole dataset); False keeps the whole dataset in this process.
             BatchSampler never shards.
         where: config path of the section, used in error messages. Only a section
-            ending in ``Train`` may list ``dataset.batch_transform_ops``.
+            ending in ``Train`` may list ``dataset.batch_transform_ops``; any other
+            section holds evaluation data, where DistributedBatchSampler becomes an
+            EvalShardBatchSampler (each image in one shard, none repeated) and other
+            samplers give every process the whole set.
         num_classes: the number of classes (``Arch.class_num``); batch operators
             need it for the width of their soft targets.
 
@@ -357,12 +418,23 @@ def build_dataloader(loader_cfg: Mapping[str, Any], seed: Optional[int] = None,
     dataset, batch_transform = _build_dataset(_section(loader_cfg, "dataset", where), dataset_at,
                                               num_classes, training=where.endswith("Train"))
 
-    sampler = SAMPLERS.build(sampler_name, sampler_kwargs, sampler_at, dataset=dataset,
-                             seed=seed, distributed=distributed)
+    training = where.endswith("Train")
+    if training:
+        sampler = SAMPLERS.build(sampler_name, sampler_kwargs, sampler_at, dataset=dataset,
+                                 seed=seed, distributed=distributed)
+    elif sampler_name == "DistributedBatchSampler":
+        sampler = _eval_shard_batch_sampler(dataset, seed=seed, distributed=distributed,
+                                            **sampler_kwargs)
+    else:
+        # Only DistributedBatchSampler splits evaluation data; any other sampler (one
+        # that repeats or pads to share images out) gives each process the whole set.
+        sampler = SAMPLERS.build(sampler_name, sampler_kwargs, sampler_at, dataset=dataset,
+                                 seed=seed, distributed=False)
     per_process = getattr(sampler, "selected_samples", None)  # RASampler's share
     if per_process is None:
         per_process = (sampler.num_samples
-                       if isinstance(sampler, paddle.io.DistributedBatchSampler) else len(dataset))
+                       if isinstance(sampler, (paddle.io.DistributedBatchSampler,
+                                               EvalShardBatchSampler)) else len(dataset))
     drop_last = getattr(sampler, "drop_last", False)
     if drop_last and batch_size > per_process:
         raise ConfigError(f"{sampler_at}.batch_size {batch_size} is larger than the "

@@ -38,8 +38,7 @@ from ..runtime import is_main_process
 from .report import append_metrics, plot_metrics, read_metrics
 from .state import RunState
 
-__all__ = ["LossAverager", "TrainingStopped", "NonFiniteLoss", "EpochProgress",
-           "MovingAverage",
+__all__ = ["TrainingStopped", "NonFiniteLoss", "EpochProgress", "MovingAverage",
            "NonFiniteLossGuard", "TrainLog", "Evaluation", "MetricsLog", "BestModel",
            "Checkpoints", "StopOnSignal"]
 
@@ -55,23 +54,6 @@ class TrainingStopped(Exception):
     def __init__(self, epoch: int, step: int, checkpoint: str):
         super().__init__(f"stopped at epoch {epoch}, step {step}")
         self.epoch, self.step, self.checkpoint = epoch, step, checkpoint
-
-
-class LossAverager(paddle.callbacks.Callback):
-    """Mean of the per-batch losses of one ``evaluate`` (hapi logs the last one only)."""
-
-    def __init__(self):
-        super().__init__()
-        self.total, self.count = 0.0, 0
-
-    def on_eval_batch_end(self, step, logs=None):
-        size = logs.get("batch_size", 1)
-        self.total += float(np.mean(logs["loss"])) * size
-        self.count += size
-
-    @property
-    def mean(self):
-        return self.total / self.count if self.count else None
 
 
 class EpochProgress(paddle.callbacks.Callback):

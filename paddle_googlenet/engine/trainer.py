@@ -8,6 +8,7 @@
     callbacks.py   what happens at each step and epoch (one job per callback)
     averaging.py   the EMA weights
     accumulation.py  gradient accumulation (Global.update_freq)
+    evaluation.py  one pass over the Eval split, summed over the processes
     settings.py    log lines for the PaddleClas settings accepted but not applied
     report.py      the log, metrics.jsonl and the plot
 
@@ -28,11 +29,12 @@ from ..errors import ConfigError, UserError
 from ..runtime import is_main_process
 from .accumulation import FirstBatches, StepLROnUpdates, scale_gradients
 from .averaging import WeightAverage
-from .callbacks import (BestModel, Checkpoints, EpochProgress, Evaluation, LossAverager,
-                        MetricsLog, MovingAverage, NonFiniteLoss, NonFiniteLossGuard,
+from .callbacks import (BestModel, Checkpoints, EpochProgress, Evaluation, MetricsLog,
+                        MovingAverage, NonFiniteLoss, NonFiniteLossGuard,
                         StopOnSignal, TrainLog, TrainingStopped)
 from .components import (build_components, describe_data, describe_weights,
                          visualdl_callbacks)
+from .evaluation import evaluate_loader
 from .process import set_up_process
 from .report import log_to_file, read_metrics, setup_logger, warnings_logged
 from .rundir import RunDirectory, load_resume_point
@@ -117,13 +119,8 @@ class Engine:
         self.model = paddle.Model(self.network, inputs=inputs)
         self.model.prepare(self.optimizer, self.loss, self.metrics,
                            amp_configs=self.amp_configs)
-        # Evaluation scores Metric.Eval through a second wrapper of the same network,
-        # so training batches and evaluation can report different metrics.
-        self.eval_model = self.model
-        if p.eval_metrics is not p.metrics:
-            self.eval_model = paddle.Model(self.network, inputs=inputs)
-            self.eval_model.prepare(None, self.loss, p.eval_metrics,
-                                    amp_configs=self.amp_configs)
+        # Evaluation scores Metric.Eval (see evaluate()), training batches Metric.Train.
+        self.eval_metrics = p.eval_metrics
 
     # -- what the callbacks are handed ---------------------------------------------
 
@@ -160,15 +157,12 @@ class Engine:
         return self.average.swapped_in() if self.average else contextlib.nullcontext()
 
     def evaluate(self) -> dict:
-        """Evaluate the main head on the Eval split: loss, metrics and image count."""
-        averager = LossAverager()
-        with _quiet_hapi(), self.eval_weights():
-            logs = self.eval_model.evaluate(self.eval_loader, verbose=0, callbacks=[averager])
+        """Evaluate the main head on the Eval split: loss, Metric.Eval and image count,
+        each image counted once however many processes share the split."""
+        with self.eval_weights():
+            result = evaluate_loader(self.network, self.loss, self.eval_metrics,
+                                     self.eval_loader)
         self.skipped_images(self.eval_loader, "[Eval]")
-        result = {"loss": averager.mean}
-        for key in self.eval_metric_names:
-            result[key] = float(logs[key])
-        result["images"] = averager.count
         return result
 
     def training_callbacks(self, state: RunState, progress: dict = None) -> list:

@@ -5,6 +5,10 @@ a stock ``paddle.metric.Accuracy`` would take GoogLeNet's aux output ``out1`` fo
 label and report a wrong number without complaint. These metrics always score the
 first output against the last argument.
 
+Every metric keeps sums (hits and image counts, a matrix of counts), so an
+evaluation split across processes adds them up with ``sum_across_ranks()`` before
+``accumulate``: the result is the one a single process gets from all the images.
+
 Top-k accuracy needs integer labels. With ``batch_transform_ops`` (Mixup, Cutmix)
 the training labels are soft targets, and, as PaddleClas does, accuracy is then
 not computed on the training data: ``metrics_for_soft_targets`` leaves TopkAcc out
@@ -21,9 +25,19 @@ from ..errors import ConfigError
 from ..registry import Registry
 
 __all__ = ["TopkAcc", "GoogLeNetTopkAcc", "ConfusionMatrix", "METRICS", "build_metrics",
-           "metrics_for_soft_targets", "SoftLabelError"]
+           "metrics_for_soft_targets", "SoftLabelError", "sum_across_ranks"]
 
 METRICS = Registry("metric")
+
+
+def sum_across_ranks(values) -> np.ndarray:
+    """The element-wise sum of ``values`` over the ranks of ``paddle.distributed``
+    (every rank gets it). Integers stay exact: they are summed as int64."""
+    values = np.asarray(values)
+    dtype = np.int64 if np.issubdtype(values.dtype, np.integer) else np.float64
+    tensor = paddle.to_tensor(values.astype(dtype))
+    paddle.distributed.all_reduce(tensor)
+    return tensor.numpy()
 
 
 class SoftLabelError(ConfigError):
@@ -69,6 +83,11 @@ class TopkAcc(paddle.metric.Metric):
     def reset(self):
         self.hits = [0.0] * len(self.topk)
         self.count = 0
+
+    def sum_across_ranks(self):
+        """Make the hits and image count those of all the ranks together."""
+        self.hits = [float(h) for h in sum_across_ranks(self.hits)]
+        self.count = int(sum_across_ranks([self.count])[0])
 
     def accumulate(self):
         return [h / self.count if self.count else 0.0 for h in self.hits]
@@ -148,6 +167,10 @@ class ConfusionMatrix(paddle.metric.Metric):
 
     def reset(self):
         self.matrix = np.zeros((self.num_classes, self.num_classes), dtype=np.int64)
+
+    def sum_across_ranks(self):
+        """Make the counts those of all the ranks together."""
+        self.matrix = sum_across_ranks(self.matrix)
 
     @staticmethod
     def per_class_accuracy(matrix):

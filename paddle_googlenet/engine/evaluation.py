@@ -1,0 +1,67 @@
+"""One pass over the evaluation data: mean loss, metrics and image count.
+
+``paddle.Model.evaluate`` is not used for it: with several processes it gathers
+every batch's outputs from all ranks, which needs shards of equal size (so images
+repeated to pad them) and trims the repeats only when they end the last batch, and it
+leaves the loss each rank's own. Here every rank scores its own shard (see
+``EvalShardBatchSampler``: no image repeated, shards may differ by one image) and the
+sums (loss times batch size, image count, the metrics' hits and counts) are added up
+over the ranks once, at the end, so the result is the one a single process gets.
+"""
+
+import numpy as np
+import paddle
+
+from ..metrics import sum_across_ranks
+
+__all__ = ["evaluate_loader"]
+
+
+def _as_list(value) -> list:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _numpy(value) -> np.ndarray:
+    return value.numpy() if isinstance(value, paddle.Tensor) else np.asarray(value)
+
+
+def evaluate_loader(network: paddle.nn.Layer, loss: paddle.nn.Layer, metrics: list,
+                    loader) -> dict:
+    """Score ``network`` on ``loader``: ``{"loss", <each metric's names>..., "images"}``.
+
+    ``loss(*outputs, label)`` is the batch's mean loss; ``metrics`` are reset, then
+    updated with every batch. When the loader's batch sampler splits the images across
+    ranks (``splits_across_ranks``), every rank must call this: the sums are added up
+    over the ranks and every rank returns the totals. Otherwise each process scores
+    the whole set on its own. The loss is None when there were no images.
+    """
+    for metric in metrics:
+        metric.reset()
+    loss_sum, images = 0.0, 0
+    was_training = network.training
+    network.eval()
+    try:
+        with paddle.no_grad():
+            for batch in loader:
+                inputs, label = batch[:-1], batch[-1]
+                outputs = _as_list(network(*inputs))
+                size = int(label.shape[0])
+                loss_sum += float(loss(*outputs, label)) * size
+                images += size
+                for metric in metrics:
+                    scored = _as_list(metric.compute(*outputs, label))
+                    metric.update(*[_numpy(t) for t in scored])
+    finally:
+        if was_training:
+            network.train()
+    if getattr(loader.batch_sampler, "splits_across_ranks", False):
+        loss_sum = float(sum_across_ranks([loss_sum])[0])
+        images = int(sum_across_ranks([images])[0])
+        for metric in metrics:
+            metric.sum_across_ranks()
+    result = {"loss": loss_sum / images if images else None}
+    for metric in metrics:
+        for name, value in zip(metric.name(), _as_list(metric.accumulate())):
+            result[name] = float(value)
+    result["images"] = images
+    return result
