@@ -194,6 +194,7 @@ def _class_names(config, engine):
 def _eval(argv):
     from .engine import Engine
     from .engine.report import plot_confusion
+    from .runtime import is_main_process
 
     args, config = parse_with_config(
         argv, "Evaluate the main head on the Eval split: top-k, loss, per-class accuracy.",
@@ -214,7 +215,8 @@ def _eval(argv):
     for i, (name, acc) in enumerate(zip(names, engine.confusion.per_class_accuracy(matrix))):
         shown = f"{acc:.4f}" if acc is not None else "-"
         print(f"{i:>4}  {name:<{width}} {int(totals[i]):>7} {shown:>9}")
-    if args.confusion_matrix:
+    # Every process of a launch holds the same totals; one writes the picture.
+    if args.confusion_matrix and is_main_process():
         plot_confusion(matrix, names, args.confusion_matrix)
         print(f"confusion matrix: {args.confusion_matrix}")
 
