@@ -129,8 +129,9 @@ class EvalShardBatchSampler(_Skipping, paddle.io.BatchSampler):
                  rank: Optional[int] = None):
         super().__init__(dataset, batch_size=batch_size, drop_last=drop_last)
         self.dataset = dataset
-        self.nranks = paddle.distributed.get_world_size() if num_replicas is None else num_replicas
-        self.local_rank = paddle.distributed.get_rank() if rank is None else rank
+        ranks = paddle.distributed.ParallelEnv()  # as DistributedBatchSampler reads them
+        self.nranks = ranks.nranks if num_replicas is None else num_replicas
+        self.local_rank = ranks.local_rank if rank is None else rank
         self.shuffle, self.epoch = shuffle, 0
         self.num_samples = len(range(self.local_rank, len(dataset), self.nranks))
 
@@ -415,10 +416,10 @@ def build_dataloader(loader_cfg: Mapping[str, Any], seed: Optional[int] = None,
     use_shared_memory = workers_cfg.get("use_shared_memory", True)
     check_value(use_shared_memory, bool, f"{loader_at}.use_shared_memory")
 
-    dataset, batch_transform = _build_dataset(_section(loader_cfg, "dataset", where), dataset_at,
-                                              num_classes, training=where.endswith("Train"))
-
     training = where.endswith("Train")
+    dataset, batch_transform = _build_dataset(_section(loader_cfg, "dataset", where), dataset_at,
+                                              num_classes, training=training)
+
     if training:
         sampler = SAMPLERS.build(sampler_name, sampler_kwargs, sampler_at, dataset=dataset,
                                  seed=seed, distributed=distributed)
