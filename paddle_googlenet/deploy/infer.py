@@ -10,10 +10,8 @@ holds the preprocessing, top-k and class names. Nothing else is read: this modul
 needs numpy, PIL and the runtime (paddle or onnxruntime) and never imports the
 training code.
 
-``--backend auto`` (the default) runs ONNX Runtime where ``tools/benchmark.py``
-measured it faster than Paddle Inference (float32 batches of ``ONNX_RUNTIME_MIN_BATCH``
-or more on the CPU, when ``inference.onnx`` and onnxruntime are there) and Paddle
-Inference otherwise; ``choose_backend`` holds the rule.
+``--backend paddle`` is the default: on the same float32 export ``tools/benchmark.py``
+measured ONNX Runtime slower than Paddle Inference with oneDNN at batch 1, 8 and 32.
 
 On the CPU, Paddle Inference runs with oneDNN and one thread per core unless told
 otherwise. ``--precision`` picks one of ``precisions.PRECISIONS`` (bf16 uses
@@ -40,40 +38,17 @@ from ..pixels import expand_images
 from .precisions import PRECISIONS, precision_named
 from .preprocess import Preprocess
 
-__all__ = ["DEPLOY_CONFIG", "ONNX_FILE", "BACKENDS", "ONNX_RUNTIME_MIN_BATCH", "choose_backend",
-           "read_deploy_config", "paddle_model_files", "native_stderr_held_back",
-           "PaddleModel", "OnnxModel", "ImageClassifier", "classify_files", "format_result",
-           "main"]
+__all__ = ["DEPLOY_CONFIG", "ONNX_FILE", "BACKENDS", "DEFAULT_BACKEND", "read_deploy_config",
+           "paddle_model_files", "native_stderr_held_back", "PaddleModel", "OnnxModel",
+           "ImageClassifier", "classify_files", "format_result", "main"]
 
 DEPLOY_CONFIG = "inference.yml"
 ONNX_FILE = "inference.onnx"
-BACKENDS = ("auto", "paddle", "onnxruntime")
-# From this batch size on, ONNX Runtime ran the float32 model faster than Paddle
-# Inference with oneDNN on the CPU; below it, slower (tools/benchmark.py, its
-# "vs Paddle fp32" column; docs/benchmarks.md).
-ONNX_RUNTIME_MIN_BATCH = 8
-
-
-def choose_backend(backend: str, batch_size: int, model_dir: str, precision: str = "fp32",
-                   device: str = "cpu", paddle_options_default: bool = True) -> str:
-    """The backend ``--backend`` names; for 'auto', ONNX Runtime where it was measured
-    faster and can run the request, else Paddle Inference.
-
-    'auto' picks 'onnxruntime' only when all hold: a CPU run of a precision ONNX
-    Runtime has (fp32), ``batch_size >= ONNX_RUNTIME_MIN_BATCH``, the model directory
-    holds ``inference.onnx``, onnxruntime is installed, and no Paddle-only option was
-    changed (``paddle_options_default``: oneDNN, kept memory, TensorRT).
-    """
-    if backend != "auto":
-        return backend
-    import importlib.util
-
-    if (device == "cpu" and PRECISIONS[precision].onnx and paddle_options_default
-            and batch_size >= ONNX_RUNTIME_MIN_BATCH
-            and os.path.isfile(os.path.join(model_dir, ONNX_FILE))
-            and importlib.util.find_spec("onnxruntime") is not None):
-        return "onnxruntime"
-    return "paddle"
+BACKENDS = ("paddle", "onnxruntime")
+# The default. tools/benchmark.py timed both on the same float32 export, interleaved
+# (docs/benchmarks.md): ONNX Runtime ran at 0.73-0.82x Paddle Inference with oneDNN
+# at batch 1, 0.86-0.87x at batch 8 and 0.90x at batch 32, so Paddle stays the default.
+DEFAULT_BACKEND = "paddle"
 
 
 def _check_dir(model_dir: str):
@@ -334,13 +309,11 @@ def _arguments() -> argparse.ArgumentParser:
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--topk", type=int, default=None,
                         help="classes per image (default: inference.yml's topk)")
-    parser.add_argument("--backend", choices=list(BACKENDS), default="auto",
-                        help=f"auto (default): onnxruntime for batches of "
-                             f"{ONNX_RUNTIME_MIN_BATCH} or more when the model directory has "
-                             f"{ONNX_FILE}, onnxruntime is installed and the run is fp32 on "
-                             f"the CPU with the Paddle-only options at their defaults (there "
-                             f"tools/benchmark.py measured it faster than Paddle Inference; "
-                             f"slower for smaller batches), else paddle")
+    parser.add_argument("--backend", choices=list(BACKENDS), default=DEFAULT_BACKEND,
+                        help="paddle (default): Paddle Inference; onnxruntime: inference.onnx "
+                             "under ONNX Runtime (fp32 only). On the same export "
+                             "tools/benchmark.py measured ONNX Runtime at 0.7-0.9x Paddle "
+                             "Inference at batch 1, 8 and 32 (docs/benchmarks.md)")
     parser.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
     parser.add_argument("--threads", type=int, default=None,
                         help="CPU threads (default: one per core)")
@@ -366,10 +339,6 @@ def _infer(argv: List[str]) -> int:
     args = _arguments().parse_args(argv)
     if args.batch_size < 1 or (args.threads is not None and args.threads < 1):
         raise DeployError("--batch_size and --threads must be positive integers")
-    args.backend = choose_backend(
-        args.backend, args.batch_size, args.model_dir, args.precision, args.device,
-        paddle_options_default=(args.onednn == "on" and args.keep_memory == "on"
-                                and not args.use_tensorrt))
     if args.backend == "onnxruntime" and not PRECISIONS[args.precision].onnx:
         raise DeployError(f"--precision {args.precision} needs --backend paddle; the ONNX "
                           f"model is fp32")
