@@ -188,6 +188,18 @@ print(json.dumps({{"result": result, "code": code, "loaded": loaded, "missing": 
     assert last.startswith("error: paddle_googlenet needs PaddlePaddle") and "Traceback" not in done.stderr
 
 
+def test_default_backend_is_the_one_the_benchmark_measured_faster(capsys):
+    # tools/benchmark.py's onnxruntime_fp32 "vs Paddle fp32" ratios were below 1 at
+    # every batch size (docs/benchmarks.md), so the default is Paddle Inference
+    assert infer.DEFAULT_BACKEND == "paddle"
+    args = infer._arguments().parse_args(["--model_dir", "m", "--image", "x.jpg"])
+    assert args.backend == "paddle"
+    with pytest.raises(SystemExit):
+        infer.main(["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "paddle (default)" in help_text and "tools/benchmark.py" in help_text
+
+
 def test_precision_choices_are_the_registry(capsys):
     """tools/infer.py --precision offers exactly the registered precisions, each with
     its summary in --help; tools/export_model.py has the export option of each that

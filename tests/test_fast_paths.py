@@ -12,11 +12,13 @@ import numpy as np
 import paddle
 import pytest
 
-from paddle_googlenet.benchmark import REQUIRED_KEYS, Workers
 from paddle_googlenet.fast_paths import (cpu_features, mkl_avx2_applies, use_fast_conv_bias)
 from paddle_googlenet.models import GoogLeNet
 
 from tiny import DEFAULT_CONFIG, ROOT, tiny_overrides
+
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+from benchmark.harness import REQUIRED_KEYS, Workers  # noqa: E402
 
 SIDE = 64  # adaptive heads: the smallest input that keeps every feature map
 
@@ -200,15 +202,62 @@ def test_cpu_features_names_bf16_support():
     assert isinstance(features["flags"]["avx2"], bool)
 
 
+def _benchmark_env():
+    """The benchmark imports paddle_googlenet as an installed package: this checkout's."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+
+
 def test_benchmark_help():
-    done = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "benchmark.py"), "--help"],
-                          capture_output=True, text=True)
-    assert done.returncode == 0
-    assert "--quick" in done.stdout and "--out" in done.stdout
+    for command in ([os.path.join(ROOT, "tools", "benchmark.py")], ["-m", "tools.benchmark"]):
+        done = subprocess.run([sys.executable, *command, "--help"], capture_output=True,
+                              text=True, cwd=ROOT, env=_benchmark_env())
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "--quick" in done.stdout and "--out" in done.stdout
+
+
+def test_the_library_does_not_hold_or_import_the_benchmark():
+    package = os.path.join(ROOT, "paddle_googlenet")
+    assert not os.path.exists(os.path.join(package, "benchmark.py"))
+    for folder, _, files in os.walk(package):
+        for name in files:
+            if name.endswith(".py"):
+                with open(os.path.join(folder, name), encoding="utf-8") as f:
+                    text = f.read()
+                assert "import benchmark" not in text and "benchmark import" not in text, name
+
+
+def test_benchmark_builtin_config_is_the_demo_config():
+    """From an install there is no configs/ folder: the built-in copy must match it."""
+    from benchmark.demo_config import CLONE_CONFIG, demo_config_dict
+    from paddle_googlenet.config import load_config, validate_config
+
+    assert CLONE_CONFIG == DEFAULT_CONFIG
+    assert validate_config(demo_config_dict()) == load_config(DEFAULT_CONFIG)
+
+
+def test_benchmark_ratios_are_paired_per_round():
+    from benchmark.harness import paired, summary
+
+    assert summary([3.0, 1.0, 2.0]) == {"median": 2.0, "n": 3, "min": 1.0, "max": 3.0}
+    # a round where load halved both sides leaves its ratio unchanged
+    ratio = paired([10.0, 5.0, 10.0], [5.0, 2.5, 5.0])
+    assert ratio == {"median": 2.0, "n": 3, "min": 2.0, "max": 2.0}
+
+
+def test_benchmark_compare_of_a_file_that_is_not_a_report_is_one_line(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "benchmark.py"),
+                           "--compare", str(bad), str(tmp_path / "missing.json")],
+                          capture_output=True, text=True, cwd=str(tmp_path), env=_benchmark_env())
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "missing.json" in done.stderr
 
 
 def test_benchmark_smoke_writes_every_key(tiny_data, tmp_path):
-    """The hidden --smoke mode: every section at toy sizes, the same JSON keys."""
+    """The hidden --smoke mode: every section at toy sizes, the same JSON keys; run
+    from outside the clone, and compared with itself."""
     weights = str(tmp_path / "untrained.pdparams")
     paddle.save(GoogLeNet(num_classes=6, adaptive_pool=True).state_dict(), weights)
     out = tmp_path / "bench.json"
@@ -219,12 +268,29 @@ def test_benchmark_smoke_writes_every_key(tiny_data, tmp_path):
                "--work-dir", str(tmp_path / "work")]
     for option in overrides:
         command += ["-o", option]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run(command, capture_output=True, text=True, cwd=str(tmp_path),
+                          env=_benchmark_env())
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(out.read_text())
     missing = [key for key in REQUIRED_KEYS if key not in report]
     assert not missing
     assert report["train_best_path"] in report["train_b16"]
+    # every figure says how many samples it rests on
+    assert report["infer"]["fp32"]["b32"]["n"] >= 1
+    assert report["train_b16"]["baseline"]["ratio_vs_baseline"]["median"] == 1.0
+    assert "(n=" in done.stdout
+    onnx = report["infer"].get("onnxruntime_fp32")
+    if "onnxruntime_fp32" in report["infer_skipped"]:
+        assert onnx is None and report["onnxruntime_over_paddle_b32"] is None
+    else:  # the same exported model: ONNX Runtime agrees with Paddle's dygraph
+        assert onnx["top1_agreement"] == 1.0
+        assert report["onnxruntime_over_paddle_b32"] > 0
     if not report["processor"]["bf16"]:
         assert report["infer_bf16_b32"] is None and report["bf16_top1_agreement"] is None
         assert "bf16" in done.stdout and "skipped" in done.stdout
+    compared = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "benchmark.py"),
+                               "--compare", str(out), str(out)], capture_output=True, text=True,
+                              cwd=str(tmp_path), env=_benchmark_env())
+    assert compared.returncode == 0, compared.stderr[-2000:]
+    assert "onnxruntime_fp32/vs_fp32_b32" in compared.stdout or onnx is None
+    assert "| 0.0% |" in compared.stdout

@@ -1,11 +1,13 @@
-"""python tools/benchmark.py --help"""
-import os
+"""python tools/benchmark.py --help
+
+The benchmark is the package beside this file (tools/benchmark/); it imports the
+installed paddle_googlenet.
+"""
 import sys
 
-# Run from a clone without installing, as PaddleClas's tools do.
-sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
-
-from paddle_googlenet.benchmark import benchmark_main  # noqa: E402
+# Python puts this file's folder first on sys.path, so ``benchmark`` is the package
+# tools/benchmark/ (a package directory wins over a module of the same name).
+from benchmark.harness import main
 
 if __name__ == "__main__":
-    sys.exit(benchmark_main())
+    sys.exit(main())

@@ -10,6 +10,9 @@ holds the preprocessing, top-k and class names. Nothing else is read: this modul
 needs numpy, PIL and the runtime (paddle or onnxruntime) and never imports the
 training code.
 
+``--backend paddle`` is the default: on the same float32 export ``tools/benchmark.py``
+measured ONNX Runtime slower than Paddle Inference with oneDNN at batch 1, 8 and 32.
+
 On the CPU, Paddle Inference runs with oneDNN and one thread per core unless told
 otherwise. ``--precision`` picks one of ``precisions.PRECISIONS`` (bf16 uses
 oneDNN's bfloat16 kernels where the processor has them; int8 runs the int8 model of
@@ -35,13 +38,17 @@ from ..pixels import expand_images
 from .precisions import PRECISIONS, precision_named
 from .preprocess import Preprocess
 
-__all__ = ["DEPLOY_CONFIG", "ONNX_FILE", "read_deploy_config", "paddle_model_files",
-           "native_stderr_held_back",
-           "PaddleModel", "OnnxModel", "ImageClassifier", "classify_files", "format_result",
-           "main"]
+__all__ = ["DEPLOY_CONFIG", "ONNX_FILE", "BACKENDS", "DEFAULT_BACKEND", "read_deploy_config",
+           "paddle_model_files", "native_stderr_held_back", "PaddleModel", "OnnxModel",
+           "ImageClassifier", "classify_files", "format_result", "main"]
 
 DEPLOY_CONFIG = "inference.yml"
 ONNX_FILE = "inference.onnx"
+BACKENDS = ("paddle", "onnxruntime")
+# The default. tools/benchmark.py timed both on the same float32 export, interleaved
+# (docs/benchmarks.md): ONNX Runtime ran at 0.73-0.82x Paddle Inference with oneDNN
+# at batch 1, 0.86-0.87x at batch 8 and 0.90x at batch 32, so Paddle stays the default.
+DEFAULT_BACKEND = "paddle"
 
 
 def _check_dir(model_dir: str):
@@ -302,7 +309,11 @@ def _arguments() -> argparse.ArgumentParser:
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--topk", type=int, default=None,
                         help="classes per image (default: inference.yml's topk)")
-    parser.add_argument("--backend", choices=["paddle", "onnxruntime"], default="paddle")
+    parser.add_argument("--backend", choices=list(BACKENDS), default=DEFAULT_BACKEND,
+                        help="paddle (default): Paddle Inference; onnxruntime: inference.onnx "
+                             "under ONNX Runtime (fp32 only). On the same export "
+                             "tools/benchmark.py measured ONNX Runtime at 0.7-0.9x Paddle "
+                             "Inference at batch 1, 8 and 32 (docs/benchmarks.md)")
     parser.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
     parser.add_argument("--threads", type=int, default=None,
                         help="CPU threads (default: one per core)")

@@ -1,0 +1,110 @@
+"""The benchmark's table and JSON.
+
+Every measured figure is a summary ``{"median", "n", "min", "max"}`` of its samples
+(``harness.summary``); the table prints the median and, beside it, how many samples
+it rests on and their spread.
+"""
+
+import json
+import os
+from typing import Dict, List
+
+
+def spread(figure: dict, fmt: str = ".2f") -> str:
+    """``median (n=N, min-max)``."""
+    return (f"{figure['median']:{fmt}} (n={figure['n']}, "
+            f"{figure['min']:{fmt}}-{figure['max']:{fmt}})")
+
+
+def ratios(report: dict) -> Dict[str, dict]:
+    """Every ratio the run reports, by name: what two runs should agree on."""
+    found = {}
+    for key in ("train_b16", "train_b32"):
+        for name, row in report[key].items():
+            found[f"{key}/{name}/vs_baseline"] = row["ratio_vs_baseline"]
+            found[f"{key}/{name}/of_training_bound"] = row["fraction_of_training_bound"]
+    for name, row in report["infer"].items():
+        for field, value in row.items():
+            if field.startswith("fraction_of_bound_") or (
+                    field.startswith("vs_fp32_") and name != "fp32"):
+                found[f"infer/{name}/{field}"] = value
+    found["fit_over_step"] = report["fit"]["fit_over_step"]
+    return found
+
+
+def table(r: dict) -> str:
+    lines = [f"Benchmark ({r['mode']}): {r['processor']['model']}, {r['processor']['cores']} "
+             f"cores; best matmul {r['matmul_gflops']:.1f} GFLOP/s "
+             f"(n={len(r['matmul_gflops_samples'])}); {r['macs_224'] / 1e9:.3f} GMAC/image; "
+             f"forward bound {r['fp32_forward_bound']:.1f} images/s, training bound "
+             f"{r['fp32_training_bound']:.1f}; config {r['config']}",
+             "Each figure: median (n = samples, min-max). Ratios are per round (the two "
+             "sides measured in the same round), then the median.", ""]
+    lines += ["| training (images/s) | b16 | b32 | vs baseline b16 | vs baseline b32 "
+              "| of training bound b16 | peak RSS MB (b16 / b32) | max rel. loss diff |",
+              "|---|---|---|---|---|---|---|---|"]
+    for name, row in r["train_b16"].items():
+        row32 = r["train_b32"].get(name)
+        rss32 = f"{row32['peak_rss_mb']:.0f}" if row32 else "-"
+        lines.append(
+            f"| {name} ({row['description']}) | {spread(row['images_per_s'])} "
+            f"| {spread(row32['images_per_s']) if row32 else '-'} "
+            f"| {spread(row['ratio_vs_baseline'])} "
+            f"| {spread(row32['ratio_vs_baseline']) if row32 else '-'} "
+            f"| {spread(row['fraction_of_training_bound'], '.0%')} "
+            f"| {row['peak_rss_mb']:.0f} / {rss32} "
+            f"| {row['max_rel_loss_diff']:.1e} |")
+    lines += ["", f"best correct training path: {r['train_best_path']} "
+                  f"({r['train_best_ratio_b16']:.2f}x the baseline at b16)", ""]
+    keys = r["infer_batches"]
+    lines += ["| inference (images/s) | " + " | ".join(f"b{k}" for k in keys) + " | "
+              + " | ".join(f"vs Paddle fp32 b{k}" for k in keys)
+              + " | of bound b32 | max abs diff | top-1 agreement |",
+              "|---|" + "---|" * (2 * len(keys) + 3)]
+    names = list(r["infer"]) + [n for n in r["infer_skipped"] if n not in r["infer"]]
+    for name in names:
+        row = r["infer"].get(name)
+        if row is None:
+            lines.append(f"| {name} | skipped: {r['infer_skipped'].get(name, '')} |"
+                         + " |" * (2 * len(keys) + 2))
+            continue
+        vs = [spread(row[f"vs_fp32_b{k}"]) if f"vs_fp32_b{k}" in row and name != "fp32" else "-"
+              for k in keys]
+        lines.append(f"| {name} | " + " | ".join(spread(row[f"b{k}"]) for k in keys) + " | "
+                     + " | ".join(vs) + f" | {spread(row['fraction_of_bound_b32'], '.0%')} "
+                     f"| {row['max_abs_diff']:.3g} | {row['top1_agreement']:.2%} |")
+    lines += ["", f"agreement on {r['infer_eval_images']} eval images at the config's size; "
+                  f"dygraph top-1 {r['infer_eval_top1']:.2%}; int8 offered (agreement >= 99%): "
+                  f"{r['int8_offered']}; bound during the inference rounds "
+                  f"{spread(r['infer_bound_b32'], '.1f')} images/s", ""]
+    rates = ", ".join(f"{w} workers {spread(v, '.0f')}" for w, v in
+                      r["data_images_per_s_by_workers"].items())
+    fit = r["fit"]
+    lines += [f"data pipeline (decode + augmentation), images/s: {rates}",
+              f"fit epoch {spread(fit['fit_images_per_s'], '.1f')} images/s vs model-only "
+              f"{spread(fit['model_only_images_per_s'], '.1f')} at batch {fit['batch']}, "
+              f"{'x'.join(map(str, fit['input_shape']))}, num_workers {fit['num_workers']}: "
+              f"fit/step {spread(fit['fit_over_step'])}"
+              + ("" if len(fit["fit_over_step_by_workers"]) < 2 else " (by num_workers: " + ", ".join(
+                  f"{w}: {spread(v)}" for w, v in fit["fit_over_step_by_workers"].items()) + ")"),
+              f"peak RSS of training at b32 (baseline): {r['train_peak_rss_mb_b32']:.0f} MB; "
+              f"best path: {r['train_best_peak_rss_mb_b32']:.0f} MB (sum over processes)"]
+    return "\n".join(lines)
+
+
+def compare(first: dict, second: dict) -> List[tuple]:
+    """``(name, first median, second median, relative difference)`` for every ratio
+    both reports hold, largest difference first."""
+    a, b = ratios(first), ratios(second)
+    rows = [(name, a[name]["median"], b[name]["median"],
+             abs(a[name]["median"] - b[name]["median"]) / abs(a[name]["median"]))
+            for name in a if name in b]
+    return sorted(rows, key=lambda row: -row[3])
+
+
+def write_json(report: dict, path: str):
+    """Write ``report`` to ``path`` whole: a temporary file renamed into place."""
+    partial = f"{path}.partial"
+    with open(partial, "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=2)
+    os.replace(partial, path)
