@@ -377,7 +377,8 @@ def test_loader_seed_reproduces_augmented_batches(tmp_path):
     from paddle_googlenet.data import build_dataloader, make_demo_dataset
     demo = make_demo_dataset(str(tmp_path), num_classes=2, train_per_class=4, eval_per_class=1,
                              image_size=32)
-    ops = yaml.safe_load(PADDLECLAS_LISTS["DeiT_tiny_patch16_224"].replace("224", "24"))
+    ops = yaml.safe_load(yaml.safe_dump(PADDLECLAS_LISTS["DeiT_tiny_patch16_224"])
+                         .replace("224", "24"))
     ops.insert(4, {"ColorJitter": {"brightness": 0.4, "contrast": 0.4, "saturation": 0.4,
                                    "hue": 0.4}})
     ops.append({"HideAndSeek": None})

@@ -25,35 +25,35 @@ def test_census_counts_accepts_refuses_and_skips(tiny_data, tmp_path, capsys):
              if line.split() and line.split()[0] in ("accepted", "refused", "skipped")}
 
     assert lines["ResNet/ResNet18_accepted.yaml"].startswith("accepted")
-    to_static = os.path.join(CONFIGS, "ResNet", "ResNet34_to_static.yaml")
-    assert lines["ResNet/ResNet34_to_static.yaml"].startswith(
-        f"refused  ResNet/ResNet34_to_static.yaml: {to_static}:11: Global.to_static: unknown key")
+    assert lines["ResNet/ResNet34_to_static.yaml"].startswith("accepted")
+    ema = os.path.join(CONFIGS, "ResNet", "ResNet50_ema_misspelt.yaml")
+    assert lines["ResNet/ResNet50_ema_misspelt.yaml"].endswith(
+        f"{ema}:8: EMA.decy: unknown key (did you mean 'decay'?); valid keys: decay")
+    progressive = os.path.join(CONFIGS, "ResNet", "ResNet34_progressive.yaml")
+    assert lines["ResNet/ResNet34_progressive.yaml"].startswith(
+        f"refused  ResNet/ResNet34_progressive.yaml: {progressive}:11: Global.train_mode: "
+        f"'progressive' is not supported")
     assert "Optimizer.centered: RMSProp has no such argument" in \
         lines["ResNet/ResNet50_rmsprop_centered.yaml"]
-    ema = os.path.join(CONFIGS, "ResNet", "ResNet50_ema.yaml")
-    assert lines["ResNet/ResNet50_ema.yaml"].endswith(f"{ema}: unknown section 'EMA'; valid "
-                                                       f"sections: Global, AMP, Arch, Loss, "
-                                                       f"Optimizer, DataLoader, Infer, Metric")
     assert lines["Distillation/res2net_distill.yaml"].endswith(
         "distillation model (Arch.name: DistillationModel)")
     assert lines["Distillation/dml_loss_only.yaml"].endswith("distillation loss (Loss.Train: DML*)")
 
-    assert "total 6: accepted 1, refused 3, skipped 2" in printed
+    assert "total 7: accepted 2, refused 3, skipped 2" in printed
     assert "  skipped 1: distillation model (Arch.name: DistillationModel)" in printed
     assert "top refusal reasons (3 of 3):" in printed
     # each Optimizer section is also built alone, whatever refused the config first
-    assert "Optimizer sections built on their own: 3 of 4" in printed
+    assert "Optimizer sections built on their own: 4 of 5" in printed
     assert "[Optimizer alone: Optimizer.centered: RMSProp has no such argument" in \
         lines["ResNet/ResNet50_rmsprop_centered.yaml"]
 
     report = json.loads(out.read_text())
-    assert report["counts"] == {"total": 6, "accepted": 1, "refused": 3, "skipped": 2}
+    assert report["counts"] == {"total": 7, "accepted": 2, "refused": 3, "skipped": 2}
     reasons = {r["message"].split(":")[0]: r["count"] for r in report["refusal_reasons"]}
     # grouped without the file's path, which some messages start with
-    assert reasons == {"Global.to_static": 1, "Optimizer.centered": 1,
-                       "unknown section 'EMA'; valid sections": 1}
-    assert report["optimizer_sections"]["tried"] == 4
-    assert report["optimizer_sections"]["built"] == 3
+    assert reasons == {"Global.train_mode": 1, "Optimizer.centered": 1, "EMA.decy": 1}
+    assert report["optimizer_sections"]["tried"] == 5
+    assert report["optimizer_sections"]["built"] == 4
     assert report["optimizer_sections"]["refusal_reasons"][0]["message"].startswith(
         "Optimizer.centered: RMSProp has no such argument")
     accepted = next(c for c in report["configs"] if c["status"] == "accepted")
