@@ -87,7 +87,9 @@ def test_infer_agrees_with_predict_and_onnx_runtime(tiny_data, deployed, capsys)
     runs = {"oneDNN on": [], "oneDNN off": ["--onednn", "off"],
             "ONNX Runtime": ["--backend", "onnxruntime"]}
     for label, extra in runs.items():
-        code = infer.main(["--model_dir", deployed["dir"], "--image", deployed["images"],
+        # images as --image (PaddleClas's spelling) or, for ONNX Runtime, as arguments
+        images = [deployed["images"]] if extra else ["--image", deployed["images"]]
+        code = infer.main(["--model_dir", deployed["dir"], *images,
                            "--json", "--batch_size", "4", "--topk", "6", *extra])
         captured = capsys.readouterr()
         assert code == 1, label
@@ -291,6 +293,7 @@ def test_infer_errors_are_one_line_with_what_would_be_valid(deployed, tmp_path, 
     image = os.path.join(deployed["images"], "gray.png")
     assert "model directory not found" in error_of("--model_dir", str(tmp_path / "nope"),
                                                    "--image", image)
+    assert "no images given" in error_of("--model_dir", deployed["dir"])
     empty = tmp_path / "empty"
     empty.mkdir()
     assert "inference.yml" in error_of("--model_dir", str(empty), "--image", image)

@@ -1,4 +1,4 @@
-"""python tools/infer.py --model_dir DIR --image PATH... (see --help)
+"""python tools/infer.py --model_dir DIR IMAGE... (see --help)
 
 Runs an exported model with Paddle Inference (or ONNX Runtime); imports only
 paddle_googlenet.deploy, never the training code."""

@@ -304,8 +304,10 @@ def _arguments() -> argparse.ArgumentParser:
                     "ONNX Runtime); preprocessing and labels come from inference.yml.")
     parser.add_argument("--model_dir", required=True,
                         help="directory written by tools/export_model.py")
-    parser.add_argument("--image", required=True, nargs="+",
+    parser.add_argument("images", nargs="*", metavar="IMAGE",
                         help="image files, folders (searched recursively) or globs")
+    parser.add_argument("--image", nargs="+", default=[],
+                        help="more images, as PaddleClas's deploy scripts pass them")
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--topk", type=int, default=None,
                         help="classes per image (default: inference.yml's topk)")
@@ -349,7 +351,10 @@ def _infer(argv: List[str]) -> int:
         tensorrt_precision=args.tensorrt_precision, max_batch_size=args.batch_size)
     classifier = ImageClassifier(args.model_dir, args.backend, args.topk,
                                  threads=args.threads, **options)
-    paths = expand_images(args.image, where="--image")
+    if not args.images and not args.image:
+        raise DeployError("no images given: name image files, folders or globs after the "
+                          "options (or with --image)")
+    paths = expand_images(args.images + args.image, where="the image arguments")
     failed = 0
     for result in classifier.classify(paths, args.batch_size):
         failed += "error" in result
