@@ -142,7 +142,6 @@ def apply_overrides(config: dict, overrides: Optional[Sequence[str]]) -> dict:
         node, path = config, []
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
-            here = ".".join(path + [part])
             if isinstance(node, list):
                 if not part.lstrip("-").isdigit():
                     raise ConfigError(f"override {option!r}: {'.'.join(path)} is a list; "

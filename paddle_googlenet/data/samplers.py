@@ -1,4 +1,5 @@
-"""PaddleClas's RASampler and MultiScaleSampler (with MultiScaleDataset).
+"""Batch samplers by name (SAMPLERS): PaddleClas's BatchSampler and
+DistributedBatchSampler, its RASampler and MultiScaleSampler (with MultiScaleDataset).
 
     sampler: {name: RASampler, batch_size: 64, shuffle: True, drop_last: True,
               num_repeats: 3}
@@ -15,6 +16,7 @@ without one (every rank must draw the same order to take disjoint shards of it);
 batches a resumed run trained before it stopped.
 """
 
+import itertools
 import math
 from typing import Any, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -22,11 +24,152 @@ import numpy as np
 import paddle
 
 from ..errors import ConfigError
+from ..registry import Registry
 from .datasets import DATASETS, ImageNetDataset, TransformOps
-from .loader import SAMPLERS, _Skipping
 from .transforms import build_transforms
 
-__all__ = ["RASampler", "MultiScaleSampler", "MultiScaleDataset"]
+__all__ = ["SAMPLERS", "Skipping", "EpochBatchSampler", "DistributedBatchSampler",
+           "EvalShardBatchSampler", "RASampler", "MultiScaleSampler", "MultiScaleDataset"]
+
+SAMPLERS = Registry("sampler")
+
+
+class Skipping:
+    """Mixin for batch samplers: ``skip_batches(n)`` leaves out the first ``n``
+    batches of the next epoch, those a resumed run trained before it stopped."""
+
+    skipped_batches = 0
+
+    def skip_batches(self, count: int) -> None:
+        self.skipped_batches = int(count)
+
+    def __iter__(self):
+        skip, self.skipped_batches = self.skipped_batches, 0
+        return itertools.islice(super().__iter__(), skip, None)
+
+
+class _SeededBatchSampler(paddle.io.BatchSampler):
+    """Batches in an order drawn from ``(seed, epoch)``."""
+
+    def __init__(self, dataset: Any, batch_size: int, shuffle: bool = False,
+                 drop_last: bool = False, seed: Optional[int] = None):
+        super().__init__(dataset, batch_size=batch_size, drop_last=drop_last)
+        self.shuffle, self.seed, self.epoch = shuffle, seed, 0
+
+    def __iter__(self):
+        size = len(self.sampler)
+        if not self.shuffle:
+            order = list(range(size))
+        elif self.seed is None:
+            order = np.random.permutation(size).tolist()
+        else:
+            order = np.random.RandomState([self.seed, self.epoch]).permutation(size).tolist()
+        stop = size - size % self.batch_size if self.drop_last else size
+        for start in range(0, stop, self.batch_size):
+            yield order[start:start + self.batch_size]
+
+
+class EpochBatchSampler(Skipping, _SeededBatchSampler):
+    """BatchSampler whose shuffled order is drawn from ``(seed, epoch)``.
+
+    The order comes from an RNG of its own, so it stays the same whatever else
+    draws from numpy's global RNG (Paddle's multi-process loader does, to seed its
+    workers). Without a seed, it draws from the global RNG as paddle's
+    RandomSampler does.
+    """
+
+    requested_epoch: Optional[int] = None
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = self.requested_epoch = int(epoch)
+
+
+class DistributedBatchSampler(Skipping, paddle.io.DistributedBatchSampler):
+    """paddle's DistributedBatchSampler, remembering epochs given to ``set_epoch``."""
+
+    requested_epoch: Optional[int] = None
+
+    def set_epoch(self, epoch: int) -> None:
+        super().set_epoch(int(epoch))
+        self.requested_epoch = int(epoch)
+
+
+class EvalShardBatchSampler(Skipping, paddle.io.BatchSampler):
+    """The evaluation images split across the ranks, each image in exactly one shard.
+
+    paddle's DistributedBatchSampler repeats images so that every rank gets as many;
+    an evaluation that sums over the ranks would count those twice. Here rank ``r``
+    takes every ``nranks``-th image from position ``r`` on, so shards differ by at most
+    one image and a rank may have one batch fewer than another: an evaluation must not
+    exchange data per batch, only its sums at the end (``splits_across_ranks`` says
+    whether there is anything to sum). With ``shuffle`` the order is drawn from the
+    epoch alone, as DistributedBatchSampler's is.
+    """
+
+    requested_epoch: Optional[int] = None
+
+    def __init__(self, dataset: Any, batch_size: int, shuffle: bool = False,
+                 drop_last: bool = False, num_replicas: Optional[int] = None,
+                 rank: Optional[int] = None):
+        super().__init__(dataset, batch_size=batch_size, drop_last=drop_last)
+        self.dataset = dataset
+        ranks = paddle.distributed.ParallelEnv()  # as DistributedBatchSampler reads them
+        self.nranks = ranks.nranks if num_replicas is None else num_replicas
+        self.local_rank = ranks.local_rank if rank is None else rank
+        self.shuffle, self.epoch = shuffle, 0
+        self.num_samples = len(range(self.local_rank, len(dataset), self.nranks))
+
+    @property
+    def splits_across_ranks(self) -> bool:
+        return self.nranks > 1
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = self.requested_epoch = int(epoch)
+
+    def __iter__(self):
+        size = len(self.dataset)
+        order = (np.random.RandomState(self.epoch).permutation(size) if self.shuffle
+                 else np.arange(size))
+        mine = [int(i) for i in order[self.local_rank::self.nranks]]
+        stop = len(mine) - len(mine) % self.batch_size if self.drop_last else len(mine)
+        for start in range(0, stop, self.batch_size):
+            yield mine[start:start + self.batch_size]
+
+    def __len__(self) -> int:
+        if self.drop_last:
+            return self.num_samples // self.batch_size
+        return -(-self.num_samples // self.batch_size)
+
+
+def _eval_shard_batch_sampler(dataset: Any, batch_size: int, shuffle: bool = False,
+                              drop_last: bool = False, seed: Optional[int] = None,
+                              distributed: Optional[bool] = None) -> EvalShardBatchSampler:
+    """What DistributedBatchSampler becomes for evaluation data: shards without repeats."""
+    shard = {"num_replicas": 1, "rank": 0} if distributed is False else {}
+    return EvalShardBatchSampler(dataset, batch_size=batch_size, shuffle=shuffle,
+                                 drop_last=drop_last, **shard)
+
+
+@SAMPLERS.register(name="DistributedBatchSampler")
+def _distributed_batch_sampler(dataset: Any, batch_size: int, shuffle: bool = False,
+                               drop_last: bool = False, seed: Optional[int] = None,
+                               distributed: Optional[bool] = None) -> DistributedBatchSampler:
+    """Shards across the ranks of ``paddle.distributed`` unless ``distributed`` is False.
+
+    ``seed`` is not used: the order depends on the epoch alone (see EpochDataLoader).
+    """
+    shard = {"num_replicas": 1, "rank": 0} if distributed is False else {}
+    return DistributedBatchSampler(dataset, batch_size=batch_size, shuffle=shuffle,
+                                   drop_last=drop_last, **shard)
+
+
+@SAMPLERS.register(name="BatchSampler")
+def _batch_sampler(dataset: Any, batch_size: int, shuffle: bool = False, drop_last: bool = False,
+                   seed: Optional[int] = None,
+                   distributed: Optional[bool] = None) -> EpochBatchSampler:
+    """The whole dataset in this process, whatever ``distributed`` says."""
+    return EpochBatchSampler(dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
+                             seed=seed)
 
 
 def _positive(value: Any, name: str) -> int:
@@ -111,7 +254,7 @@ class _RepeatedAugmentation(paddle.io.DistributedBatchSampler):
 
 
 @SAMPLERS.register(name="RASampler")
-class RASampler(_Skipping, _RepeatedAugmentation):
+class RASampler(Skipping, _RepeatedAugmentation):
     __doc__ = _RepeatedAugmentation.__doc__
 
 
@@ -212,7 +355,7 @@ class _MultiScaleBatches(paddle.io.Sampler):
 
 
 @SAMPLERS.register(name="MultiScaleSampler")
-class MultiScaleSampler(_Skipping, _MultiScaleBatches):
+class MultiScaleSampler(Skipping, _MultiScaleBatches):
     __doc__ = _MultiScaleBatches.__doc__
 
 
