@@ -205,7 +205,7 @@ def test_default_backend_is_the_one_the_benchmark_measured_faster(capsys):
 def test_precision_choices_are_the_registry(capsys):
     """tools/infer.py --precision offers exactly the registered precisions, each with
     its summary in --help; tools/export_model.py has the export option of each that
-    writes files; the README's option table names them all."""
+    writes files; the option table in docs/deployment.md names them all."""
     with pytest.raises(SystemExit):
         infer.main(["--help"])
     help_text = " ".join(capsys.readouterr().out.split())
@@ -218,7 +218,7 @@ def test_precision_choices_are_the_registry(capsys):
     export_help = capsys.readouterr().out
     flags = [p.export_flag for p in PRECISIONS.values() if p.export_flag]
     assert flags and all(flag in export_help for flag in flags)
-    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    readme = open(os.path.join(ROOT, "docs", "deployment.md"), encoding="utf-8").read()
     row = re.search(r"^\| `--precision ([^`]*)` \|", readme, re.M).group(1)
     assert row.replace("\\", "").split("|") == list(PRECISIONS)
 
