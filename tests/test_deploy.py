@@ -389,6 +389,7 @@ def test_int8_below_the_agreement_threshold_is_refused_and_the_old_export_kept(
     err = capsys.readouterr().err
     assert "int8 agrees with float32 on the top-1 class of only 0.00% of 6" in err
     assert "--int8_min_agreement" in err and "Traceback" not in err
+    assert "longer-trained model" in err and "Deploy the float32 model" in err  # what helps
     after = {name: open(os.path.join(target, name), "rb").read() for name in os.listdir(target)}
     assert after == before
     assert not [p for p in os.listdir(tmp_path) if p != "inference"]  # no temporary left
