@@ -172,6 +172,21 @@ def starts_over(args) -> bool:
         keys.get("Global.overwrite") != "True"
 
 
+def resume_problems(args, runs: dict) -> list:
+    """A resume of a finished run needs more epochs than it trained (the tool refuses
+    one with nothing left to train)."""
+    keys = dict(o.partition("=")[::2] for o in overrides_of(args))
+    resumed = os.path.dirname(os.path.normpath(keys.get("Global.checkpoints", "None")))
+    if resumed not in runs:
+        return []
+    config = load_config(os.path.join(ROOT, option_values(args, "-c", "--config")[0]),
+                         overrides_of(args))
+    if config["Global"]["epochs"] > runs[resumed]:
+        return []
+    return [f"resumes {resumed}, which trained {runs[resumed]} epochs, with "
+            f"Global.epochs={config['Global']['epochs']}: nothing left to train"]
+
+
 def looks_like_path(word: str) -> bool:
     return not word.startswith("-") and "=" not in word and (
         "/" in word or word.lower().endswith(PATH_SUFFIXES))
@@ -212,11 +227,11 @@ def extras_in_setup() -> set:
 
 def test_every_command_names_what_exists(demo_layout):
     extras = extras_in_setup()
-    readme_made, readme_runs = set(), set()
+    readme_made, readme_runs = set(), {}
     problems = []
     for doc in DOC_FILES:
         known = repository_files() | readme_made
-        runs = set(readme_runs)  # run directories with a run's checkpoints in them
+        runs = dict(readme_runs)  # {run directory: the epochs its run trained}
         for line, argv in bash_commands(doc):
             where = f"{doc}: {line}"
             if any("..." in word for word in argv):
@@ -252,12 +267,16 @@ def test_every_command_names_what_exists(demo_layout):
             if missing:
                 continue
             made = writes(tool, args, demo_layout)
-            clash = tool == "tools/train.py" and starts_over(args) and made & runs
+            clash = tool == "tools/train.py" and starts_over(args) and made & set(runs)
             if clash:
                 problems.append(f"{where}: trains into {sorted(clash)[0]}, which holds an "
                                 f"earlier command's run (give it its own Global.output_dir)")
-            if tool == "tools/train.py":
-                runs |= {os.path.dirname(p) for p in made if p.endswith("config.yaml")}
+            if tool == "tools/train.py" and config:
+                problems += [f"{where}: {p}" for p in resume_problems(args, runs)]
+                epochs = load_config(os.path.join(ROOT, config[0]),
+                                     overrides_of(args))["Global"]["epochs"]
+                runs.update({os.path.dirname(p): epochs for p in made
+                             if p.endswith("config.yaml")})
             known |= made
         if doc == "README.md":
             readme_made, readme_runs = known - repository_files(), runs
