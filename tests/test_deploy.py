@@ -205,7 +205,7 @@ def test_default_backend_is_the_one_the_benchmark_measured_faster(capsys):
 def test_precision_choices_are_the_registry(capsys):
     """tools/infer.py --precision offers exactly the registered precisions, each with
     its summary in --help; tools/export_model.py has the export option of each that
-    writes files; the README's option table names them all."""
+    writes files; the option table in docs/deployment.md names them all."""
     with pytest.raises(SystemExit):
         infer.main(["--help"])
     help_text = " ".join(capsys.readouterr().out.split())
@@ -218,7 +218,7 @@ def test_precision_choices_are_the_registry(capsys):
     export_help = capsys.readouterr().out
     flags = [p.export_flag for p in PRECISIONS.values() if p.export_flag]
     assert flags and all(flag in export_help for flag in flags)
-    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    readme = open(os.path.join(ROOT, "docs", "deployment.md"), encoding="utf-8").read()
     row = re.search(r"^\| `--precision ([^`]*)` \|", readme, re.M).group(1)
     assert row.replace("\\", "").split("|") == list(PRECISIONS)
 
@@ -389,6 +389,7 @@ def test_int8_below_the_agreement_threshold_is_refused_and_the_old_export_kept(
     err = capsys.readouterr().err
     assert "int8 agrees with float32 on the top-1 class of only 0.00% of 6" in err
     assert "--int8_min_agreement" in err and "Traceback" not in err
+    assert "longer-trained model" in err and "Deploy the float32 model" in err  # what helps
     after = {name: open(os.path.join(target, name), "rb").read() for name in os.listdir(target)}
     assert after == before
     assert not [p for p in os.listdir(tmp_path) if p != "inference"]  # no temporary left

@@ -1,4 +1,4 @@
-"""The README's table of what a config may hold names exactly what the registries
+"""The table in docs/configs.md of what a config may hold names exactly what the registries
 hold, so neither can change without the other."""
 
 import os
@@ -31,7 +31,7 @@ NOT_OPS = {"Train", "Eval", "L1", "L2", "ClipGradByNorm"}
 
 
 def table_rows() -> dict:
-    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+    with open(os.path.join(ROOT, "docs", "configs.md"), encoding="utf-8") as f:
         text = f.read()
     rows = {}
     for line in text.splitlines():
@@ -51,7 +51,7 @@ def test_every_registered_name_is_in_its_row(section):
     listed = set(re.findall(r"`(\w+)`", cell))
     for registry in ROWS[section]:
         missing = sorted(names_in(registry) - listed)
-        assert not missing, f"README's {section} row does not list {missing}"
+        assert not missing, f"docs/configs.md's {section} row does not list {missing}"
 
 
 @pytest.mark.parametrize("section", sorted(ROWS))
@@ -61,4 +61,4 @@ def test_every_op_named_in_a_row_is_registered(section):
     op_like = {name for name in re.findall(r"`(\w+)`", cell)
                if re.fullmatch(r"[A-Z][A-Za-z0-9]*", name)} - NOT_OPS
     unknown = sorted(op_like - registered)
-    assert not unknown, f"README's {section} row names {unknown}, which nothing registers"
+    assert not unknown, f"docs/configs.md's {section} row names {unknown}, which nothing registers"

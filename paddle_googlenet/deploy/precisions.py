@@ -3,8 +3,8 @@
 An entry says what the precision is called (``tools/infer.py --precision``), which
 model files it runs, whether this machine and Paddle build can run it, how Paddle
 Inference is set up for it, and how its files are exported. ``tools/infer.py``,
-``tools/export_model.py``, the benchmark and the README's option table all follow
-``PRECISIONS``, so a new precision is a new entry here (and a line in its test).
+``tools/export_model.py``, the benchmark and the option table in docs/deployment.md all
+follow ``PRECISIONS``, so a new precision is a new entry here (and a line in its test).
 """
 
 import os
