@@ -223,37 +223,35 @@ def _eval(argv):
 
 def _export(argv):
     from .deploy.precisions import PRECISIONS
-    from .export import INT8_CALIBRATION_IMAGES, INT8_MIN_AGREEMENT, export_inference_model
+    from .export import export_inference_model
+
+    # those with files of their own to write: each brings its flag and its options
+    exportable = [p for p in PRECISIONS.values() if p.export_flag]
 
     def add_arguments(parser):
         parser.add_argument(
             "--onnx", action="store_true",
             help="also write inference.onnx (needs the onnx extra: paddle2onnx, onnxruntime)")
-        for precision in PRECISIONS.values():  # those with files of their own to write
-            if precision.export_flag:
-                parser.add_argument(precision.export_flag, action="store_true",
-                                    help=precision.export_help)
-        parser.add_argument("--calibration_images", type=int, default=INT8_CALIBRATION_IMAGES,
-                            help="training images that set int8's activation ranges "
-                                 f"(default {INT8_CALIBRATION_IMAGES})")
-        parser.add_argument("--int8_min_agreement", type=float, default=INT8_MIN_AGREEMENT,
-                            help="top-1 agreement with fp32 that int8 must keep "
-                                 f"(default {INT8_MIN_AGREEMENT})")
+        for precision in exportable:
+            parser.add_argument(precision.export_flag, action="store_true",
+                                dest=f"export_{precision.name}", help=precision.export_help)
+        for precision in exportable:
+            for option in precision.export_options:
+                parser.add_argument(f"--{option.name}", type=option.type, default=option.default,
+                                    help=f"{option.help} (default {option.default})")
 
     args, config = parse_with_config(
         argv, "Export the main head as a Paddle Inference model to Global.save_inference_dir.",
         add_arguments)
-    result = export_inference_model(config, onnx=args.onnx, int8=args.int8,
-                                    calibration_images=args.calibration_images,
-                                    int8_min_agreement=args.int8_min_agreement)
+    chosen = [p for p in exportable if getattr(args, f"export_{p.name}")]
+    options = {o.name: getattr(args, o.name) for p in chosen for o in p.export_options}
+    result = export_inference_model(config, onnx=args.onnx,
+                                    precisions=[p.name for p in chosen], options=options)
     print(f"exported to {result['dir']}: {', '.join(result['files'])}")
     if args.onnx:
         print(f"ONNX Runtime matches Paddle Inference to {result['onnx_max_diff']:.2g}")
-    if args.int8:
-        int8 = result["int8"]
-        print(f"int8 (calibrated on {int8['calibration_images']} training images) agrees with "
-              f"fp32 on the top-1 class of {int8['top1_agreement']:.2%} of "
-              f"{int8['check_images']} eval images; run it with tools/infer.py --precision int8")
+    for precision in chosen:
+        print(precision.export_line(result[precision.name]))
 
 
 def _predict(argv):

@@ -12,10 +12,11 @@
 - with ``onnx=True``, ``inference.onnx``: the same program converted by paddle2onnx
   (the ``onnx`` extra), checked against Paddle Inference with ONNX Runtime before
   it is kept.
-- with ``int8=True``, ``inference_int8.pdmodel`` + ``.pdiparams``: the program
+- for each of ``precisions`` (entries of ``deploy.precisions.PRECISIONS`` with files
+  of their own), the files its ``export`` writes, recorded in ``inference.yml`` under
+  its name. For int8 that is ``inference_int8.pdmodel`` + ``.pdiparams``: the program
   quantized to int8 (``quantize``), calibrated on training images and kept only if
-  its top-1 agrees with float32 on enough of the Eval images; ``inference.yml``
-  records the agreement.
+  its top-1 agrees with float32 on enough of the Eval images, with that agreement.
 
 The directory is written under a temporary name and swapped into place, so an
 interrupted export never leaves a half-written model where an old one was.
@@ -24,7 +25,7 @@ interrupted export never leaves a half-written model where an old one was.
 import json
 import os
 import shutil
-from typing import Optional
+from typing import Any, Dict, Iterable, Optional
 
 import numpy as np
 import paddle
@@ -33,6 +34,8 @@ from .config import required_weights
 from .data import build_dataloader, read_class_id_map
 from .deploy import ONNX_FILE, OnnxModel, PaddleModel, Preprocess
 from .deploy.infer import native_stderr_held_back
+from .deploy.precisions import (INT8_CALIBRATION_IMAGES, INT8_MIN_AGREEMENT, PRECISIONS,
+                                 precision_named)
 from .errors import ConfigError, UserError
 from .fileio import replace_dir, temp_dir_for
 from .models import build_main_head
@@ -44,8 +47,6 @@ MODEL_FILES = ("inference.json", "inference.pdiparams")
 DEPLOY_CONFIG = "inference.yml"
 ONNX_OPSET = 13
 ONNX_TOLERANCE = 1e-4  # max abs difference from Paddle Inference on a check batch
-INT8_CALIBRATION_IMAGES = 128
-INT8_MIN_AGREEMENT = 0.99  # top-1 agreement with float32 that int8 must keep
 INT8_CHECK_IMAGES = 1000  # at most this many Eval images for that check
 
 
@@ -70,14 +71,15 @@ def _deploy_config(config: dict, softmax: bool) -> dict:
 
 
 def export_inference_model(config: dict, save_dir: str = None, onnx: bool = False,
-                           int8: bool = False,
-                           calibration_images: int = INT8_CALIBRATION_IMAGES,
-                           int8_min_agreement: float = INT8_MIN_AGREEMENT) -> dict:
+                           precisions: Iterable[str] = (),
+                           options: Optional[Dict[str, Any]] = None) -> dict:
     """Export the configured model with ``Global.pretrained_model``'s weights; with
-    ``onnx`` an ONNX copy of it, with ``int8`` an int8 copy (see ``quantize_to_int8``).
+    ``onnx`` an ONNX copy of it, and the files of each of ``precisions`` (names in
+    ``PRECISIONS``, e.g. ``("int8",)``). ``options`` holds values for the precisions'
+    ``export_options`` by name; those missing take their defaults.
 
     Returns ``{"dir": ..., "files": [...]}``, plus ``"onnx_max_diff"`` with ``onnx``
-    and ``"int8"`` (what ``quantize_to_int8`` returns) with ``int8``. Nothing is
+    and, under each precision's name, what its ``export`` returned. Nothing is
     written unless every part succeeds.
     """
     g = config["Global"]
@@ -87,8 +89,14 @@ def export_inference_model(config: dict, save_dir: str = None, onnx: bool = Fals
     deploy = _deploy_config(config, softmax)  # checked before anything is written
     if onnx:
         _import_paddle2onnx()
-    if int8:
-        _check_int8_request(config, calibration_images, int8_min_agreement)
+    options = dict(options or {})
+    exports = [_precision_export(name, options) for name in precisions]
+    unknown = set(options) - {o.name for p, _ in exports for o in p.export_options}
+    if unknown:
+        raise UserError(f"export options {sorted(unknown)} belong to none of the precisions "
+                        f"exported ({list(precisions)})")
+    for precision, values in exports:
+        precision.check_export(config, values)
 
     main_head = build_main_head(config["Arch"], weights, softmax, heads="strict")
     _check_image_shape(main_head.net, g["image_shape"])
@@ -107,9 +115,9 @@ def export_inference_model(config: dict, save_dir: str = None, onnx: bool = Fals
                               f"export needs Paddle 3 with PIR (FLAGS_enable_pir_api=1)")
         if onnx:
             result["onnx_max_diff"] = convert_to_onnx(tmp, [2] + list(g["image_shape"]))
-        if int8:
-            result["int8"] = deploy["int8"] = quantize_to_int8(
-                config, weights, tmp, calibration_images, int8_min_agreement)
+        for precision, values in exports:
+            result[precision.name] = deploy[precision.name] = precision.export(
+                config, weights, tmp, values)
         with open(os.path.join(tmp, DEPLOY_CONFIG), "w", encoding="utf-8") as f:
             json.dump(deploy, f, indent=2)
         replace_dir(tmp, save_dir)
@@ -118,6 +126,17 @@ def export_inference_model(config: dict, save_dir: str = None, onnx: bool = Fals
         raise
     result["files"] = sorted(os.listdir(save_dir))
     return result
+
+
+def _precision_export(name: str, options: Dict[str, Any]):
+    """``(precision, its option values)`` for exporting ``name``."""
+    precision = precision_named(name)
+    if not precision.export_flag:
+        exportable = [p.name for p in PRECISIONS.values() if p.export_flag]
+        raise UserError(f"precision {name!r} has no files of its own to export (the float32 "
+                        f"model serves it); those that do: {exportable}")
+    return precision, {o.name: options.get(o.name, o.default)
+                       for o in precision.export_options}
 
 
 def _check_image_shape(network, image_shape):
@@ -130,7 +149,8 @@ def _check_image_shape(network, image_shape):
             raise ConfigError(f"Global.image_shape: {err}") from err
 
 
-def _check_int8_request(config: dict, calibration_images: int, min_agreement: float):
+def check_int8_request(config: dict, calibration_images: int, min_agreement: float):
+    """Raise ConfigError unless ``config`` and the values can export int8."""
     loaders = config.get("DataLoader") or {}
     for split, purpose in (("Train", "calibration"), ("Eval", "the agreement check")):
         if split not in loaders:

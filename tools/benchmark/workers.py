@@ -179,8 +179,9 @@ def infer_worker(job: dict) -> dict:
     model_dir = os.path.join(job["scratch"], "model")
     failed = ""
     try:  # int8 is kept whatever its agreement: its speed is reported either way
-        export_inference_model(config, model_dir, onnx=onnx, int8=True, int8_min_agreement=0.0,
-                               calibration_images=job["calibration_images"])
+        export_inference_model(config, model_dir, onnx=onnx, precisions=("int8",),
+                               options={"int8_min_agreement": 0.0,
+                                        "calibration_images": job["calibration_images"]})
     except Exception as err:
         skipped["int8"] = f"{type(err).__name__}: {err}"
         failed = export(config, model_dir)
