@@ -395,6 +395,69 @@ def test_int8_below_the_agreement_threshold_is_refused_and_the_old_export_kept(
     assert not [p for p in os.listdir(tmp_path) if p != "inference"]  # no temporary left
 
 
+def test_a_new_precision_exports_through_its_registry_entry_alone(
+        tiny_data, deployed, tmp_path, capsys, monkeypatch):
+    """A precision registered with its flag, one option, a check, an export writing
+    one file and a result line is exported by tools/export_model.py with no other
+    edit: its flag and option are in --help, its check runs before anything is
+    written (and a failing one leaves nothing), its file and record are kept."""
+    from paddle_googlenet.deploy.precisions import ExportOption, Precision
+    from paddle_googlenet.errors import ConfigError
+
+    target = str(tmp_path / "inference")
+    calls = []
+
+    class Note(Precision):
+        name = "note"
+        summary = "a made-up precision that writes a note beside the model"
+        files = ("note.txt", "note.txt")
+        export_flag = "--note"
+        export_help = "also write note.txt"
+        export_options = (ExportOption("note_text", str, "hello", "what note.txt says"),)
+
+        def check_export(self, config, options):
+            calls.append(("check", options, os.path.exists(target), os.listdir(tmp_path)))
+            if options["note_text"] == "refused":
+                raise ConfigError("--note_text must not be 'refused'")
+
+        def export(self, config, weights, model_dir, options):
+            calls.append(("export", sorted(os.listdir(model_dir))))
+            with open(os.path.join(model_dir, "note.txt"), "w") as f:
+                f.write(options["note_text"])
+            return {"length": len(options["note_text"])}
+
+        def export_line(self, record):
+            return f"note of {record['length']} characters written"
+
+    monkeypatch.setitem(PRECISIONS, "note", Note())
+    with pytest.raises(SystemExit):
+        export_main(["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--note also write note.txt" in help_text
+    assert "--note_text NOTE_TEXT what note.txt says (default hello)" in help_text
+
+    argv = config_argv(tiny_data, deployed["weights"], **{"Global.save_inference_dir": target})
+    assert export_main(argv + ["--note", "--note_text", "refused"]) == 2
+    assert "--note_text must not be 'refused'" in capsys.readouterr().err
+    assert calls == [("check", {"note_text": "refused"}, False, [])]  # nothing written
+    assert not os.listdir(tmp_path)
+
+    calls.clear()
+    assert export_main(argv + ["--note", "--note_text", "four"]) == 0
+    out = capsys.readouterr().out
+    assert calls[0] == ("check", {"note_text": "four"}, False, [])
+    # its export runs in the directory being written, after the float32 model
+    assert calls[1][0] == "export" and "inference.json" in calls[1][1]
+    assert open(os.path.join(target, "note.txt")).read() == "four"
+    assert json.load(open(os.path.join(target, "inference.yml")))["note"] == {"length": 4}
+    assert "note of 4 characters written" in out and "note.txt" in out
+    assert not [p for p in os.listdir(tmp_path) if p != "inference"]  # no temporary left
+    # without its flag, neither its check nor its export runs
+    calls.clear()
+    assert export_main(argv) == 0
+    assert calls == [] and "note.txt" not in os.listdir(target)
+
+
 def test_int8_option_errors(tiny_data, deployed, tmp_path, capsys):
     image = os.path.join(deployed["images"], "gray.png")
     assert infer.main(["--model_dir", deployed["dir"], "--image", image,

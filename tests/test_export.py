@@ -135,3 +135,24 @@ def test_export_tool_prints_only_its_result(tiny_data, tmp_path):
     assert output.strip().splitlines() == [
         f"exported to {tmp_path / 'inference'}: inference.json, inference.pdiparams, "
         f"inference.yml"]
+
+
+def test_export_api_refuses_a_precision_or_option_it_cannot_export(tiny_data, tmp_path):
+    """export_inference_model takes precisions by registry name; one that has no files
+    of its own, an unknown name, or an option none of them takes is refused before
+    anything is written."""
+    import pytest
+
+    from paddle_googlenet.errors import UserError
+    from paddle_googlenet.export import export_inference_model
+
+    argv = export_argv(tiny_data, tmp_path)
+    config = load_config(DEFAULT_CONFIG, [argv[i + 1] for i in range(2, len(argv), 2)])
+    for precisions, options, message in (
+            (("fp32",), {}, "'fp32' has no files of its own to export"),
+            (("int4",), {}, "precision must be one of"),
+            ((), {"calibration_images": 8}, "['calibration_images'] belong to none"),
+            (("int8",), {"calibration_images": 0}, "--calibration_images must be a positive")):
+        with pytest.raises(UserError, match=re.escape(message)):
+            export_inference_model(config, precisions=precisions, options=options)
+    assert not os.path.exists(tmp_path / "inference")
