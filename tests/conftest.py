@@ -17,3 +17,17 @@ def tiny_data(tmp_path_factory):
     make_demo_dataset(str(root), num_classes=6, train_per_class=2, eval_per_class=1,
                       image_size=64, seed=3)
     return str(root)
+
+
+@pytest.fixture(scope="session")
+def trained_run(tiny_data, tmp_path_factory):
+    """The run directory of one 1-epoch run of the default config on the tiny data
+    (``latest``, ``best_model``, metrics.jsonl, ...), for tests that only need some
+    trained weights. Read it, never write into it: other tests share it."""
+    from paddle_googlenet.config import load_config
+    from paddle_googlenet.engine import Engine
+    from tiny import DEFAULT_CONFIG, tiny_overrides
+
+    out = str(tmp_path_factory.mktemp("trained_run"))
+    Engine(load_config(DEFAULT_CONFIG, tiny_overrides(tiny_data, out, epochs=1))).train()
+    return os.path.join(out, "GoogLeNet")

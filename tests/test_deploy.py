@@ -19,7 +19,7 @@ from paddle_googlenet.data import build_transforms
 from paddle_googlenet.deploy import (PRECISIONS, DeployError, PaddleModel, Preprocess,
                                      bf16_supported, infer)
 from paddle_googlenet.models import build_model
-from test_predict import odd_images
+from helpers import odd_images
 from tiny import DEFAULT_CONFIG, ROOT, tiny_overrides
 
 TOLERANCE = 1e-4

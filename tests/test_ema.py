@@ -12,6 +12,7 @@ from paddle_googlenet.config import load_config
 from paddle_googlenet.engine import Engine
 from paddle_googlenet.engine.averaging import WeightAverage
 from paddle_googlenet.errors import ConfigError
+from helpers import params_of
 from tiny import DEFAULT_CONFIG, tiny_overrides
 
 # Far from PaddleClas's 0.9999 so that a few steps move the average measurably.
@@ -21,10 +22,6 @@ DECAY = 0.5
 def ema_config(data, out, epochs, **extra):
     return load_config(DEFAULT_CONFIG, tiny_overrides(data, out, epochs, **{
         "EMA.decay": DECAY, **extra}))
-
-
-def params_of(path):
-    return {k: np.asarray(v.numpy()) for k, v in paddle.load(path).items()}
 
 
 def test_update_rule_and_swap():

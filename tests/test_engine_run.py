@@ -2,8 +2,6 @@
 reads, resume and pruning say what they did, a quiet log that still holds warnings,
 absolute data paths, and a readable plot."""
 
-import itertools
-import json
 import os
 import re
 import warnings
@@ -16,28 +14,8 @@ from paddle_googlenet.data import ensure_demo_dataset
 from paddle_googlenet.engine import Engine, components
 from paddle_googlenet.engine.report import metrics_figure
 from paddle_googlenet.engine.rundir import ResumePoint
+from helpers import QUICK, argv_of, contents_of, read_records
 from tiny import DEFAULT_CONFIG, tiny_overrides
-
-QUICK = {"Global.eval_interval": 100}  # evaluated after the last epoch only
-
-
-def argv_of(options, *flags):
-    return ["-c", DEFAULT_CONFIG, *itertools.chain.from_iterable(["-o", o] for o in options),
-            *flags]
-
-
-def files_of(path):
-    """Bytes of every file under ``path``, links resolved."""
-    found = {}
-    for folder, _, names in os.walk(os.path.realpath(path)):
-        for name in names:
-            with open(os.path.join(folder, name), "rb") as f:
-                found[os.path.relpath(os.path.join(folder, name), path)] = f.read()
-    return found
-
-
-def records_of(run):
-    return [json.loads(line) for line in open(os.path.join(run, "metrics.jsonl"))]
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +34,7 @@ def trained(tiny_data, tmp_path_factory):
 def test_overwrite_refuses_to_delete_the_weights_it_fine_tunes_from(tiny_data, trained, capfd,
                                                                     key, relative):
     out, run = trained
-    before = files_of(run), sorted(os.listdir(run))
+    before = contents_of(run), sorted(os.listdir(run))
     capfd.readouterr()
     code = train_main(argv_of(tiny_overrides(tiny_data, out, epochs=1, **{
         key: os.path.join(run, relative), "Global.overwrite": True})))
@@ -64,7 +42,7 @@ def test_overwrite_refuses_to_delete_the_weights_it_fine_tunes_from(tiny_data, t
     assert code == 2 and "Traceback" not in err
     assert f"error: {key}: {os.path.join(run, relative)} is the earlier run's best_" in err
     assert "Global.overwrite=True deletes" in err and "-o Global.output_dir=" in err
-    assert (files_of(run), sorted(os.listdir(run))) == before
+    assert (contents_of(run), sorted(os.listdir(run))) == before
 
 
 def test_fine_tuning_logs_the_weights_and_the_warning_in_train_log(tiny_data, trained,
@@ -113,7 +91,7 @@ def test_resume_with_other_epochs_warns_and_pruning_is_logged(tiny_data, tmp_pat
     assert log.index(warning) < log.index("[Train][Epoch 3/3]")
     # the default keeps two
     assert sorted(n for n in os.listdir(run) if n.startswith("epoch_")) == ["epoch_2", "epoch_3"]
-    assert [r.get("resumed", False) for r in records_of(run)] == [False, False, True]
+    assert [r.get("resumed", False) for r in read_records(run)] == [False, False, True]
 
 
 def test_schedule_warning_only_when_the_schedule_changed():

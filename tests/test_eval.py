@@ -5,15 +5,12 @@ import os
 import re
 
 from paddle_googlenet.cli import eval_main
-from paddle_googlenet.config import load_config
-from paddle_googlenet.engine import Engine
 from tiny import DEFAULT_CONFIG, tiny_overrides
 
 
-def test_eval_of_a_checkpoint_matches_the_training_runs_last_eval(tiny_data, tmp_path, capsys):
-    out = str(tmp_path / "out")
-    Engine(load_config(DEFAULT_CONFIG, tiny_overrides(tiny_data, out, epochs=1))).train()
-    run = os.path.join(out, "GoogLeNet")
+def test_eval_of_a_checkpoint_matches_the_training_runs_last_eval(tiny_data, trained_run,
+                                                                  tmp_path, capsys):
+    out, run = str(tmp_path / "out"), trained_run
     trained = [json.loads(line) for line in open(os.path.join(run, "metrics.jsonl"))][-1]
     png = str(tmp_path / "confusion.png")
     argv = ["-c", DEFAULT_CONFIG, "--confusion-matrix", png]

@@ -11,18 +11,14 @@ import paddle
 import yaml
 
 from paddle_googlenet.cli import export_main
-from paddle_googlenet.config import load_config
 from paddle_googlenet.deploy import PaddleModel
-from paddle_googlenet.engine import Engine
 from paddle_googlenet.models import MainHeadOnly, build_model, load_weights
 from tiny import DEFAULT_CONFIG, ROOT, tiny_overrides
 
 
-def exported(tiny_data, tmp_path, **extra):
+def exported(tiny_data, trained_run, tmp_path, **extra):
     out = str(tmp_path / "out")
-    if not os.path.exists(out):
-        Engine(load_config(DEFAULT_CONFIG, tiny_overrides(tiny_data, out, epochs=1))).train()
-    weights = os.path.join(out, "GoogLeNet", "latest")
+    weights = os.path.join(trained_run, "latest")
     target = str(tmp_path / "inference")
     options = tiny_overrides(tiny_data, out, epochs=1, **{
         "Global.pretrained_model": weights, "Global.save_inference_dir": target,
@@ -32,8 +28,9 @@ def exported(tiny_data, tmp_path, **extra):
     return weights, target
 
 
-def test_export_writes_a_main_head_model_that_matches_dygraph(tiny_data, tmp_path):
-    weights, target = exported(tiny_data, tmp_path)
+def test_export_writes_a_main_head_model_that_matches_dygraph(tiny_data, trained_run,
+                                                               tmp_path):
+    weights, target = exported(tiny_data, trained_run, tmp_path)
     assert sorted(os.listdir(target)) == ["inference.json", "inference.pdiparams", "inference.yml"]
     net = build_model({"name": "GoogLeNet", "class_num": 6, "adaptive_pool": True})
     load_weights(net, weights)
@@ -55,8 +52,8 @@ def test_export_writes_a_main_head_model_that_matches_dygraph(tiny_data, tmp_pat
     assert main_bytes <= size < main_bytes + aux_bytes / 100
 
 
-def test_export_yaml_records_preprocessing_and_labels(tiny_data, tmp_path):
-    _, target = exported(tiny_data, tmp_path)
+def test_export_yaml_records_preprocessing_and_labels(tiny_data, trained_run, tmp_path):
+    _, target = exported(tiny_data, trained_run, tmp_path)
     text = open(os.path.join(target, "inference.yml")).read()
     deploy = json.loads(text)
     assert yaml.safe_load(text) == deploy  # JSON is YAML too
@@ -66,9 +63,9 @@ def test_export_yaml_records_preprocessing_and_labels(tiny_data, tmp_path):
     assert deploy["class_names"]["0"] == "circle" and len(deploy["class_names"]) == 6
 
 
-def test_export_without_softmax_and_over_an_old_export(tiny_data, tmp_path):
-    _, target = exported(tiny_data, tmp_path)
-    _, target = exported(tiny_data, tmp_path, **{"Global.export_softmax": False})
+def test_export_without_softmax_and_over_an_old_export(tiny_data, trained_run, tmp_path):
+    _, target = exported(tiny_data, trained_run, tmp_path)
+    _, target = exported(tiny_data, trained_run, tmp_path, **{"Global.export_softmax": False})
     assert json.load(open(os.path.join(target, "inference.yml")))["softmax"] is False
     out = PaddleModel(target)(np.zeros((1, 3, 64, 64), dtype="float32"))
     assert not np.allclose(out.sum(axis=1), 1.0)  # logits now

@@ -4,12 +4,8 @@ with the exported model is in test_deploy.py)."""
 import json
 import os
 
-import numpy as np
-from PIL import Image
-
 from paddle_googlenet.cli import predict_main
-from paddle_googlenet.config import load_config
-from paddle_googlenet.engine import Engine
+from helpers import odd_images
 from tiny import DEFAULT_CONFIG, tiny_overrides
 
 
@@ -21,31 +17,13 @@ def argv_for(tiny_data, out, **extra):
     return ["-c", DEFAULT_CONFIG, *sum((["-o", o] for o in options), [])]
 
 
-def odd_images(tiny_data, folder):
-    """The first eval image saved as grayscale, RGBA, palette, 16-bit and CMYK, plus a
-    non-image and a truncated JPEG."""
-    os.makedirs(folder)
-    source = Image.open(os.path.join(tiny_data, "images", "val", "circle_00000.jpg"))
-    source.convert("L").save(os.path.join(folder, "gray.png"))
-    source.convert("RGBA").save(os.path.join(folder, "rgba.png"))
-    source.convert("P").save(os.path.join(folder, "palette.png"))
-    Image.fromarray((np.asarray(source.convert("L"), dtype=np.uint16) * 257)).save(
-        os.path.join(folder, "deep.png"))
-    source.convert("CMYK").save(os.path.join(folder, "cmyk.jpg"))
-    with open(os.path.join(folder, "junk.jpg"), "w") as f:
-        f.write("not an image")
-    whole = open(os.path.join(tiny_data, "images", "val", "circle_00000.jpg"), "rb").read()
-    with open(os.path.join(folder, "cut.jpg"), "wb") as f:
-        f.write(whole[: len(whole) // 3])
-
-
-def test_predict_handles_modes_and_bad_files(tiny_data, tmp_path, capsys):
-    out = str(tmp_path / "out")
-    Engine(load_config(DEFAULT_CONFIG, tiny_overrides(tiny_data, out, epochs=1))).train()
+def test_predict_handles_modes_and_bad_files(tiny_data, trained_run, tmp_path, capsys):
     folder = str(tmp_path / "images")
     odd_images(tiny_data, folder)
     capsys.readouterr()
-    code = predict_main(argv_for(tiny_data, out, **{"Infer.infer_imgs": folder}) + ["--json"])
+    code = predict_main(argv_for(tiny_data, str(tmp_path / "out"), **{
+        "Global.pretrained_model": os.path.join(trained_run, "latest"),
+        "Infer.infer_imgs": folder}) + ["--json"])
     assert code == 1  # some files failed; the rest were still predicted
     results = {os.path.basename(r["file"]): r
                for r in map(json.loads, capsys.readouterr().out.splitlines())}

@@ -13,16 +13,13 @@ from paddle_googlenet.checkpoint import load_checkpoint
 from paddle_googlenet.config import load_config
 from paddle_googlenet.engine import Engine
 from paddle_googlenet.errors import ConfigError
+from helpers import params_of
 from tiny import DEFAULT_CONFIG, ROOT, tiny_overrides
 
 
 
 def tiny_config(data, out, epochs=2, **extra):
     return load_config(DEFAULT_CONFIG, tiny_overrides(data, out, epochs, **extra))
-
-
-def params_of(path):
-    return {k: v.numpy() for k, v in paddle.load(path).items()}
 
 
 def test_train_tool_writes_every_output(tiny_data, tmp_path):
@@ -88,11 +85,9 @@ def test_resume_equals_uninterrupted_run(tiny_data, tmp_path):
     assert [r["epoch"] for r in records] == [1, 2]
 
 
-def test_resume_restores_optimizer_and_epoch(tiny_data, tmp_path):
-    out = str(tmp_path / "run")
-    Engine(tiny_config(tiny_data, out, epochs=1)).train()
-    engine = Engine(tiny_config(tiny_data, out, epochs=3))
-    states = load_checkpoint(os.path.join(out, "GoogLeNet", "latest"), engine.network,
+def test_resume_restores_optimizer_and_epoch(tiny_data, trained_run, tmp_path):
+    engine = Engine(tiny_config(tiny_data, str(tmp_path / "run"), epochs=3))
+    states = load_checkpoint(os.path.join(trained_run, "latest"), engine.network,
                              engine.optimizer)
     assert states["epoch"] == 1
     opt_state = engine.optimizer.state_dict()

@@ -1,0 +1,101 @@
+"""Helpers several test files share: running tools/train.py's main, reading a run's
+outputs, and test images in odd modes."""
+
+import itertools
+import json
+import os
+import sys
+
+import numpy as np
+import paddle
+from PIL import Image
+
+from paddle_googlenet.cli import train_main
+from tiny import DEFAULT_CONFIG
+
+# Evaluated after the last epoch only: runs that need no evaluation in between.
+QUICK = {"Global.eval_interval": 100}
+
+
+def argv_of(options, *flags):
+    """tools/train.py's arguments for the default config with ``options`` as -o."""
+    return ["-c", DEFAULT_CONFIG, *itertools.chain.from_iterable(["-o", o] for o in options),
+            *flags]
+
+
+def train_command(options):
+    """tools/train.py as a subprocess (run from the repository root)."""
+    return [sys.executable, "tools/train.py", "-c", "configs/googlenet.yaml",
+            *itertools.chain.from_iterable(["-o", o] for o in options)]
+
+
+def train_cli(capfd, options):
+    """Run tools/train.py's main in this process; return (exit code, stderr)."""
+    capfd.readouterr()
+    code = train_main(argv_of(options))
+    return code, capfd.readouterr().err
+
+
+def one_error(err):
+    """The single error line of a failed run, checked to come without a traceback."""
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def params_of(path):
+    """Parameters of a weights file, or of a checkpoint folder's model.pdparams."""
+    if os.path.isdir(path):
+        path = os.path.join(path, "model.pdparams")
+    return {k: v.numpy() for k, v in paddle.load(path).items()}
+
+
+def assert_same_params(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_allclose(a[key], b[key], atol=1e-6, rtol=0, err_msg=key)
+
+
+def files_of(path):
+    """Bytes and modification time of every file under ``path``, links resolved."""
+    found = {}
+    for folder, _, names in os.walk(os.path.realpath(path)):
+        for name in names:
+            full = os.path.join(folder, name)
+            with open(full, "rb") as f:
+                found[os.path.relpath(full, path)] = (f.read(), os.stat(full).st_mtime_ns)
+    return found
+
+
+def contents_of(path):
+    """Bytes of every file under ``path``, links resolved."""
+    found = {}
+    for folder, _, names in os.walk(os.path.realpath(path)):
+        for name in names:
+            with open(os.path.join(folder, name), "rb") as f:
+                found[os.path.relpath(os.path.join(folder, name), path)] = f.read()
+    return found
+
+
+def read_records(run):
+    """The per-epoch records of a run directory's metrics.jsonl."""
+    return [json.loads(line) for line in open(os.path.join(run, "metrics.jsonl"))]
+
+
+def odd_images(tiny_data, folder):
+    """The first eval image saved as grayscale, RGBA, palette, 16-bit and CMYK, plus a
+    non-image and a truncated JPEG."""
+    os.makedirs(folder)
+    source = Image.open(os.path.join(tiny_data, "images", "val", "circle_00000.jpg"))
+    source.convert("L").save(os.path.join(folder, "gray.png"))
+    source.convert("RGBA").save(os.path.join(folder, "rgba.png"))
+    source.convert("P").save(os.path.join(folder, "palette.png"))
+    Image.fromarray((np.asarray(source.convert("L"), dtype=np.uint16) * 257)).save(
+        os.path.join(folder, "deep.png"))
+    source.convert("CMYK").save(os.path.join(folder, "cmyk.jpg"))
+    with open(os.path.join(folder, "junk.jpg"), "w") as f:
+        f.write("not an image")
+    whole = open(os.path.join(tiny_data, "images", "val", "circle_00000.jpg"), "rb").read()
+    with open(os.path.join(folder, "cut.jpg"), "wb") as f:
+        f.write(whole[: len(whole) // 3])
