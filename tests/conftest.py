@@ -31,3 +31,22 @@ def trained_run(tiny_data, tmp_path_factory):
     out = str(tmp_path_factory.mktemp("trained_run"))
     Engine(load_config(DEFAULT_CONFIG, tiny_overrides(tiny_data, out, epochs=1))).train()
     return os.path.join(out, "GoogLeNet")
+
+
+def gpu_missing():
+    """Why ``gpu``-marked tests cannot run here, or None when they can."""
+    import paddle
+
+    if not paddle.is_compiled_with_cuda():
+        return "needs a CUDA build of Paddle (paddlepaddle-gpu); this one is CPU-only"
+    if paddle.device.cuda.device_count() == 0:
+        return "needs a GPU; Paddle has CUDA but sees none"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    gpu_tests = [item for item in items if item.get_closest_marker("gpu")]
+    why = gpu_missing() if gpu_tests else None
+    if why:
+        for item in gpu_tests:
+            item.add_marker(pytest.mark.skip(reason=f"gpu test: {why}"))
