@@ -4,6 +4,7 @@ outputs, and test images in odd modes."""
 import itertools
 import json
 import os
+import shutil
 import sys
 
 import numpy as np
@@ -76,6 +77,14 @@ def contents_of(path):
             with open(os.path.join(folder, name), "rb") as f:
                 found[os.path.relpath(os.path.join(folder, name), path)] = f.read()
     return found
+
+
+def copy_run(run, out):
+    """A copy of the run directory ``run`` as ``out``'s, links kept; returns its path.
+    Cheaper than training the same 1-epoch run again for a test that changes it."""
+    copy = os.path.join(out, os.path.basename(run))
+    shutil.copytree(run, copy, symlinks=True)
+    return copy
 
 
 def read_records(run):

@@ -14,7 +14,7 @@ from paddle_googlenet.engine.callbacks import BestModel, Evaluation
 from paddle_googlenet.engine.rundir import load_resume_point
 from paddle_googlenet.engine.state import RunState
 from paddle_googlenet.runtime import rng_state
-from helpers import QUICK, files_of, one_error, train_cli
+from helpers import copy_run, files_of, one_error, train_cli
 from tiny import DEFAULT_CONFIG, tiny_overrides
 
 # ------------------------------------------------------------------ checkpoints
@@ -42,9 +42,9 @@ def test_rewriting_the_checkpoint_latest_names_never_leaves_it_dangling(tmp_path
 
 # ------------------------------------------------------------------ output never lost
 
-def test_refused_new_run_writes_nothing(tiny_data, tmp_path, capfd):
+def test_refused_new_run_writes_nothing(tiny_data, trained_run, tmp_path, capfd):
     out = str(tmp_path / "out")
-    Engine(load_config(DEFAULT_CONFIG, tiny_overrides(tiny_data, out, epochs=1, **QUICK))).train()
+    copy_run(trained_run, out)  # a finished 1-epoch run
     before = files_of(out)
     code, err = train_cli(capfd, tiny_overrides(tiny_data, out, epochs=1))
     assert code == 2 and "holds an earlier run's checkpoints" in one_error(err)

@@ -14,7 +14,7 @@ from paddle_googlenet.data import ensure_demo_dataset
 from paddle_googlenet.engine import Engine, components
 from paddle_googlenet.engine.report import metrics_figure
 from paddle_googlenet.engine.rundir import ResumePoint
-from helpers import QUICK, argv_of, contents_of, read_records
+from helpers import QUICK, argv_of, contents_of, copy_run, read_records
 from tiny import DEFAULT_CONFIG, tiny_overrides
 
 
@@ -62,11 +62,9 @@ def test_fine_tuning_logs_the_weights_and_the_warning_in_train_log(tiny_data, tr
     assert engine.network.head.fc.weight.shape == [1024, 6]
 
 
-def test_overwrite_logs_what_it_removed(tiny_data, trained, tmp_path):
-    out, _ = trained
+def test_overwrite_logs_what_it_removed(tiny_data, trained_run, tmp_path):
     copy = str(tmp_path / "copy")
-    Engine(load_config(DEFAULT_CONFIG, tiny_overrides(tiny_data, copy, epochs=1, **QUICK))
-           ).train()
+    copy_run(trained_run, copy)  # a finished 1-epoch run
     Engine(load_config(DEFAULT_CONFIG, tiny_overrides(
         tiny_data, copy, epochs=1, **{**QUICK, "Global.overwrite": True}))).train()
     log = open(os.path.join(copy, "GoogLeNet", "train.log")).read()

@@ -16,8 +16,8 @@ import pytest
 from paddle_googlenet import checkpoint, safe_load
 from paddle_googlenet.config import load_config
 from paddle_googlenet.engine import Engine, NonFiniteLoss
-from helpers import (QUICK, argv_of, assert_same_params, files_of, one_error, params_of,
-                     read_records, train_cli, train_command)
+from helpers import (QUICK, argv_of, assert_same_params, copy_run, files_of, one_error,
+                     params_of, read_records, train_cli, train_command)
 from tiny import DEFAULT_CONFIG, ROOT, tiny_overrides
 
 # Runs the interruption tests compare: 3 epochs of 3 steps, evaluated after the last only.
@@ -37,10 +37,10 @@ def test_non_finite_loss_is_reported_without_a_traceback(tiny_data, tmp_path, ca
                      r"checkpoint .* was left as it was", one_error(err))
 
 
-def test_non_finite_loss_leaves_the_last_checkpoint_as_it_was(tiny_data, tmp_path, monkeypatch):
+def test_non_finite_loss_leaves_the_last_checkpoint_as_it_was(tiny_data, trained_run, tmp_path,
+                                                              monkeypatch):
     out = str(tmp_path / "out")
-    Engine(load_config(DEFAULT_CONFIG, tiny_overrides(tiny_data, out, epochs=1))).train()
-    run = os.path.join(out, "GoogLeNet")
+    run = copy_run(trained_run, out)  # a finished 1-epoch run
     before = files_of(os.path.join(run, "latest")), os.readlink(os.path.join(run, "latest"))
     engine = Engine(load_config(DEFAULT_CONFIG, tiny_overrides(
         tiny_data, out, epochs=2, **{"Global.checkpoints": os.path.join(run, "latest")})))

@@ -13,7 +13,7 @@ from paddle_googlenet.checkpoint import load_checkpoint
 from paddle_googlenet.config import load_config
 from paddle_googlenet.engine import Engine
 from paddle_googlenet.errors import ConfigError
-from helpers import params_of
+from helpers import copy_run, params_of
 from tiny import DEFAULT_CONFIG, ROOT, tiny_overrides
 
 
@@ -96,9 +96,9 @@ def test_resume_restores_optimizer_and_epoch(tiny_data, trained_run, tmp_path):
     assert moments and any(float(paddle.abs(v).sum()) > 0 for v in moments)
 
 
-def test_new_run_refuses_to_overwrite_checkpoints(tiny_data, tmp_path):
+def test_new_run_refuses_to_overwrite_checkpoints(tiny_data, trained_run, tmp_path):
     out = str(tmp_path / "run")
-    Engine(tiny_config(tiny_data, out, epochs=1)).train()
+    copy_run(trained_run, out)  # a finished 1-epoch run
     with pytest.raises(ConfigError, match="earlier run's checkpoints.*Global.checkpoints="):
         Engine(tiny_config(tiny_data, out, epochs=1)).train()
     Engine(tiny_config(tiny_data, out, epochs=1, **{"Global.overwrite": True})).train()
