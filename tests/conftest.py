@@ -33,6 +33,20 @@ def trained_run(tiny_data, tmp_path_factory):
     return os.path.join(out, "GoogLeNet")
 
 
+@pytest.fixture(scope="session")
+def trained_run_10_classes(tiny_data, tmp_path_factory):
+    """As ``trained_run`` with Arch.class_num 10 (the tiny set has 6): weights whose
+    heads are for another class count, for fine-tuning tests. Read it only."""
+    from paddle_googlenet.config import load_config
+    from paddle_googlenet.engine import Engine
+    from tiny import DEFAULT_CONFIG, tiny_overrides
+
+    out = str(tmp_path_factory.mktemp("trained_run_10_classes"))
+    Engine(load_config(DEFAULT_CONFIG, tiny_overrides(tiny_data, out, epochs=1,
+                                                      **{"Arch.class_num": 10}))).train()
+    return os.path.join(out, "GoogLeNet")
+
+
 def gpu_missing():
     """Why ``gpu``-marked tests cannot run here, or None when they can."""
     import paddle

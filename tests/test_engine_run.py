@@ -19,12 +19,9 @@ from tiny import DEFAULT_CONFIG, tiny_overrides
 
 
 @pytest.fixture(scope="module")
-def trained(tiny_data, tmp_path_factory):
+def trained(trained_run_10_classes):
     """A finished 1-epoch run of 10 classes (the tiny set has 6): its output and run dir."""
-    out = str(tmp_path_factory.mktemp("trained"))
-    Engine(load_config(DEFAULT_CONFIG, tiny_overrides(tiny_data, out, epochs=1,
-                                                      **{"Arch.class_num": 10}))).train()
-    return out, os.path.join(out, "GoogLeNet")
+    return os.path.dirname(trained_run_10_classes), trained_run_10_classes
 
 
 # ------------------------------------------------------------------ overwrite and weights

@@ -104,11 +104,8 @@ def test_new_run_refuses_to_overwrite_checkpoints(tiny_data, trained_run, tmp_pa
     Engine(tiny_config(tiny_data, out, epochs=1, **{"Global.overwrite": True})).train()
 
 
-def test_finetune_with_another_class_count(tiny_data, tmp_path):
-    source = str(tmp_path / "source")
-    Engine(tiny_config(tiny_data, source, epochs=1,
-                       **{"Arch.class_num": 10})).train()
-    weights = os.path.join(source, "GoogLeNet", "latest")
+def test_finetune_with_another_class_count(tiny_data, trained_run_10_classes, tmp_path):
+    weights = os.path.join(trained_run_10_classes, "latest")
     cfg = tiny_config(tiny_data, str(tmp_path / "tuned"), epochs=1,
                       **{"Global.pretrained_model": weights})
     with pytest.warns(UserWarning, match="left at initialisation"):
