@@ -92,6 +92,30 @@ def read_records(run):
     return [json.loads(line) for line in open(os.path.join(run, "metrics.jsonl"))]
 
 
+def random_weights(path):
+    """A 6-class GoogLeNet's initial weights, seeded, saved at ``path``; returns it."""
+    from paddle_googlenet.models import build_model
+
+    paddle.seed(0)
+    paddle.save(build_model({"name": "GoogLeNet", "class_num": 6,
+                             "adaptive_pool": True}).state_dict(), path)
+    return path
+
+
+def n_params(layer):
+    return sum(int(p.numel()) for p in layer.parameters())
+
+
+def lr_values(schedule, steps):
+    """The rate used by each of ``steps`` training steps (stepped as paddle.Model does)."""
+    values = []
+    for _ in range(steps):
+        values.append(schedule.get_lr() if hasattr(schedule, "get_lr") else schedule)
+        if hasattr(schedule, "step"):
+            schedule.step()
+    return values
+
+
 def odd_images(tiny_data, folder):
     """The first eval image saved as grayscale, RGBA, palette, 16-bit and CMYK, plus a
     non-image and a truncated JPEG."""

@@ -13,6 +13,7 @@ import yaml
 from paddle_googlenet.cli import export_main
 from paddle_googlenet.deploy import PaddleModel
 from paddle_googlenet.models import MainHeadOnly, build_model, load_weights
+from helpers import random_weights
 from tiny import DEFAULT_CONFIG, ROOT, tiny_overrides
 
 
@@ -79,13 +80,6 @@ def test_export_without_weights_is_a_clear_error(tiny_data, tmp_path, capsys):
     assert export_main(["-c", DEFAULT_CONFIG, *sum((["-o", o] for o in options), [])]) == 2
     assert "Global.pretrained_model: give the weights to export" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "inference")
-
-
-def random_weights(path):
-    paddle.seed(0)
-    paddle.save(build_model({"name": "GoogLeNet", "class_num": 6,
-                             "adaptive_pool": True}).state_dict(), path)
-    return path
 
 
 def export_argv(tiny_data, tmp_path, **extra):

@@ -7,10 +7,7 @@ import pytest
 from paddle_googlenet import WeightsError
 from paddle_googlenet.models import (GoogLeNetPaddleClas, HeadMismatchError, InputShapeError,
                                      build_model, load_weights)
-
-
-def n_params(layer):
-    return sum(int(p.numel()) for p in layer.parameters())
+from helpers import n_params
 
 
 def vision_weights(tmp_path, num_classes, seed):

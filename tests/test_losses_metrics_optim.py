@@ -11,6 +11,7 @@ from paddle_googlenet.errors import ConfigError
 from paddle_googlenet.losses import build_loss
 from paddle_googlenet.metrics import build_metrics
 from paddle_googlenet.optim import build_lr, build_optimizer
+from helpers import lr_values
 
 
 def logits_for(labels, num_classes, shift=0):
@@ -128,15 +129,6 @@ def test_paddle_model_reports_the_main_heads_accuracy():
     stock = paddle.Model(net)
     stock.prepare(loss=build_loss([{"GoogLeNetLoss": {}}]), metrics=paddle.metric.Accuracy())
     assert stock.evaluate(data, batch_size=4, verbose=0)["acc"] != 1.0
-
-
-def lr_values(schedule, steps):
-    """The learning rate of each of ``steps`` iterations."""
-    values = []
-    for _ in range(steps):
-        values.append(schedule.get_lr())
-        schedule.step()
-    return values
 
 
 def test_cosine_with_warmup_in_steps():

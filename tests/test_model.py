@@ -9,10 +9,7 @@ import pytest
 
 from paddle_googlenet import GoogLeNet, Inception, InputShapeError, MainHeadOnly
 from paddle_googlenet.analysis import count_macs, count_parameters
-
-
-def n_params(layer):
-    return sum(int(p.numel()) for p in layer.parameters())
+from helpers import n_params
 
 
 @pytest.fixture(scope="module")

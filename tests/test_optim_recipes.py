@@ -11,16 +11,7 @@ import pytest
 from paddle_googlenet.config import locate_key
 from paddle_googlenet.errors import ConfigError
 from paddle_googlenet.optim import build_lr, build_optimizer
-
-
-def lr_values(schedule, steps):
-    """The rate used by each of ``steps`` training steps (stepped as paddle.Model does)."""
-    values = []
-    for _ in range(steps):
-        values.append(schedule.get_lr() if hasattr(schedule, "get_lr") else schedule)
-        if hasattr(schedule, "step"):
-            schedule.step()
-    return values
+from helpers import lr_values
 
 
 def test_cosine_with_eta_min_and_warmup_start_lr():

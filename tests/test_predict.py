@@ -5,7 +5,7 @@ import json
 import os
 
 from paddle_googlenet.cli import predict_main
-from helpers import odd_images
+from helpers import odd_images, random_weights
 from tiny import DEFAULT_CONFIG, tiny_overrides
 
 
@@ -36,17 +36,6 @@ def test_predict_handles_modes_and_bad_files(tiny_data, trained_run, tmp_path, c
         assert 0 < sum(t["score"] for t in top) <= 1.0 + 1e-6
     assert "not an image" in results["junk.jpg"]["error"]
     assert "cut.jpg" in results["cut.jpg"]["error"]
-
-
-def random_weights(path):
-    import paddle
-
-    from paddle_googlenet.models import build_model
-
-    paddle.seed(0)
-    paddle.save(build_model({"name": "GoogLeNet", "class_num": 6,
-                             "adaptive_pool": True}).state_dict(), path)
-    return path
 
 
 def test_images_given_as_arguments_replace_infer_imgs_and_each_miss_is_its_own_error(
