@@ -127,6 +127,9 @@ def test_signal_handlers_are_restored_after_training(tiny_data, tmp_path):
         pass
 
     previous = signal.signal(signal.SIGTERM, mine)
+    # Python's own Ctrl-C handler, set here: a pytest started in the background of a
+    # shell without job control begins with SIGINT ignored.
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         Engine(load_config(DEFAULT_CONFIG, tiny_overrides(
             tiny_data, str(tmp_path), epochs=1, **QUICK))).train()
@@ -134,6 +137,7 @@ def test_signal_handlers_are_restored_after_training(tiny_data, tmp_path):
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 KILL_DURING_CHECKPOINT = """
