@@ -11,6 +11,7 @@ import paddle
 import yaml
 
 from paddle_googlenet.cli import export_main
+from paddle_googlenet.config import load_config
 from paddle_googlenet.deploy import PaddleModel
 from paddle_googlenet.models import MainHeadOnly, build_model, load_weights
 from helpers import random_weights
