@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 import numpy as np
-import paddle
 import pytest
 from PIL import Image
 
@@ -18,8 +17,7 @@ from paddle_googlenet.config import load_config
 from paddle_googlenet.data import build_transforms
 from paddle_googlenet.deploy import (PRECISIONS, DeployError, PaddleModel, Preprocess,
                                      bf16_supported, infer)
-from paddle_googlenet.models import build_model
-from helpers import odd_images
+from helpers import odd_images, separable_weights
 from tiny import DEFAULT_CONFIG, ROOT, tiny_overrides
 
 TOLERANCE = 1e-4
@@ -38,12 +36,7 @@ def deployed(tiny_data, tmp_path_factory):
     """Weights whose classifier separates the classes clearly (so top-5 order is not
     decided by rounding), exported with ONNX; plus a folder of test images."""
     root = tmp_path_factory.mktemp("deploy")
-    paddle.seed(7)
-    net = build_model({"name": "GoogLeNet", "class_num": 6, "adaptive_pool": True})
-    fc = net.head.fc.weight
-    fc.set_value(np.random.RandomState(0).normal(0, 0.05, fc.shape).astype("float32"))
-    weights = str(root / "model.pdparams")
-    paddle.save(net.state_dict(), weights)
+    weights = separable_weights(str(root / "model.pdparams"))
     model_dir = str(root / "inference")
     argv = config_argv(tiny_data, weights, **{"Global.save_inference_dir": model_dir})
     assert export_main(argv + ["--onnx"]) == 0

@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 import numpy as np
-import paddle
 import pytest
 
 from paddle_googlenet.data.loader import (DistributedBatchSampler, EvalShardBatchSampler,

@@ -13,8 +13,7 @@ from paddle_googlenet.cli import export_main
 from paddle_googlenet.config import load_config
 from paddle_googlenet.deploy import ImageClassifier
 from paddle_googlenet.engine import Engine
-from paddle_googlenet.models import build_model
-from helpers import QUICK, read_records
+from helpers import QUICK, read_records, separable_weights
 from tiny import DEFAULT_CONFIG, tiny_overrides
 
 pytestmark = pytest.mark.gpu
@@ -55,12 +54,7 @@ def exported_model(tiny_data, tmp_path_factory):
     """An exported model whose classifier separates the classes clearly, so top-1 is
     not decided by rounding."""
     root = tmp_path_factory.mktemp("gpu_export")
-    paddle.seed(7)
-    net = build_model({"name": "GoogLeNet", "class_num": 6, "adaptive_pool": True})
-    fc = net.head.fc.weight
-    fc.set_value(np.random.RandomState(0).normal(0, 0.05, fc.shape).astype("float32"))
-    weights = str(root / "model.pdparams")
-    paddle.save(net.state_dict(), weights)
+    weights = separable_weights(str(root / "model.pdparams"))
     model_dir = str(root / "inference")
     options = tiny_overrides(tiny_data, str(root / "out"), **{
         "Global.pretrained_model": weights, "Global.save_inference_dir": model_dir,

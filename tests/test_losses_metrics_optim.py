@@ -1,6 +1,5 @@
 """Losses, metrics and optimizers, alone and under paddle.Model."""
 
-import math
 
 import numpy as np
 import paddle

@@ -154,6 +154,15 @@ def assert_same_tree(ours, paddles, where="file"):
         assert type(ours) is type(paddles) and ours == paddles, where
 
 
+def adam_with_warmup(network):
+    """Adam under Paddle's LinearWarmup around a cosine decay: the nested scheduler
+    state that PaddleClas's own checkpoints hold."""
+    schedule = paddle.optimizer.lr.LinearWarmup(
+        paddle.optimizer.lr.CosineAnnealingDecay(0.01, T_max=4), warmup_steps=2,
+        start_lr=0.0, end_lr=0.01)
+    return paddle.optimizer.Adam(schedule, parameters=network.parameters()), schedule
+
+
 @pytest.fixture(scope="module")
 def trained_checkpoint(tmp_path_factory):
     """A checkpoint and best model of a GoogLeNet trained two steps with Adam and
@@ -161,10 +170,7 @@ def trained_checkpoint(tmp_path_factory):
     PaddleClas's own checkpoints hold."""
     paddle.seed(1)
     network = GoogLeNet(num_classes=6, adaptive_pool=True)
-    schedule = paddle.optimizer.lr.LinearWarmup(
-        paddle.optimizer.lr.CosineAnnealingDecay(0.01, T_max=4), warmup_steps=2,
-        start_lr=0.0, end_lr=0.01)
-    optimizer = paddle.optimizer.Adam(schedule, parameters=network.parameters())
+    optimizer, schedule = adam_with_warmup(network)
     for _ in range(2):
         loss = sum(out.mean() for out in network(paddle.randn([2, 3, 64, 64])))
         loss.backward()
@@ -202,10 +208,7 @@ def test_a_checkpoint_restores_network_optimizer_and_random_draws(trained_checkp
     expected = (paddle.rand([4]).numpy(), np.random.rand(4), random.random())
     paddle.seed(99)
     network = GoogLeNet(num_classes=6, adaptive_pool=True)
-    schedule = paddle.optimizer.lr.LinearWarmup(
-        paddle.optimizer.lr.CosineAnnealingDecay(0.01, T_max=4), warmup_steps=2,
-        start_lr=0.0, end_lr=0.01)
-    optimizer = paddle.optimizer.Adam(schedule, parameters=network.parameters())
+    optimizer, schedule = adam_with_warmup(network)
     states = checkpoint.load_checkpoint(trained_checkpoint["path"], network, optimizer)
     assert_same_tree({k: v.numpy() for k, v in network.state_dict().items()},
                      trained_checkpoint["network"].state_dict())
