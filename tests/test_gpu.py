@@ -76,3 +76,24 @@ def test_gpu_inference_agrees_with_the_cpu(tiny_data, exported_model, device_res
         cpu_scores = {t["class_id"]: t["score"] for t in cpu["topk"]}
         for t in gpu["topk"]:
             assert abs(t["score"] - cpu_scores[t["class_id"]]) < 1e-4, (cpu["file"], t)
+
+
+@pytest.mark.parametrize("precision, tolerance", [("fp32", 1e-3), ("fp16", 2e-2)])
+def test_tensorrt_inference_agrees_with_the_cpu(tiny_data, exported_model, device_restored,
+                                                 precision, tolerance):
+    import paddle.inference
+
+    if tuple(paddle.inference.get_trt_compile_version()) == (0, 0, 0):
+        pytest.skip("this Paddle build has no TensorRT")
+    val = os.path.join(tiny_data, "images", "val")
+    images = [os.path.join(val, name) for name in sorted(os.listdir(val))]
+    cpu = list(ImageClassifier(exported_model, topk=6, device="cpu").classify(images))
+    trt = list(ImageClassifier(exported_model, topk=6, device="gpu", tensorrt=True,
+                               tensorrt_precision=precision, max_batch_size=8)
+               .classify(images))
+    assert len(trt) == len(cpu) == 6
+    for expected, got in zip(cpu, trt):
+        assert got["topk"][0]["class_id"] == expected["topk"][0]["class_id"], got["file"]
+        scores = {t["class_id"]: t["score"] for t in expected["topk"]}
+        for t in got["topk"]:
+            assert abs(t["score"] - scores[t["class_id"]]) < tolerance, (got["file"], t)
