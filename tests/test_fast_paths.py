@@ -119,8 +119,8 @@ def test_onednn_flag_gives_the_same_numbers():
 
 
 def _train_losses(workers, processes=1, **flags):
-    # Ten steps: long enough for rounding differences to grow; at this tiny size lr 0.001 makes the
-    # loss swing 2 -> 15 by step 9, where any rounding difference grows, so 1e-4.
+    # Ten steps, long enough for rounding differences to show. At this tiny size lr 0.001
+    # makes the loss swing 2 -> 15 by step 9, where any rounding difference grows: 1e-4.
     job = {"kind": "train", "threads": 1, "batch": 4, "side": SIDE, "steps": 10, "warmup": 0,
            "seed": 0, "lr": 1e-4, "mkl_avx2": False, "fast_conv_bias": False,
            "keep_memory": False}
