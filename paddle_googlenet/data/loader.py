@@ -38,7 +38,7 @@ from ..registry import Registry, check_value
 from .batch_ops import BatchTransforms, build_batch_transforms
 from .datasets import DATASETS, FAILED_SAMPLE
 from .samplers import (SAMPLERS, DistributedBatchSampler, EpochBatchSampler,
-                       EvalShardBatchSampler, _eval_shard_batch_sampler)
+                       EvalShardBatchSampler, eval_shard_batch_sampler)
 from .transforms import build_transforms
 
 __all__ = ["build_dataloader", "EpochDataLoader", "EpochBatchSampler", "DistributedBatchSampler",
@@ -286,7 +286,7 @@ def build_dataloader(loader_cfg: Mapping[str, Any], seed: Optional[int] = None,
         sampler = SAMPLERS.build(sampler_name, sampler_kwargs, sampler_at, dataset=dataset,
                                  seed=seed, distributed=distributed)
     elif sampler_name == "DistributedBatchSampler":
-        sampler = _eval_shard_batch_sampler(dataset, seed=seed, distributed=distributed,
+        sampler = eval_shard_batch_sampler(dataset, seed=seed, distributed=distributed,
                                             **sampler_kwargs)
     else:
         # Only DistributedBatchSampler splits evaluation data; any other sampler (one

@@ -141,7 +141,7 @@ class EvalShardBatchSampler(Skipping, paddle.io.BatchSampler):
         return -(-self.num_samples // self.batch_size)
 
 
-def _eval_shard_batch_sampler(dataset: Any, batch_size: int, shuffle: bool = False,
+def eval_shard_batch_sampler(dataset: Any, batch_size: int, shuffle: bool = False,
                               drop_last: bool = False, seed: Optional[int] = None,
                               distributed: Optional[bool] = None) -> EvalShardBatchSampler:
     """What DistributedBatchSampler becomes for evaluation data: shards without repeats."""

@@ -63,10 +63,6 @@ class Components:
         return [n for m in self.metrics for n in m.name()]
 
     @property
-    def eval_metric_names(self) -> list:
-        return [n for m in self.eval_metrics for n in m.name()]
-
-    @property
     def steps_per_epoch(self) -> int:
         """Batches trained on per epoch: a whole number of accumulation groups."""
         if not self.train_loader:

@@ -101,7 +101,6 @@ class Engine:
         self.num_classes, self.metric_names = p.num_classes, p.metric_names
         self.steps_per_epoch = p.steps_per_epoch
         self.extra_callbacks = visualdl_callbacks(g["use_visualdl"], self.run_dir)
-        self.eval_metric_names = p.eval_metric_names
         self.update_freq = p.update_freq
         if self.update_freq > 1:
             # Each batch's gradient counts 1/N, as PaddleClas divides the loss by N.
