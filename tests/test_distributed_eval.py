@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import numpy as np
+import paddle
 import pytest
 
 from paddle_googlenet.data.loader import (DistributedBatchSampler, EvalShardBatchSampler,
@@ -38,6 +39,9 @@ def test_only_evaluation_data_is_split_without_repeats(tiny_data, monkeypatch):
     # Rank 3 of 4, as Paddle's launcher sets it (the ranks are not started).
     monkeypatch.setenv("PADDLE_TRAINERS_NUM", "4")
     monkeypatch.setenv("PADDLE_TRAINER_ID", "3")
+    # Paddle caches the environment's ranks on first use: read them afresh here, and
+    # let later tests read their own again.
+    monkeypatch.setattr(paddle.distributed.parallel, "_global_parallel_env", None)
     section = {"dataset": {"name": "ImageNetDataset", "image_root": tiny_data,
                            "cls_label_path": os.path.join(tiny_data, "val_list.txt")},
                "sampler": {"name": "DistributedBatchSampler", "batch_size": 4}}
