@@ -9,7 +9,7 @@ import paddle
 import pytest
 
 from paddle_googlenet.data import MultiScaleDataset, build_dataloader
-from paddle_googlenet.data.samplers import MultiScaleSampler, RASampler
+from paddle_googlenet.data.samplers import EvalShardBatchSampler, MultiScaleSampler, RASampler
 from paddle_googlenet.errors import ConfigError
 from paddle_googlenet.models import build_model
 from paddle_googlenet.models.googlenet import InputShapeError
@@ -194,3 +194,26 @@ def test_startup_check_tries_every_scale_the_sampler_can_ask_for(tiny_data):
     adaptive = build_model({"name": "GoogLeNet", "class_num": 6, "adaptive_pool": True})
     loaders = [("Train", loader), ("Eval", fits)]
     check_input_size(SimpleNamespace(network=adaptive, loaders=lambda: loaders))
+
+
+def test_every_sampler_reads_the_launchers_ranks_alike(monkeypatch):
+    # Rank 3 of 4 as Paddle's launcher sets it. Paddle caches get_world_size() on first
+    # use; the samplers read the environment afresh, as DistributedBatchSampler does.
+    monkeypatch.setattr(paddle.distributed.parallel, "_global_parallel_env", None)
+    paddle.distributed.get_world_size()  # caches one process
+    monkeypatch.setenv("PADDLE_TRAINERS_NUM", "4")
+    monkeypatch.setenv("PADDLE_TRAINER_ID", "3")
+    data = Sized(16)
+    shards = {
+        "DistributedBatchSampler": paddle.io.DistributedBatchSampler(data, batch_size=2),
+        "EvalShardBatchSampler": EvalShardBatchSampler(data, batch_size=2),
+        "RASampler": RASampler(data, batch_size=2, num_repeats=1),
+        "MultiScaleSampler": MultiScaleSampler(data, scales=[64], first_bs=2,
+                                               is_training=False, shuffle=False)}
+    ranks = {name: (s.nranks, s.local_rank) for name, s in shards.items()}
+    assert set(ranks.values()) == {(4, 3)}, ranks
+    assert all_indices(shards["EvalShardBatchSampler"]) == [3, 7, 11, 15]
+    monkeypatch.setenv("PADDLE_TRAINERS_NUM", "1")
+    monkeypatch.setenv("PADDLE_TRAINER_ID", "0")
+    assert (RASampler(data, batch_size=2, distributed=False).nranks,
+            EvalShardBatchSampler(data, batch_size=2).nranks) == (1, 1)

@@ -113,9 +113,9 @@ class EvalShardBatchSampler(Skipping, paddle.io.BatchSampler):
                  rank: Optional[int] = None):
         super().__init__(dataset, batch_size=batch_size, drop_last=drop_last)
         self.dataset = dataset
-        ranks = paddle.distributed.ParallelEnv()  # as DistributedBatchSampler reads them
-        self.nranks = ranks.nranks if num_replicas is None else num_replicas
-        self.local_rank = ranks.local_rank if rank is None else rank
+        replicas, this_rank = _shard(None)
+        self.nranks = replicas if num_replicas is None else num_replicas
+        self.local_rank = this_rank if rank is None else rank
         self.shuffle, self.epoch = shuffle, 0
         self.num_samples = len(range(self.local_rank, len(dataset), self.nranks))
 
@@ -179,10 +179,15 @@ def _positive(value: Any, name: str) -> int:
 
 
 def _shard(distributed: Optional[bool]) -> Tuple[int, int]:
-    """``(num_replicas, rank)``: paddle.distributed's, or one replica when not distributed."""
+    """``(num_replicas, rank)``: paddle.distributed's, or one replica when not distributed.
+
+    Read from a fresh ``ParallelEnv`` (the launcher's environment), as Paddle's
+    DistributedBatchSampler reads them, so every sampler here shards alike.
+    """
     if distributed is False:
         return 1, 0
-    return paddle.distributed.get_world_size(), paddle.distributed.get_rank()
+    ranks = paddle.distributed.ParallelEnv()
+    return ranks.world_size, ranks.rank
 
 
 def _epoch_rng(seed: Optional[int], epoch: int) -> np.random.RandomState:
