@@ -293,4 +293,105 @@ def test_benchmark_smoke_writes_every_key(tiny_data, tmp_path):
                               cwd=str(tmp_path), env=_benchmark_env())
     assert compared.returncode == 0, compared.stderr[-2000:]
     assert "onnxruntime_fp32/vs_fp32_b32" in compared.stdout or onnx is None
-    assert "| 0.0% |" in compared.stdout
+    assert "| 0.0% | yes |" in compared.stdout
+
+
+def test_benchmark_training_rounds_turn_the_order_and_pair_each_round(tmp_path):
+    from benchmark.harness import BASELINE_PATH, Benchmark, Settings, TrainPath
+
+    paths = [TrainPath(BASELINE_PATH, "base"), TrainPath("b", "b"), TrainPath("c", "c")]
+    speed = {BASELINE_PATH: 2.0, "b": 4.0, "c": 6.0}
+    order = []
+
+    class Timed(Benchmark):
+        load = 1.0
+
+        def measure_matmul(self):
+            self.load = [1.0, 0.5, 0.25, 1.0, 0.5][len(order) // 3]  # changes per round
+            return 300.0 * self.load
+
+        def bound(self, gflops):
+            return gflops / 10
+
+        def _train_once(self, path, key):
+            order.append(path.name)
+            return {"images_per_s": speed[path.name] * self.load, "losses": [1.0],
+                    "step_seconds": [1.0], "peak_rss_mb": 1.0}
+
+    bench = Timed(None, Settings("quick"), str(tmp_path), {}, "")
+    runs, bounds = {p.name: [] for p in paths}, []
+    for index in range(5):
+        bench._train_round(16, paths, index, runs, bounds)
+    rows = bench._train_rows(paths, runs, bounds)
+    assert len(order) == 3 * 5
+    rounds = [order[i:i + 3] for i in range(0, 15, 3)]
+    assert [r[0] for r in rounds] == [BASELINE_PATH, "b", "c", BASELINE_PATH, "b"]
+    assert all(sorted(r) == sorted(speed) for r in rounds)
+    # load that changes between rounds but not within one leaves the ratios exact
+    assert rows["c"]["ratio_vs_baseline"] == {"median": 3.0, "n": 5, "min": 3.0, "max": 3.0}
+    assert rows["b"]["fraction_of_training_bound"]["max"] == pytest.approx(0.4)
+    assert [r["images_per_s"] for r in rows["b"]["per_round"]] == [4.0, 2.0, 1.0, 4.0, 2.0]
+
+
+def test_benchmark_spreads_inference_processes_between_training_rounds(tmp_path):
+    from benchmark.harness import Benchmark, Settings
+
+    events = []
+    settings = Settings("quick")
+
+    class Scheduled(Benchmark):
+        def measure_matmul(self):
+            return 300.0
+
+        def bound(self, gflops):
+            return 30.0
+
+        def _train_once(self, path, key):
+            events.append(f"train{key}")
+            return {"images_per_s": 1.0, "losses": [1.0], "step_seconds": [1.0],
+                    "peak_rss_mb": 1.0}
+
+        def _export_for_inference(self):
+            events.append("export")
+            return {"weights": "w", "runners": ["dygraph", "fp32"], "skipped": {},
+                    "eval_top1": 1.0, "eval_images": 1,
+                    "rows": {"dygraph": {"top1_agreement": 1.0},
+                             "fp32": {"top1_agreement": 1.0}}}
+
+    bench = Scheduled(None, settings, str(tmp_path), {}, "")
+    bench.report.update(mkl_avx2_applies=True, macs_224=1, matmul_gflops_samples=[])
+    jobs = []
+
+    def run(job, processes=1):
+        events.append("infer")
+        jobs.append(job)
+        rounds = job["rounds"]
+        return [{"samples": {"dygraph_b1": [1.0] * rounds, "dygraph_b8": [1.0] * rounds,
+                             "dygraph_b32": [1.0] * rounds, "fp32_b1": [2.0] * rounds,
+                             "fp32_b8": [2.0] * rounds, "fp32_b32": [2.0] * rounds,
+                             "matmul_gflops": [300.0] * rounds}}]
+
+    bench.workers.run = run
+    bench.measure()
+    launches = [i for i, e in enumerate(events) if e == "infer"]
+    assert len(launches) == settings.infer_launches > 1
+    assert events[0] == "export"
+    # a training round before, between and after the inference processes
+    assert events.index("train16") < launches[0] and events[-1].startswith("train")
+    assert all("train32" in events[a:b] for a, b in zip(launches, launches[1:]))
+    # the rows' order keeps turning from one process to the next
+    assert [j["first_turn"] for j in jobs] == [settings.infer_rounds_per_launch * i
+                                               for i in range(len(jobs))]
+    fp32 = bench.report["infer"]["fp32"]
+    assert fp32["b32"]["n"] == settings.infer_launches * settings.infer_rounds_per_launch
+    assert bench.report["infer"]["dygraph"]["vs_fp32_b32"]["median"] == 0.5
+    assert "default" not in bench.report["train_b32"]  # --quick: not at batch 32
+
+
+def test_benchmark_says_when_fresh_memory_speed_varied():
+    from benchmark.harness import summary
+    from benchmark.report import _memory_note
+
+    assert _memory_note({"fresh_memory_gib_per_s": summary([5.0, 8.0, 6.0])}) == ""
+    note = _memory_note({"fresh_memory_gib_per_s": summary([0.4, 8.0, 6.0])})
+    assert "varied" in note and "baseline" in note

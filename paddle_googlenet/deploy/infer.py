@@ -11,7 +11,8 @@ needs numpy, PIL and the runtime (paddle or onnxruntime) and never imports the
 training code.
 
 ``--backend paddle`` is the default: on the same float32 export ``tools/benchmark.py``
-measured ONNX Runtime slower than Paddle Inference with oneDNN at batch 1, 8 and 32.
+measured ONNX Runtime no faster than Paddle Inference with oneDNN at batch 8 (this
+tool's default batch) and 32; at batch 1 ONNX Runtime was the faster by about a tenth.
 
 On the CPU, Paddle Inference runs with oneDNN and one thread per core unless told
 otherwise. ``--precision`` picks one of ``precisions.PRECISIONS`` (bf16 uses
@@ -45,9 +46,11 @@ __all__ = ["DEPLOY_CONFIG", "ONNX_FILE", "BACKENDS", "DEFAULT_BACKEND", "read_de
 DEPLOY_CONFIG = "inference.yml"
 ONNX_FILE = "inference.onnx"
 BACKENDS = ("paddle", "onnxruntime")
-# The default. tools/benchmark.py timed both on the same float32 export, interleaved
-# (docs/benchmarks.md): ONNX Runtime ran at 0.73-0.82x Paddle Inference with oneDNN
-# at batch 1, 0.86-0.87x at batch 8 and 0.90x at batch 32, so Paddle stays the default.
+# The default. tools/benchmark.py timed both on the same float32 export, interleaved,
+# in six --quick runs (docs/benchmarks.md): ONNX Runtime ran at 0.87-1.01x Paddle
+# Inference with oneDNN at batch 8 (this tool's default batch), 0.97-1.07x at batch 32
+# and 1.00-1.22x at batch 1. Paddle stays the default: it is as fast or faster at the
+# default batch and needs no extra package.
 DEFAULT_BACKEND = "paddle"
 
 
@@ -314,8 +317,9 @@ def _arguments() -> argparse.ArgumentParser:
     parser.add_argument("--backend", choices=list(BACKENDS), default=DEFAULT_BACKEND,
                         help="paddle (default): Paddle Inference; onnxruntime: inference.onnx "
                              "under ONNX Runtime (fp32 only). On the same export "
-                             "tools/benchmark.py measured ONNX Runtime at 0.7-0.9x Paddle "
-                             "Inference at batch 1, 8 and 32 (docs/benchmarks.md)")
+                             "tools/benchmark.py measured ONNX Runtime at 0.87-1.01x Paddle "
+                             "Inference at batch 8, about even at 32 and 1.00-1.22x at "
+                             "batch 1 (docs/benchmarks.md)")
     parser.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
     parser.add_argument("--threads", type=int, default=None,
                         help="CPU threads (default: one per core)")

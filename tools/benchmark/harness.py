@@ -2,7 +2,7 @@
 
 The parent process never times anything itself: every figure comes from a fresh
 child (``workers.py``), so that CPU threads, MKL's kernels and freed-memory
-handling are each candidate's own. Candidates are interleaved (A B C A B C ...)
+handling are each candidate's own. Candidates are interleaved in rounds (A B C, B C A, ...)
 and every ratio is taken within a round (a candidate against the baseline, or
 against the matmul bound, measured minutes or seconds apart rather than at the
 two ends of the run) before the median over rounds is reported, with the number
@@ -96,24 +96,32 @@ class Settings:
         full, quick, smoke = mode == "full", mode == "quick", mode == "smoke"
         self.train_side = 64 if smoke else 224
         self.train_batches = {16: 2, 32: 4} if smoke else {16: 16, 32: 32}
-        # rounds of every candidate, each in a fresh process
-        self.train_rounds = {16: 1, 32: 1} if smoke else {16: 3, 32: 3 if full else 2}
+        # Rounds of every candidate, each in a fresh process. A training figure drifts
+        # by up to a third over minutes on a shared machine, more for some paths than
+        # others, so ratios need rounds spread over the phase more than steps per round.
+        self.train_rounds = {16: 1, 32: 1} if smoke else {16: 5, 32: 5 if full else 4}
         self.train_steps = {16: 1, 32: 1} if smoke else {16: 3 if full else 2, 32: 2 if full else 1}
         self.train_warmup = 0 if smoke else 1
         self.infer_side = 64 if smoke else 224
         # batch 8 (tools/infer.py's default batch) locates where the backends cross
         self.infer_batches = {1: 1, 8: 2, 32: 2} if smoke else {1: 1, 8: 8, 32: 32}
-        self.infer_calls = {1: 1, 8: 1, 32: 1} if smoke else {1: 8, 8: 2, 32: 1}  # per round
-        self.infer_rounds = 1 if smoke else (12 if full else 8)
+        # per round; a call at batch 1 takes tens of milliseconds, so it gets many
+        self.infer_calls = {1: 1, 8: 1, 32: 1} if smoke else {1: 16, 8: 4, 32: 1}
+        # inference rounds come from several processes spread over the run
+        self.infer_launches = 1 if smoke else (5 if full else 4)
+        self.infer_rounds_per_launch = 1 if smoke else (3 if full else 2)
         self.infer_warmup_rounds = 1
         self.matmul_size = 256 if smoke else 2048
         self.matmul_repeats = 3
+        self.fresh_memory_mib = 64 if smoke else 512
         self.data_workers = (0, 1, 2)
         self.data_epochs = 1 if smoke else 2
-        self.fit_epochs = 1 if smoke else (3 if full else 2)
+        # each epoch against model-only bursts either side of it, long enough not to
+        # rest on a second or two of the machine's time
+        self.fit_epochs = 1 if smoke else (4 if full else 3)
         # fit with these num_workers too, to show what the configured count gains
         self.fit_other_workers = (0, 1) if full else ()
-        self.model_only_steps = 2 if smoke else 6
+        self.model_only_steps = 2 if smoke else 12
         self.calibration_images = 8 if smoke else INT8_CALIBRATION_IMAGES
         self.demo_epochs = None if full else (3 if quick else 1)  # None: the config's
 
@@ -218,7 +226,7 @@ class Benchmark:
             "processor": {k: f[k] for k in ("vendor", "model", "cores", "flags", "bf16",
                                             "int8", "vnni")},
             "mkl_version": mkl_version(), "mkl_avx2_applies": mkl_applies, "macs_224": macs,
-            "matmul_gflops_samples": []})
+            "matmul_gflops_samples": [], "fresh_memory_gib_per_s_samples": []})
         self.log(f"MKL: {self.report['mkl_version']}; AVX2 kernels forced: {mkl_applies}; "
                  f"model {macs / 1e9:.3f} GMAC at 224x224")
 
@@ -228,9 +236,11 @@ class Benchmark:
         s, r = self.settings, self.report
         result = self.workers.run({"kind": "matmul", "threads": self.cores,
                                    "mkl_avx2": r["mkl_avx2_applies"],
-                                   "matmul_size": s.matmul_size, "repeats": s.matmul_repeats})[0]
+                                   "matmul_size": s.matmul_size, "repeats": s.matmul_repeats,
+                                   "fresh_memory_mib": s.fresh_memory_mib})[0]
         gflops = max(result["matmul_gflops_numpy"], result["matmul_gflops_paddle"])
         r["matmul_gflops_samples"].append(gflops)
+        r["fresh_memory_gib_per_s_samples"].append(result["fresh_memory_gib_per_s"])
         return gflops
 
     def bound(self, gflops: float) -> float:
@@ -255,18 +265,25 @@ class Benchmark:
         # Every process is resident at once: their peaks add up.
         return dict(results[0], peak_rss_mb=sum(r["peak_rss_mb"] for r in results))
 
-    def _train_batch_size(self, key: int, paths: List[TrainPath]) -> dict:
-        """Every path once per round, with a matmul (the bound) at each round's start."""
+    def _train_round(self, key: int, paths: List[TrainPath], round_index: int,
+                     runs: Dict[str, list], bounds: List[float]):
+        """Every path once, after a matmul (the round's bound).
+
+        The order turns by one path each round (A B C, B C A, ...), so that no path
+        always follows the same one (the machine's state after a two-process run, say).
+        """
         rounds = self.settings.train_rounds[key]
-        runs = {p.name: [] for p in paths}
-        bounds = []
-        for round_index in range(rounds):
-            bounds.append(self.bound(self.measure_matmul()) / 3)
-            for path in paths:
-                run = self._train_once(path, key)
-                runs[path.name].append(run)
-                self.log(f"  b{key} round {round_index + 1}/{rounds} {path.name}: "
-                         f"{run['images_per_s']:.2f} images/s, peak {run['peak_rss_mb']:.0f} MB")
+        bounds.append(self.bound(self.measure_matmul()) / 3)
+        turn = round_index % len(paths)
+        for path in paths[turn:] + paths[:turn]:
+            run = self._train_once(path, key)
+            runs[path.name].append(run)
+            self.log(f"  b{key} round {round_index + 1}/{rounds} {path.name}: "
+                     f"{run['images_per_s']:.2f} images/s, peak {run['peak_rss_mb']:.0f} MB")
+
+    @staticmethod
+    def _train_rows(paths: List[TrainPath], runs: Dict[str, list], bounds: List[float]) -> dict:
+        """Each path's figures; ratios are per round, then the median."""
         reference = runs[BASELINE_PATH][0]["losses"]
         baseline = [r["images_per_s"] for r in runs[BASELINE_PATH]]
         rows = {}
@@ -275,6 +292,9 @@ class Benchmark:
             rates = [r["images_per_s"] for r in done]
             rows[path.name] = {
                 "images_per_s": summary(rates),
+                # in round order, with each round's steps: where a figure drifted
+                "per_round": [{"images_per_s": r["images_per_s"],
+                               "step_seconds": r["step_seconds"]} for r in done],
                 "ratio_vs_baseline": paired(rates, baseline),
                 "fraction_of_training_bound": paired(rates, bounds),
                 "peak_rss_mb": max(r["peak_rss_mb"] for r in done),
@@ -283,19 +303,50 @@ class Benchmark:
                 "processes": path.processes, "description": path.description}
         return rows
 
-    def training(self):
-        s = self.settings
+    def _batch_paths(self) -> Dict[int, List[TrainPath]]:
+        """The paths timed at each batch size (``--quick``: batch 32 without Paddle's
+        1-thread default, the slowest and least interesting row)."""
         paths = self._train_paths()
+        if self.settings.mode == "full":
+            return {16: paths, 32: paths}
+        return {16: paths, 32: [p for p in paths if p.name != DEFAULT_PATH]}
+
+    def measure(self):
+        """Training rounds at both batch sizes and the inference launches, interleaved
+        over the whole run (b16 round, b32 round, inference launch, b16 round, ...).
+
+        A figure on a shared machine drifts by up to a third over minutes, and not
+        alike for every path or backend; with each section's samples spread over the
+        run, two runs see the same mix of that drift rather than whatever happened
+        during the minute a section ran.
+        """
+        s = self.settings
+        batch_paths = self._batch_paths()
         self.log(f"training, {s.train_side}x{s.train_side}, batches "
                  f"{list(s.train_batches.values())}, timed steps {s.train_steps} after "
-                 f"{s.train_warmup} warm-up, rounds {s.train_rounds}, interleaved")
-        b16 = self._train_batch_size(16, paths)
-        correct = [n for n, r in b16.items() if r["max_rel_loss_diff"] <= LOSS_TOLERANCE]
+                 f"{s.train_warmup} warm-up, rounds {s.train_rounds}")
+        inference = self._export_for_inference()
+        self.log(f"inference, {s.infer_side}x{s.infer_side}, weights {inference['weights']}; "
+                 f"{s.infer_launches} processes x {s.infer_rounds_per_launch} rounds, each "
+                 f"after {s.infer_warmup_rounds} warm-up")
+        runs = {key: {p.name: [] for p in paths} for key, paths in batch_paths.items()}
+        bounds: Dict[int, List[float]] = {key: [] for key in batch_paths}
+        samples: Dict[str, List[float]] = {}
+        for index in range(max(max(s.train_rounds.values()), s.infer_launches)):
+            for key, paths in batch_paths.items():
+                if index < s.train_rounds[key]:
+                    self._train_round(key, paths, index, runs[key], bounds[key])
+            if index < s.infer_launches:
+                self._time_inference(inference, index, samples)
+        self._training_report({key: self._train_rows(paths, runs[key], bounds[key])
+                               for key, paths in batch_paths.items()})
+        self._inference_report(inference, samples)
+
+    def _training_report(self, rows: Dict[int, dict]):
+        b16, b32 = rows[16], rows[32]
+        correct = [n for n, r in b16.items()
+                   if r["max_rel_loss_diff"] <= LOSS_TOLERANCE and n in b32]
         best = max(correct, key=lambda n: b16[n]["images_per_s"]["median"])
-        # Outside a full run batch 32 keeps the rows the keys need: baseline and the best.
-        paths32 = paths if s.mode == "full" else [p for p in paths
-                                                  if p.name in (BASELINE_PATH, best)]
-        b32 = self._train_batch_size(32, paths32)
 
         def rate(rows, name):
             return rows[name]["images_per_s"]["median"]
@@ -350,26 +401,46 @@ class Benchmark:
                                   "best_top1": result["best_top1"]}
         return resolve_weights_path(best)
 
-    def inference(self):
+    def _inference_job(self, kind: str, weights: str) -> dict:
+        s = self.settings
+        return {"kind": kind, "threads": self.cores, "keep_memory": True,
+                "mkl_avx2": self.report["mkl_avx2_applies"], "config": self.config,
+                "weights": weights, "scratch": os.path.join(self.scratch, "infer"),
+                "side": s.infer_side}
+
+    def _export_for_inference(self) -> dict:
+        """Export once (and compare every row with dygraph on the eval images)."""
+        weights = self._weights()
+        result = self.workers.run(dict(self._inference_job("infer_export", weights),
+                                       calibration_images=self.settings.calibration_images))[0]
+        for name, why in result["skipped"].items():
+            self.log(f"  {name}: skipped: {why}")
+        return dict(result, weights=weights)
+
+    def _time_inference(self, inference: dict, launch: int, samples: Dict[str, List[float]]):
+        """One fresh process timing every row for a few rounds on the export."""
+        s = self.settings
+        job = dict(self._inference_job("infer_time", inference["weights"]),
+                   runners=inference["runners"], batches=s.infer_batches, calls=s.infer_calls,
+                   rounds=s.infer_rounds_per_launch, warmup_rounds=s.infer_warmup_rounds,
+                   first_turn=launch * s.infer_rounds_per_launch,
+                   matmul_size=s.matmul_size, matmul_repeats=s.matmul_repeats)
+        timed = self.workers.run(job)[0]["samples"]
+        for key, values in timed.items():
+            samples.setdefault(key, []).extend(values)
+        fp32 = timed.get(f"fp32_b{max(s.infer_batches)}")
+        self.log(f"  inference {launch + 1}/{s.infer_launches}: "
+                 f"{s.infer_rounds_per_launch} rounds"
+                 + (f", fp32 b{max(s.infer_batches)} " + ", ".join(f"{v:.1f}" for v in fp32)
+                    + " images/s" if fp32 else ""))
+
+    def _inference_report(self, inference: dict, samples: Dict[str, List[float]]):
         from paddle_googlenet.deploy.precisions import PRECISIONS
 
         s = self.settings
-        weights = self._weights()
-        self.log(f"inference, {s.infer_side}x{s.infer_side}, weights {weights}; "
-                 f"{s.infer_rounds} rounds after {s.infer_warmup_rounds} warm-up, interleaved")
-        result = self.workers.run({
-            "kind": "infer", "threads": self.cores, "mkl_avx2": self.report["mkl_avx2_applies"],
-            "keep_memory": True, "config": self.config, "weights": weights,
-            "scratch": os.path.join(self.scratch, "infer"), "side": s.infer_side,
-            "batches": s.infer_batches, "calls": s.infer_calls, "rounds": s.infer_rounds,
-            "warmup_rounds": s.infer_warmup_rounds, "matmul_size": s.matmul_size,
-            "matmul_repeats": s.matmul_repeats,
-            "calibration_images": s.calibration_images})[0]
-        samples, rows = result["samples"], result["rows"]
+        rows = inference["rows"]
         bounds = [self.bound(g) for g in samples["matmul_gflops"]]
         self.report["matmul_gflops_samples"] += samples["matmul_gflops"]
-        for name, why in result["skipped"].items():
-            self.log(f"  {name}: skipped: {why}")
         for name, row in rows.items():
             for key in s.infer_batches:
                 rates = samples[f"{name}_b{key}"]
@@ -383,8 +454,9 @@ class Benchmark:
             return None if row is None else (row[key][field] if field else row[key])
 
         self.report.update({
-            "infer": rows, "infer_skipped": result["skipped"],
-            "infer_eval_top1": result["eval_top1"], "infer_eval_images": result["eval_images"],
+            "infer": rows, "infer_skipped": inference["skipped"],
+            "infer_eval_top1": inference["eval_top1"],
+            "infer_eval_images": inference["eval_images"],
             "infer_bound_b32": summary(bounds), "infer_batches": list(s.infer_batches),
             "infer_dygraph_b1": figure("dygraph", "b1"),
             "infer_dygraph_b32": figure("dygraph", "b32"),
@@ -428,6 +500,7 @@ class Benchmark:
         gflops = max(r["matmul_gflops_samples"])
         bound = self.bound(gflops)
         r.update({"matmul_gflops": gflops, "fp32_forward_bound": bound,
+                  "fresh_memory_gib_per_s": summary(r["fresh_memory_gib_per_s_samples"]),
                   "fp32_training_bound": bound / 3,
                   "fp32_fraction_of_bound_b32": r["infer"]["fp32"]["fraction_of_bound_b32"]
                   ["median"] if "fp32" in r["infer"] else None})
@@ -448,7 +521,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.description += (f" Default config: {os.path.relpath(CLONE_CONFIG)} in a clone, "
                            f"else the same demo config built in.")
     parser.add_argument("--quick", action="store_true",
-                        help="fewer rounds and rows, same keys (about 5 minutes on an idle "
+                        help="fewer rounds and rows, same keys (12-13 minutes on an idle "
                              "2-core machine once weights exist)")
     parser.add_argument("--out", metavar="FILE", help="write the figures as JSON")
     parser.add_argument("--weights", metavar="PATH",
@@ -480,8 +553,7 @@ def _benchmark(argv) -> int:
         bench = Benchmark(args, settings, scratch, config, library)
         bench.report["config"] = source
         bench.machine()
-        bench.training()
-        bench.inference()
+        bench.measure()
         bench.data()
         bench.finish()
     finally:
@@ -512,9 +584,10 @@ def _compare(first: str, second: str) -> int:
     except (KeyError, TypeError) as err:
         raise UserError(f"--compare: {first} or {second} lacks {err}: both must be --out files "
                         f"of this benchmark") from None
-    print("| ratio | first | second | difference |\n|---|---|---|---|")
-    for name, a, b, difference in rows:
-        print(f"| {name} | {a:.3f} | {b:.3f} | {difference:.1%} |")
+    print("| ratio | first | second | difference | within both runs' spread |\n"
+          "|---|---|---|---|---|")
+    for name, a, b, difference, overlap in rows:
+        print(f"| {name} | {a:.3f} | {b:.3f} | {difference:.1%} | {'yes' if overlap else 'no'} |")
     return 0
 
 

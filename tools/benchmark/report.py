@@ -32,6 +32,15 @@ def ratios(report: dict) -> Dict[str, dict]:
     return found
 
 
+def _memory_note(r: dict) -> str:
+    """A warning when the machine's fresh memory was much slower at times."""
+    memory = r["fresh_memory_gib_per_s"]
+    if memory["max"] < 2 * memory["min"]:
+        return ""
+    return ("; it varied over 2x during the run, so figures of paths that give memory back "
+            "each step (default, baseline) and their ratios to the matmul bound vary too")
+
+
 def table(r: dict) -> str:
     lines = [f"Benchmark ({r['mode']}): {r['processor']['model']}, {r['processor']['cores']} "
              f"cores; best matmul {r['matmul_gflops']:.1f} GFLOP/s "
@@ -39,7 +48,9 @@ def table(r: dict) -> str:
              f"forward bound {r['fp32_forward_bound']:.1f} images/s, training bound "
              f"{r['fp32_training_bound']:.1f}; config {r['config']}",
              "Each figure: median (n = samples, min-max). Ratios are per round (the two "
-             "sides measured in the same round), then the median.", ""]
+             "sides measured in the same round), then the median.",
+             f"fresh memory (first touch, once per training round): "
+             f"{spread(r['fresh_memory_gib_per_s'], '.2f')} GiB/s" + _memory_note(r), ""]
     lines += ["| training (images/s) | b16 | b32 | vs baseline b16 | vs baseline b32 "
               "| of training bound b16 | peak RSS MB (b16 / b32) | max rel. loss diff |",
               "|---|---|---|---|---|---|---|---|"]
@@ -93,11 +104,20 @@ def table(r: dict) -> str:
 
 
 def compare(first: dict, second: dict) -> List[tuple]:
-    """``(name, first median, second median, relative difference)`` for every ratio
-    both reports hold, largest difference first."""
+    """``(name, first median, second median, relative difference, spreads overlap)``
+    for every ratio both reports hold, largest difference first.
+
+    The spreads overlap when each median lies within the other run's min-max over
+    its rounds: a difference the runs' own round-to-round scatter already holds.
+    """
     a, b = ratios(first), ratios(second)
+
+    def within(value, figure):
+        return figure["min"] <= value <= figure["max"]
+
     rows = [(name, a[name]["median"], b[name]["median"],
-             abs(a[name]["median"] - b[name]["median"]) / abs(a[name]["median"]))
+             abs(a[name]["median"] - b[name]["median"]) / abs(a[name]["median"]),
+             within(a[name]["median"], b[name]) and within(b[name]["median"], a[name]))
             for name in a if name in b]
     return sorted(rows, key=lambda row: -row[3])
 

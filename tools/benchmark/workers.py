@@ -47,9 +47,24 @@ def _matmul_gflops(n: int, repeats: int) -> Dict[str, float]:
     return {"numpy": best(lambda: a @ b), "paddle": best(lambda: paddle.matmul(ta, tb).numpy())}
 
 
+def _fresh_memory_gib_per_s(mib: int) -> float:
+    """How fast this process gets and first touches ``mib`` MiB it never had.
+
+    What a training step that returns its memory to the system pays again each
+    step. In a virtual machine whose free memory goes back to the host, this moves
+    by an order of magnitude from minute to minute.
+    """
+    start = time.perf_counter()
+    block = np.ones(mib * 2 ** 18, dtype=np.float32)
+    seconds = time.perf_counter() - start
+    del block
+    return mib / 1024 / seconds
+
+
 def matmul_worker(job: dict) -> dict:
     result = _matmul_gflops(job["matmul_size"], job["repeats"])
-    return {"matmul_gflops_numpy": result["numpy"], "matmul_gflops_paddle": result["paddle"]}
+    return {"matmul_gflops_numpy": result["numpy"], "matmul_gflops_paddle": result["paddle"],
+            "fresh_memory_gib_per_s": _fresh_memory_gib_per_s(job["fresh_memory_mib"])}
 
 
 def macs_worker(job: dict) -> dict:
@@ -107,8 +122,9 @@ def train_worker(job: dict) -> dict:
             paddle.distributed.all_reduce(total)
             loss = float(total.numpy()[0]) / world
         losses.append(loss)
-    step_time = statistics.median(times[job["warmup"]:])
-    return {"images_per_s": batch / step_time, "losses": losses}
+    timed = times[job["warmup"]:]
+    return {"images_per_s": batch / statistics.median(timed), "losses": losses,
+            "step_seconds": timed}
 
 
 def _config(job: dict, extra_overrides: Sequence[str] = ()) -> dict:
@@ -140,21 +156,23 @@ def _onnx_missing() -> str:
     return f"{' and '.join(missing)} not installed (pip install -e \".[onnx]\")" if missing else ""
 
 
-def infer_worker(job: dict) -> dict:
-    """Export as tools/export_model.py does, then time every backend and precision
-    interleaved (one call of each per round) and compare each with dygraph.
+def _export_dirs(job: dict) -> Dict[str, str]:
+    return {"model": os.path.join(job["scratch"], "model"),
+            "timing": os.path.join(job["scratch"], "model_timing")}
+
+
+def infer_export_worker(job: dict) -> dict:
+    """Export as tools/export_model.py does and compare every backend and precision
+    with dygraph on the eval images; name the rows ``infer_time`` launches time.
 
     Two exports of the same weights: one at the config's input shape (fp32, int8 and
     ONNX), whose outputs on the eval images give the agreement figures, and one
     declared at the timing size (fp32 and ONNX), which Paddle Inference fp32 and ONNX
     Runtime are timed on: the ONNX model's input shape is fixed at export.
     """
-    import paddle
-
     from paddle_googlenet.deploy import OnnxModel, PaddleModel
     from paddle_googlenet.deploy.precisions import PRECISIONS
     from paddle_googlenet.export import dataset_images, export_inference_model
-    from paddle_googlenet.models import build_main_head
 
     common = [f"Global.pretrained_model={job['weights']}", "Global.export_softmax=False"]
     config = _config(job, common)
@@ -176,30 +194,23 @@ def infer_worker(job: dict) -> dict:
             export_inference_model(cfg, where)
             return f"{type(err).__name__}: {err}"
 
-    model_dir = os.path.join(job["scratch"], "model")
+    dirs = _export_dirs(job)
     failed = ""
     try:  # int8 is kept whatever its agreement: its speed is reported either way
-        export_inference_model(config, model_dir, onnx=onnx, precisions=("int8",),
+        export_inference_model(config, dirs["model"], onnx=onnx, precisions=("int8",),
                                options={"int8_min_agreement": 0.0,
                                         "calibration_images": job["calibration_images"]})
     except Exception as err:
         skipped["int8"] = f"{type(err).__name__}: {err}"
-        failed = export(config, model_dir)
-    timing_dir = os.path.join(job["scratch"], "model_timing")
-    failed = failed or export(timing_config, timing_dir)
+        failed = export(config, dirs["model"])
+    failed = failed or export(timing_config, dirs["timing"])
     if failed:
         skipped.update({name: failed for name in onnx_names})
         onnx = False
 
-    dygraph = build_main_head(config["Arch"], job["weights"], softmax=False)
-
-    def dygraph_run(images):
-        with paddle.no_grad():
-            return dygraph(paddle.to_tensor(images)).numpy()
-
+    dygraph = _dygraph(job)
     threads = job["threads"]
-    # name -> (model for the agreement on eval images, model timed at ``side``)
-    runners: Dict[str, tuple] = {"dygraph": (dygraph_run, dygraph_run)}
+    agreeing: Dict[str, Callable] = {"dygraph": dygraph}
     for precision in PRECISIONS.values():
         if precision.name in skipped:
             continue
@@ -207,37 +218,72 @@ def infer_worker(job: dict) -> dict:
         if why_not:
             skipped[precision.name] = why_not
             continue
-        agree = PaddleModel(model_dir, threads=threads, precision=precision.name)
-        # fp32 is timed on the same export as ONNX Runtime; the other precisions
-        # have their own files in the config-shape export
-        timed = (PaddleModel(timing_dir, threads=threads) if precision.name == "fp32"
-                 else agree)
-        runners[precision.name] = (agree, timed)
+        agreeing[precision.name] = PaddleModel(dirs["model"], threads=threads,
+                                               precision=precision.name)
     if onnx:
         for precision in PRECISIONS.values():
             if precision.onnx:
-                runners[f"onnxruntime_{precision.name}"] = (
-                    OnnxModel(model_dir, threads=threads), OnnxModel(timing_dir, threads=threads))
+                agreeing[f"onnxruntime_{precision.name}"] = OnnxModel(dirs["model"],
+                                                                      threads=threads)
+    reference = _in_batches(dygraph, eval_images)
+    rows = {name: _agreement(_in_batches(run, eval_images), reference)
+            for name, run in agreeing.items()}
+    return {"eval_top1": float((reference.argmax(1) == eval_labels).mean()),
+            "eval_images": int(len(eval_images)), "skipped": skipped, "rows": rows,
+            "runners": list(agreeing)}
 
-    reference = _in_batches(dygraph_run, eval_images)
-    rows = {}
-    for name, (agree, _) in runners.items():
-        rows[name] = _agreement(_in_batches(agree, eval_images), reference)
 
-    # Interleaved timing: each round times one call of every runner at every batch
-    # size, and a matmul for the forward bound; round 0 is a warm-up (oneDNN builds
-    # its kernels for a new shape on the first call) and is dropped.
+def _dygraph(job: dict) -> Callable:
+    """The trained network's main head in dygraph: images in, logits out."""
+    import paddle
+
+    from paddle_googlenet.models import build_main_head
+
+    network = build_main_head(_config(job)["Arch"], job["weights"], softmax=False)
+
+    def run(images):
+        with paddle.no_grad():
+            return network(paddle.to_tensor(images)).numpy()
+
+    return run
+
+
+def infer_time_worker(job: dict) -> dict:
+    """Time the rows ``infer_export`` named, interleaved in rounds, on its exports.
+
+    Each round times every row at every batch size (the job's number of calls
+    each), the rows' order turning by one each round, and then a matmul for the
+    forward bound. The first ``warmup_rounds`` are dropped: oneDNN builds its
+    kernels for a new shape on the first call. The harness launches this several
+    times over a run, so that the samples span the run rather than one minute of it.
+    """
+    from paddle_googlenet.deploy import OnnxModel, PaddleModel
+
+    dirs, threads = _export_dirs(job), job["threads"]
+    runners: Dict[str, Callable] = {}
+    for name in job["runners"]:
+        if name == "dygraph":
+            runners[name] = _dygraph(job)
+        elif name.startswith("onnxruntime_"):
+            runners[name] = OnnxModel(dirs["timing"], threads=threads)
+        else:  # fp32 runs the same export as ONNX Runtime; the others their own files
+            runners[name] = PaddleModel(dirs["timing"] if name == "fp32" else dirs["model"],
+                                        threads=threads, precision=name)
     rng = np.random.RandomState(0)
+    side = job["side"]
     inputs = {key: rng.randn(batch, 3, side, side).astype("float32")
               for key, batch in job["batches"].items()}
     samples: Dict[str, List[float]] = {f"{name}_b{key}": [] for name in runners
                                        for key in inputs}
     samples["matmul_gflops"] = []
+    names = list(runners)
     for round_index in range(job["warmup_rounds"] + job["rounds"]):
         timed_round = {}
+        turn = (job["first_turn"] + round_index) % len(names)
         for key, images in inputs.items():
             calls = job["calls"][key]
-            for name, (_, run) in runners.items():
+            for name in names[turn:] + names[:turn]:
+                run = runners[name]
                 start = time.perf_counter()
                 for _ in range(calls):
                     run(images)
@@ -247,9 +293,7 @@ def infer_worker(job: dict) -> dict:
         if round_index >= job["warmup_rounds"]:
             for key, value in timed_round.items():
                 samples[key].append(value)
-    return {"eval_top1": float((reference.argmax(1) == eval_labels).mean()),
-            "eval_images": int(len(eval_images)), "skipped": skipped, "rows": rows,
-            "samples": samples}
+    return {"samples": samples}
 
 
 def data_worker(job: dict) -> dict:
@@ -347,7 +391,8 @@ def demo_train_worker(job: dict) -> dict:
 
 WORKERS: Dict[str, Callable[[dict], dict]] = {
     "matmul": matmul_worker, "macs": macs_worker, "train": train_worker,
-    "infer": infer_worker, "data": data_worker, "fit": fit_worker,
+    "infer_export": infer_export_worker, "infer_time": infer_time_worker,
+    "data": data_worker, "fit": fit_worker,
     "demo_train": demo_train_worker}
 
 
