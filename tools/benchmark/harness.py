@@ -22,6 +22,7 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 from . import report
+from .workers import turned
 
 WORKER_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "workers.py")
 
@@ -96,9 +97,9 @@ class Settings:
         full, quick, smoke = mode == "full", mode == "quick", mode == "smoke"
         self.train_side = 64 if smoke else 224
         self.train_batches = {16: 2, 32: 4} if smoke else {16: 16, 32: 32}
-        # Rounds of every candidate, each in a fresh process. A training figure drifts
-        # by up to a third over minutes on a shared machine, more for some paths than
-        # others, so ratios need rounds spread over the phase more than steps per round.
+        # Rounds of every candidate, each in a fresh process. Fresh processes of one
+        # candidate scatter by up to a fifth on a shared machine while the steps within
+        # one agree, so ratios need rounds more than steps per round.
         self.train_rounds = {16: 1, 32: 1} if smoke else {16: 5, 32: 5 if full else 4}
         self.train_steps = {16: 1, 32: 1} if smoke else {16: 3 if full else 2, 32: 2 if full else 1}
         self.train_warmup = 0 if smoke else 1
@@ -274,8 +275,7 @@ class Benchmark:
         """
         rounds = self.settings.train_rounds[key]
         bounds.append(self.bound(self.measure_matmul()) / 3)
-        turn = round_index % len(paths)
-        for path in paths[turn:] + paths[:turn]:
+        for path in turned(paths, round_index):
             run = self._train_once(path, key)
             runs[path.name].append(run)
             self.log(f"  b{key} round {round_index + 1}/{rounds} {path.name}: "

@@ -52,7 +52,7 @@ def _fresh_memory_gib_per_s(mib: int) -> float:
 
     What a training step that returns its memory to the system pays again each
     step. In a virtual machine whose free memory goes back to the host, this moves
-    by an order of magnitude from minute to minute.
+    by an order of magnitude from one process to the next.
     """
     start = time.perf_counter()
     block = np.ones(mib * 2 ** 18, dtype=np.float32)
@@ -156,6 +156,13 @@ def _onnx_missing() -> str:
     return f"{' and '.join(missing)} not installed (pip install -e \".[onnx]\")" if missing else ""
 
 
+def turned(items: Sequence, turn: int) -> list:
+    """``items`` started at position ``turn`` (mod its length) and wrapped round: the
+    order of a round, turning by one each round so no item always follows another."""
+    turn %= len(items)
+    return list(items[turn:]) + list(items[:turn])
+
+
 def _export_dirs(job: dict) -> Dict[str, str]:
     return {"model": os.path.join(job["scratch"], "model"),
             "timing": os.path.join(job["scratch"], "model_timing")}
@@ -208,7 +215,7 @@ def infer_export_worker(job: dict) -> dict:
         skipped.update({name: failed for name in onnx_names})
         onnx = False
 
-    dygraph = _dygraph(job)
+    dygraph = _dygraph(config["Arch"], job["weights"])
     threads = job["threads"]
     agreeing: Dict[str, Callable] = {"dygraph": dygraph}
     for precision in PRECISIONS.values():
@@ -233,13 +240,13 @@ def infer_export_worker(job: dict) -> dict:
             "runners": list(agreeing)}
 
 
-def _dygraph(job: dict) -> Callable:
+def _dygraph(arch: dict, weights: str) -> Callable:
     """The trained network's main head in dygraph: images in, logits out."""
     import paddle
 
     from paddle_googlenet.models import build_main_head
 
-    network = build_main_head(_config(job)["Arch"], job["weights"], softmax=False)
+    network = build_main_head(arch, weights, softmax=False)
 
     def run(images):
         with paddle.no_grad():
@@ -263,7 +270,7 @@ def infer_time_worker(job: dict) -> dict:
     runners: Dict[str, Callable] = {}
     for name in job["runners"]:
         if name == "dygraph":
-            runners[name] = _dygraph(job)
+            runners[name] = _dygraph(_config(job)["Arch"], job["weights"])
         elif name.startswith("onnxruntime_"):
             runners[name] = OnnxModel(dirs["timing"], threads=threads)
         else:  # fp32 runs the same export as ONNX Runtime; the others their own files
@@ -276,13 +283,12 @@ def infer_time_worker(job: dict) -> dict:
     samples: Dict[str, List[float]] = {f"{name}_b{key}": [] for name in runners
                                        for key in inputs}
     samples["matmul_gflops"] = []
-    names = list(runners)
     for round_index in range(job["warmup_rounds"] + job["rounds"]):
         timed_round = {}
-        turn = (job["first_turn"] + round_index) % len(names)
+        order = turned(list(runners), job["first_turn"] + round_index)
         for key, images in inputs.items():
             calls = job["calls"][key]
-            for name in names[turn:] + names[:turn]:
+            for name in order:
                 run = runners[name]
                 start = time.perf_counter()
                 for _ in range(calls):
