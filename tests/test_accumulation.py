@@ -13,6 +13,7 @@ from paddle_googlenet.engine import Engine, TrainingInterrupted
 from paddle_googlenet.engine.callbacks import StopOnSignal, TrainingStopped
 from paddle_googlenet.engine.state import RunState
 from paddle_googlenet.errors import ConfigError
+from helpers import assert_same_params, params_of
 from tiny import DEFAULT_CONFIG, tiny_overrides
 
 NO_DROPOUT = {"Arch.dropout": 0, "Arch.aux_dropout": 0, "Global.eval_during_train": False}
@@ -27,11 +28,6 @@ def config(data, out, epochs=1, **extra):
                                                       **{**NO_DROPOUT, **extra}))
 
 
-def latest_params(out):
-    path = os.path.join(out, "GoogLeNet", "latest", "model.pdparams")
-    return {k: v.numpy() for k, v in paddle.load(path).items()}
-
-
 def test_n_batches_of_b_step_as_one_batch_of_n_times_b(tiny_data, tmp_path):
     # 12 training images: three batches of 4 accumulated, or one batch of 12. Both
     # take one optimizer step on the same images with the same LR schedule.
@@ -40,7 +36,8 @@ def test_n_batches_of_b_step_as_one_batch_of_n_times_b(tiny_data, tmp_path):
         "Global.update_freq": 3, "DataLoader.Train.sampler.batch_size": 4})).train()
     Engine(config(tiny_data, whole, **SGD, **{
         "DataLoader.Train.sampler.batch_size": 12})).train()
-    a, b = latest_params(accumulated), latest_params(whole)
+    a = params_of(os.path.join(accumulated, "GoogLeNet", "latest"))
+    b = params_of(os.path.join(whole, "GoogLeNet", "latest"))
     start = Engine(config(tiny_data, str(tmp_path / "start"))).network.state_dict()
     moved = max(np.abs(b[k] - start[k].numpy()).max() for k in b)
     assert moved > 1e-4  # a step was taken, so the comparison means something
@@ -116,8 +113,5 @@ def test_stop_mid_epoch_then_resume_equals_an_uninterrupted_run(tiny_data, tmp_p
     Engine(config(tiny_data, split, epochs=2, **options,
                   **{"Global.checkpoints": saved})).train()
     for name in ("model.pdparams", "model_ema.pdparams"):
-        a = paddle.load(os.path.join(straight, "GoogLeNet", "latest", name))
-        b = paddle.load(os.path.join(split, "GoogLeNet", "latest", name))
-        for key in a:
-            np.testing.assert_allclose(a[key].numpy(), b[key].numpy(), atol=1e-6, rtol=0,
-                                       err_msg=f"{name}: {key}")
+        assert_same_params(params_of(os.path.join(straight, "GoogLeNet", "latest", name)),
+                           params_of(os.path.join(split, "GoogLeNet", "latest", name)))

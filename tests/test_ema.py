@@ -1,7 +1,6 @@
 """EMA: PaddleClas's moving average of the weights, used for evaluation and
 best_model, checkpointed and resumed."""
 
-import json
 import os
 
 import numpy as np
@@ -12,7 +11,7 @@ from paddle_googlenet.config import load_config
 from paddle_googlenet.engine import Engine
 from paddle_googlenet.engine.averaging import WeightAverage
 from paddle_googlenet.errors import ConfigError
-from helpers import params_of
+from helpers import assert_same_params, params_of, read_records
 from tiny import DEFAULT_CONFIG, tiny_overrides
 
 # Far from PaddleClas's 0.9999 so that a few steps move the average measurably.
@@ -55,12 +54,8 @@ def test_resume_with_ema_equals_uninterrupted_run(tiny_data, tmp_path):
     Engine(ema_config(tiny_data, split, 2, **{"Global.checkpoints": first})).train()
 
     for name in ("model.pdparams", "model_ema.pdparams"):
-        a = params_of(os.path.join(straight, "GoogLeNet", "latest", name))
-        b = params_of(os.path.join(split, "GoogLeNet", "latest", name))
-        assert a.keys() == b.keys()
-        for key in a:
-            np.testing.assert_allclose(a[key], b[key], atol=1e-6, rtol=0,
-                                       err_msg=f"{name}: {key}")
+        assert_same_params(params_of(os.path.join(straight, "GoogLeNet", "latest", name)),
+                           params_of(os.path.join(split, "GoogLeNet", "latest", name)))
     # The average is not the weights: the test above compares two different things.
     weights = params_of(os.path.join(straight, "GoogLeNet", "latest", "model.pdparams"))
     shadow = params_of(os.path.join(straight, "GoogLeNet", "latest", "model_ema.pdparams"))
@@ -73,7 +68,7 @@ def test_evaluation_and_best_model_use_the_ema_weights(tiny_data, tmp_path):
     Engine(ema_config(tiny_data, out, 1, **{"Optimizer.lr.warmup_epoch": 0,
                                             "Optimizer.lr.learning_rate": 0.005})).train()
     run = os.path.join(out, "GoogLeNet")
-    record = json.loads(open(os.path.join(run, "metrics.jsonl")).readline())
+    record = read_records(run)[0]
     ema_file = os.path.join(run, "latest", "model_ema.pdparams")
     assert "EMA: evaluation and best_model use" in open(os.path.join(run, "train.log")).read()
 

@@ -2,7 +2,6 @@
 spelling (tests/data/recipes), each trained for one epoch on the tiny data."""
 
 import collections
-import json
 import os
 
 import numpy as np
@@ -10,6 +9,7 @@ import pytest
 
 from paddle_googlenet.config import load_config
 from paddle_googlenet.engine import Engine
+from helpers import read_records
 
 RECIPES = os.path.join(os.path.dirname(__file__), "data", "recipes")
 
@@ -26,7 +26,7 @@ def recipe(name, data, out, **extra):
 def trained_record(engine, out):
     engine.train()
     run = os.path.join(out, "GoogLeNet")
-    records = [json.loads(line) for line in open(os.path.join(run, "metrics.jsonl"))]
+    records = read_records(run)
     assert len(records) == 1
     record = records[0]
     assert np.isfinite(record["train_loss"]) and np.isfinite(record["eval_loss"])

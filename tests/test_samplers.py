@@ -141,7 +141,7 @@ def test_multi_scale_rounds_sides_and_has_one_size_when_not_training():
         MultiScaleSampler(Sized(10), scales=[16], first_bs=4, distributed=False)
 
 
-def multi_scale_cfg(data, scales, **arch):
+def multi_scale_cfg(data, scales):
     return {"dataset": {"name": "MultiScaleDataset", "image_root": data,
                         "cls_label_path": os.path.join(data, "train_list.txt"),
                         "transform_ops": copy.deepcopy(PIPELINE)},

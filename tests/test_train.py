@@ -1,6 +1,5 @@
 """Training end to end on a tiny generated dataset: outputs, resume, fine-tuning."""
 
-import json
 import os
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from paddle_googlenet.checkpoint import load_checkpoint
 from paddle_googlenet.config import load_config
 from paddle_googlenet.engine import Engine
 from paddle_googlenet.errors import ConfigError
-from helpers import copy_run, params_of
+from helpers import assert_same_params, copy_run, params_of, read_records
 from tiny import DEFAULT_CONFIG, ROOT, tiny_overrides
 
 
@@ -35,7 +34,7 @@ def test_train_tool_writes_every_output(tiny_data, tmp_path):
                  "metrics.png"):
         assert os.path.isfile(os.path.join(run, name)), name
     assert os.path.realpath(os.path.join(run, "latest")).endswith("epoch_2")
-    records = [json.loads(line) for line in open(os.path.join(run, "metrics.jsonl"))]
+    records = read_records(run)
     assert [r["epoch"] for r in records] == [1, 2]
     for r in records:
         assert np.isfinite(r["train_loss"]) and 0 <= r["eval_top1"] <= 1
@@ -56,8 +55,7 @@ def test_same_seed_same_loss_curve(tiny_data, tmp_path):
     for name in ("a", "b"):
         cfg = tiny_config(tiny_data, str(tmp_path / name))
         Engine(cfg).train()
-        records = [json.loads(line) for line in
-                   open(tmp_path / name / "GoogLeNet" / "metrics.jsonl")]
+        records = read_records(str(tmp_path / name / "GoogLeNet"))
         curves.append([(r["train_loss"], r["eval_loss"]) for r in records])
     assert curves[0] == curves[1]
 
@@ -77,11 +75,8 @@ def test_resume_equals_uninterrupted_run(tiny_data, tmp_path):
 
     a = params_of(os.path.join(straight, "GoogLeNet", "latest", "model.pdparams"))
     b = params_of(os.path.join(split, "GoogLeNet", "latest", "model.pdparams"))
-    assert a.keys() == b.keys()
-    for key in a:
-        np.testing.assert_allclose(a[key], b[key], atol=1e-6, rtol=0, err_msg=key)
-    records = [json.loads(line) for line in
-               open(os.path.join(split, "GoogLeNet", "metrics.jsonl"))]
+    assert_same_params(a, b)
+    records = read_records(os.path.join(split, "GoogLeNet"))
     assert [r["epoch"] for r in records] == [1, 2]
 
 
@@ -158,7 +153,7 @@ def test_paddleclas_googlenet_yaml_trains_unmodified(tiny_data, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Global.device is gpu but" in proc.stderr  # this machine has no GPU
     run = os.path.join(out, "GoogLeNet")
-    records = [json.loads(line) for line in open(os.path.join(run, "metrics.jsonl"))]
+    records = read_records(run)
     assert len(records) == 1 and records[0]["eval_images"] == 6
     assert paddle.load(os.path.join(run, "latest", "model.pdparams"))["head.fc.weight"].shape == [1024, 1000]
 
@@ -183,7 +178,7 @@ def test_two_cpu_processes_through_paddles_launcher(tiny_data, tmp_path):
     assert "2 process(es)" in rank0 and "2 steps per epoch" in rank0
     assert "2 steps per epoch" in worker_logs["workerlog.1"]
     run = os.path.join(out, "GoogLeNet")
-    records = [json.loads(line) for line in open(os.path.join(run, "metrics.jsonl"))]
+    records = read_records(run)
     assert len(records) == 1  # written once, by rank 0
     assert records[0]["eval_images"] == 6
     assert os.path.isfile(os.path.join(run, "latest", "model.pdparams"))
@@ -210,8 +205,7 @@ def test_to_static_trains_as_dygraph_does(tiny_data, tmp_path):
         assert isinstance(engine.network.forward, StaticFunction) == static
         engine.train()
         losses[static] = _step_losses(out)
-        evals[static] = [json.loads(line)["eval_loss"] for line in
-                         open(os.path.join(out, "GoogLeNet", "metrics.jsonl"))]
+        evals[static] = [r["eval_loss"] for r in read_records(os.path.join(out, "GoogLeNet"))]
     assert len(losses[True]) == 12  # 6 batches of 2 per epoch
     np.testing.assert_allclose(losses[True], losses[False], atol=1e-4, rtol=0)
     np.testing.assert_allclose(evals[True], evals[False], atol=1e-4, rtol=0)

@@ -422,7 +422,7 @@ def test_build_rejects_ops_whose_layouts_do_not_chain(ops, message):
         build_transforms(ops)
 
 
-def test_rand_crop_log_aspect_is_seeded_and_within_bounds(monkeypatch):
+def test_rand_crop_log_aspect_is_seeded_and_within_bounds():
     op = RandCropImage(size=8, ratio=[0.5, 2.0], use_log_aspect=True)
     np.random.seed(3)
     first = [op._aspect_ratio() for _ in range(400)]
