@@ -172,6 +172,9 @@ def dataset_images(config: dict, split: str, limit: Optional[int] = None, seed: 
     """
     section = json.loads(json.dumps(config["DataLoader"][split]))
     section["dataset"]["transform_ops"] = config["Infer"]["transforms"]
+    # Batch operators (Mixup, Cutmix) are training augmentation: deployment sees
+    # single images with their own labels.
+    section["dataset"].pop("batch_transform_ops", None)
     section["sampler"] = {"name": "BatchSampler", "batch_size": 64, "drop_last": False,
                           "shuffle": limit is not None}
     section["loader"] = {"num_workers": 0}

@@ -279,3 +279,21 @@ def test_paddleclas_mixup_cutmix_config_trains_one_epoch(tiny_data, tmp_path):
     assert os.path.isfile(os.path.join(str(tmp_path), "GoogLeNet", "best_model",
                                        "model.pdparams"))
 
+
+def test_int8_calibration_and_agreement_images_leave_batch_operators_out(tiny_data):
+    """export's dataset_images reads DataLoader.Train as deployment prepares images:
+    no Mixup or Cutmix, hard labels (a Mixup config used to fail there for want of
+    a class count)."""
+    from paddle_googlenet.export import dataset_images
+    from tiny import DEFAULT_CONFIG
+
+    overrides = []
+    for split, listing in (("Train", "train_list.txt"), ("Eval", "val_list.txt")):
+        overrides += [f"DataLoader.{split}.dataset.image_root={tiny_data}",
+                      f"DataLoader.{split}.dataset.cls_label_path={tiny_data}/{listing}"]
+    config = load_config(MIX_CONFIG, overrides)
+    assert config["DataLoader"]["Train"]["dataset"]["batch_transform_ops"]
+    config["Infer"] = load_config(DEFAULT_CONFIG)["Infer"]
+    images, labels = dataset_images(config, "Train", limit=4)
+    assert images.shape[0] == labels.shape[0] >= 4 and labels.ndim == 1
+    assert labels.dtype.kind == "i" and set(labels) <= set(range(6))
