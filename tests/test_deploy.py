@@ -288,6 +288,8 @@ def test_infer_errors_are_one_line_with_what_would_be_valid(deployed, tmp_path, 
     assert "model directory not found" in error_of("--model_dir", str(tmp_path / "nope"),
                                                    "--image", image)
     assert "no images given" in error_of("--model_dir", deployed["dir"])
+    # said before any model is loaded
+    assert "no images given" in error_of("--model_dir", str(tmp_path / "nope"))
     empty = tmp_path / "empty"
     empty.mkdir()
     assert "inference.yml" in error_of("--model_dir", str(empty), "--image", image)

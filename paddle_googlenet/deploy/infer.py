@@ -353,12 +353,12 @@ def _infer(argv: List[str]) -> int:
         keep_memory=args.keep_memory == "on",
         gpu_id=args.gpu_id, gpu_memory_mb=args.gpu_memory_mb, tensorrt=args.use_tensorrt,
         tensorrt_precision=args.tensorrt_precision, max_batch_size=args.batch_size)
-    classifier = ImageClassifier(args.model_dir, args.backend, args.topk,
-                                 threads=args.threads, **options)
-    if not args.images and not args.image:
+    if not args.images and not args.image:  # before the predictor is built: that is slow
         raise DeployError("no images given: name image files, folders or globs after the "
                           "options (or with --image)")
     paths = expand_images(args.images + args.image, where="the image arguments")
+    classifier = ImageClassifier(args.model_dir, args.backend, args.topk,
+                                 threads=args.threads, **options)
     failed = 0
     for result in classifier.classify(paths, args.batch_size):
         failed += "error" in result
