@@ -134,7 +134,9 @@ def one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
     if beyond.size:
         raise DataError(f"label {int(beyond[0])} is not in [0, {num_classes}) (the number of "
                         f"classes, Arch.class_num)")
-    return np.eye(num_classes, dtype=np.float32)[labels]
+    targets = np.zeros((labels.size, num_classes), dtype=np.float32)
+    targets[np.arange(labels.size), labels] = 1.0  # not np.eye: that fills C x C per batch
+    return targets
 
 
 class BatchTransforms:
