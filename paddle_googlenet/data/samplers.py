@@ -110,10 +110,10 @@ class EvalShardBatchSampler(Skipping, paddle.io.BatchSampler):
 
     def __init__(self, dataset: Any, batch_size: int, shuffle: bool = False,
                  drop_last: bool = False, num_replicas: Optional[int] = None,
-                 rank: Optional[int] = None):
+                 rank: Optional[int] = None, distributed: Optional[bool] = None):
         super().__init__(dataset, batch_size=batch_size, drop_last=drop_last)
         self.dataset = dataset
-        replicas, this_rank = _shard(None)
+        replicas, this_rank = _shard(distributed)
         self.nranks = replicas if num_replicas is None else num_replicas
         self.local_rank = this_rank if rank is None else rank
         self.shuffle, self.epoch = shuffle, 0
@@ -145,9 +145,8 @@ def eval_shard_batch_sampler(dataset: Any, batch_size: int, shuffle: bool = Fals
                               drop_last: bool = False, seed: Optional[int] = None,
                               distributed: Optional[bool] = None) -> EvalShardBatchSampler:
     """What DistributedBatchSampler becomes for evaluation data: shards without repeats."""
-    shard = {"num_replicas": 1, "rank": 0} if distributed is False else {}
     return EvalShardBatchSampler(dataset, batch_size=batch_size, shuffle=shuffle,
-                                 drop_last=drop_last, **shard)
+                                 drop_last=drop_last, distributed=distributed)
 
 
 @SAMPLERS.register(name="DistributedBatchSampler")
