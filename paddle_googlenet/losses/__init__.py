@@ -20,7 +20,7 @@ __all__ = ["CELoss", "GoogLeNetLoss", "CombinedLoss", "LOSSES", "build_loss"]
 LOSSES = Registry("loss")
 
 
-def _is_soft(logits, label) -> bool:
+def _is_soft(label) -> bool:
     """A float label of shape ``[N, C]`` is a soft target (batch operators make them)."""
     return label.ndim == 2 and label.shape[-1] > 1 and paddle.is_floating_point(label)
 
@@ -36,7 +36,7 @@ def _cross_entropy(logits, label, epsilon: Optional[float]):
     first, for distillation, where the label is a teacher's logits; here a soft
     label is a distribution already and is used as it is.)
     """
-    if _is_soft(logits, label):
+    if _is_soft(label):
         if label.shape[-1] != logits.shape[-1]:
             raise ConfigError(f"soft targets have {label.shape[-1]} classes but the network "
                               f"outputs {logits.shape[-1]}; the loader's num_classes must be "

@@ -73,7 +73,6 @@ class _Units:
         self.by_epoch = by_epoch
         self.per_epoch = 1 if by_epoch else steps_per_epoch
         self.steps_per_epoch = steps_per_epoch
-        self.warmup_epoch = warmup_epoch
         self.warmup = warmup_epoch if by_epoch else round(warmup_epoch * steps_per_epoch)
         self.after_warmup = round((epochs - warmup_epoch) * self.per_epoch)
 
