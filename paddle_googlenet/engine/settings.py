@@ -1,6 +1,8 @@
 """One log line for each PaddleClas setting that changes how a run trains, or that
 this build accepts without applying (and why), so none is dropped unnoticed."""
 
+from ..checkpoint import EMA
+
 __all__ = ["setting_notes"]
 
 
@@ -12,20 +14,17 @@ def setting_notes(config: dict, update_freq: int, steps_per_epoch: int, device: 
                      "PIL/numpy loader reads and transforms the images")
     if g["to_static"]:
         notes.append("Global.to_static: the network runs through paddle.jit.to_static")
-    if g["update_freq"] > 1:
-        if update_freq == 1:
-            notes.append(f"Global.update_freq: {g['update_freq']} is more than the batches "
-                         f"of an epoch; the optimizer steps after every batch")
-        else:
-            notes.append(
-                f"Global.update_freq: the optimizer steps every {update_freq} batches on "
-                f"their summed gradients, each loss divided by {update_freq}; "
-                f"{steps_per_epoch} batches per epoch, the LR schedule counts "
-                f"{steps_per_epoch // update_freq} steps per epoch")
+    # An update_freq cut to 1 (more than an epoch's batches) has its warning already.
+    if update_freq > 1:
+        notes.append(
+            f"Global.update_freq: the optimizer steps every {update_freq} batches on "
+            f"their summed gradients, each loss divided by {update_freq}; "
+            f"{steps_per_epoch} batches per epoch, the LR schedule counts "
+            f"{steps_per_epoch // update_freq} steps per epoch")
     if "EMA" in config:
         notes.append(f"EMA: evaluation and best_model use the moving average of the "
                      f"weights (decay {config['EMA']['decay']}), kept in checkpoints as "
-                     f"model_ema.pdparams")
+                     f"{EMA}")
     if amp.get("use_amp") and device.startswith("gpu"):
         if amp.get("use_fp16_test"):
             notes.append("AMP.use_fp16_test: not applied; evaluation runs in float32")
