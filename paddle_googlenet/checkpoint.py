@@ -216,10 +216,11 @@ def save_checkpoint(run_dir: str, epoch: int, network, optimizer, states: dict,
     return os.path.join(run_dir, name)
 
 
-def save_best(run_dir: str, epoch: int, network, states: dict) -> str:
-    """Write the parameters of ``epoch`` as the best model and point ``best_model`` at it."""
+def save_best(run_dir: str, epoch: int, weights: dict, states: dict) -> str:
+    """Write ``weights`` (a state dict), evaluated at ``epoch``, as the best model and
+    point ``best_model`` at it."""
     name = f"best_epoch_{epoch}"
-    _publish(run_dir, name, {PARAMS: _paddle(network.state_dict()),
+    _publish(run_dir, name, {PARAMS: _paddle(weights),
                              STATES: _plain(dict(states, epoch=epoch))}, BEST)
     _prune(run_dir, r"best_epoch_(\d+)", 1)
     return os.path.join(run_dir, name)

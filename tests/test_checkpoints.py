@@ -60,7 +60,7 @@ def test_overwrite_drops_the_earlier_runs_checkpoints_first(tiny_data, tmp_path)
     optimizer = paddle.optimizer.SGD(parameters=network.parameters())
     for epoch in (1, 2):
         checkpoint.save_checkpoint(run, epoch, network, optimizer, {"rng": None})
-    checkpoint.save_best(run, 2, network, {"best_top1": 0.5})
+    checkpoint.save_best(run, 2, network.state_dict(), {"best_top1": 0.5})
     (tmp_path / "out" / "GoogLeNet" / "metrics.jsonl").write_text('{"epoch": 1}\n')
     engine = Engine(load_config(DEFAULT_CONFIG, tiny_overrides(
         tiny_data, out, epochs=1, **{"Global.overwrite": True})))
@@ -75,7 +75,7 @@ def test_best_model_is_replaced_only_by_a_strictly_better_one(tmp_path):
     # Evaluation judges the result, BestModel saves it: in this order, as in training.
     callbacks = [Evaluation(state, log, lambda: {"loss": 1.0, "top1": next(results)},
                             due=lambda epoch: True),
-                 BestModel(state, log, str(tmp_path), paddle.nn.Linear(3, 2))]
+                 BestModel(state, log, str(tmp_path), paddle.nn.Linear(3, 2).state_dict)]
     best = []
     for epoch in range(1, 6):
         state.epoch, state.record = epoch, {"epoch": epoch, "train_loss": 1.0}
@@ -94,7 +94,7 @@ def test_resume_from_an_older_checkpoint_keeps_the_better_best_model(tiny_data, 
     engine = Engine(load_config(DEFAULT_CONFIG, tiny_overrides(tiny_data, out, epochs=3)))
     older = checkpoint.save_checkpoint(run, 1, engine.network, engine.optimizer,
                                        {"rng": rng_state(), "best_top1": 0.2})
-    checkpoint.save_best(run, 2, engine.network, {"best_top1": 0.7})
+    checkpoint.save_best(run, 2, engine.network.state_dict(), {"best_top1": 0.7})
     resumed = Engine(load_config(DEFAULT_CONFIG, tiny_overrides(
         tiny_data, out, epochs=3, **{"Global.checkpoints": older})))
     point = load_resume_point(older, resumed.network, resumed.optimizer, 3,
@@ -107,7 +107,7 @@ def test_checkpoints_without_latest_are_kept_too(tiny_data, tmp_path, capfd):
     run = os.path.join(out, "GoogLeNet")
     os.makedirs(run)
     network = paddle.nn.Linear(3, 2)
-    checkpoint.save_best(run, 1, network, {"best_top1": 0.5})
+    checkpoint.save_best(run, 1, network.state_dict(), {"best_top1": 0.5})
     code, err = train_cli(capfd, tiny_overrides(tiny_data, out, epochs=1))
     assert code == 2
     line = one_error(err)

@@ -22,7 +22,6 @@ above 1, "a step" in a checkpoint means a batch, and a stop waits for the end of
 accumulation group so that no partly accumulated gradient is lost.
 """
 
-import contextlib
 
 import os
 import re
@@ -219,23 +218,22 @@ class MetricsLog(paddle.callbacks.Callback):
 
 
 class BestModel(paddle.callbacks.Callback):
-    """Saves the network's parameters as ``best_model`` when the epoch's evaluation
-    beat the best so far; the parameters evaluated, which ``eval_weights()`` (a
-    context) puts in place: the EMA weights with an ``EMA`` section."""
+    """Saves the parameters evaluated as ``best_model`` when the epoch's evaluation
+    beat the best so far; ``evaluated_weights()`` returns them as a state dict (the
+    EMA weights with an ``EMA`` section, the network's otherwise)."""
 
-    def __init__(self, state: RunState, logger, run_dir: str, network,
-                 eval_weights: Callable = contextlib.nullcontext):
+    def __init__(self, state: RunState, logger, run_dir: str,
+                 evaluated_weights: Callable[[], dict]):
         super().__init__()
-        self.state, self.log, self.run_dir, self.network = state, logger, run_dir, network
-        self.eval_weights = eval_weights
+        self.state, self.log, self.run_dir = state, logger, run_dir
+        self.evaluated_weights = evaluated_weights
 
     def on_epoch_end(self, epoch, logs=None):
         s = self.state
         if not s.improved:
             return
-        with self.eval_weights():
-            checkpoint.save_best(self.run_dir, s.epoch, self.network,
-                                 s.checkpoint_states(metrics=s.record))
+        checkpoint.save_best(self.run_dir, s.epoch, self.evaluated_weights(),
+                             s.checkpoint_states(metrics=s.record))
         self.log.info(f"[Eval][Epoch {s.epoch}] new best top1 {s.best_top1:.5f}: saved "
                       f"{self.run_dir}/{checkpoint.BEST}")
 

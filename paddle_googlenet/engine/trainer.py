@@ -183,8 +183,9 @@ class Engine:
                      self.current_lr),
             Evaluation(state, self.logger, self.evaluate, self.eval_due),
             *([MetricsLog(state, self.run.metrics_file, self.run.plot_file, title),
-               BestModel(state, self.logger, self.run_dir, self.network,
-                         self.eval_weights)] if main else []),
+               BestModel(state, self.logger, self.run_dir,
+                         self.average.state_dict if self.average
+                         else self.network.state_dict)] if main else []),
             checkpoints,
             StopOnSignal(state, self.stop.requested, checkpoints.save_now),
             *self.extra_callbacks,
