@@ -35,6 +35,7 @@ from typing import Dict, List, Optional
 import yaml
 
 from .errors import UserError
+from .fileio import write_file_atomically
 
 __all__ = ["find_configs", "skip_reason", "image_sides", "needs_adaptive_heads",
            "census_overrides", "OptimizerCheck", "try_config",
@@ -301,16 +302,11 @@ def _data_args(args, scratch: str) -> Dict:
 
 
 def _write_json(path: str, report: Dict):
-    tmp = f"{path}.tmp-{os.getpid()}"
+    text = json.dumps(report, indent=1).encode("utf-8")
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(report, f, indent=1)
-        os.replace(tmp, path)
+        write_file_atomically(path, lambda f: f.write(text))
     except OSError as err:
         raise UserError(f"--json {path}: cannot write: {err}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _census(argv) -> int:

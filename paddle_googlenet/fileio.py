@@ -1,10 +1,10 @@
-"""Writing directories so that a reader never sees half of one."""
+"""Writing files and directories so that a reader never sees half of one."""
 
 import os
 import shutil
 import tempfile
 
-__all__ = ["temp_dir_for", "replace_dir"]
+__all__ = ["temp_dir_for", "replace_dir", "write_file_atomically"]
 
 
 def temp_dir_for(final: str) -> str:
@@ -30,3 +30,20 @@ def replace_dir(tmp: str, final: str):
     os.rename(tmp, final)
     if old:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def write_file_atomically(path: str, write):
+    """Write ``path`` through ``write(f)`` under a temporary name renamed into place,
+    so that a failure or a kill never leaves a partly written file."""
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise

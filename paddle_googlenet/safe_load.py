@@ -33,13 +33,13 @@ This module imports neither Paddle nor anything from the project but its errors
 
 import collections
 import io
-import os
 import pickle
 import struct
 
 import numpy as np
 
 from .errors import WeightsError
+from .fileio import write_file_atomically
 
 __all__ = ["load", "dumps_plain", "save_pickle", "save_safetensors", "is_safetensors",
            "ALLOWED_GLOBALS"]
@@ -188,23 +188,6 @@ def _as_plain_data(obj, path: str):
     return obj
 
 
-def _write_atomically(path: str, write):
-    """Write ``path`` through ``write(f)`` under a temporary name renamed into place,
-    so that a failure or a kill never leaves a partly written file."""
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def dumps_plain(obj) -> bytes:
     """``obj`` pickled with protocol 4 like ``paddle.save``, checked to hold only what
     ``load`` admits (TypeError otherwise: the caller passed an object, not data)."""
@@ -219,7 +202,7 @@ def dumps_plain(obj) -> bytes:
 def save_pickle(obj, path: str):
     """Write plain data (``load`` reads it back) atomically; arrays must be NumPy arrays."""
     data = dumps_plain(obj)
-    _write_atomically(path, lambda f: f.write(data))
+    write_file_atomically(path, lambda f: f.write(data))
 
 
 def save_safetensors(state: dict, path: str):
@@ -227,4 +210,4 @@ def save_safetensors(state: dict, path: str):
     from safetensors.numpy import save as safetensors_bytes
 
     arrays = {name: np.ascontiguousarray(value) for name, value in state.items()}
-    _write_atomically(path, lambda f: f.write(safetensors_bytes(arrays)))
+    write_file_atomically(path, lambda f: f.write(safetensors_bytes(arrays)))

@@ -6,7 +6,6 @@ it rests on and their spread.
 """
 
 import json
-import os
 from typing import Dict, List
 
 
@@ -124,7 +123,7 @@ def compare(first: dict, second: dict) -> List[tuple]:
 
 def write_json(report: dict, path: str):
     """Write ``report`` to ``path`` whole: a temporary file renamed into place."""
-    partial = f"{path}.partial"
-    with open(partial, "w", encoding="utf-8") as f:
-        json.dump(report, f, indent=2)
-    os.replace(partial, path)
+    from paddle_googlenet.fileio import write_file_atomically
+
+    text = json.dumps(report, indent=2).encode("utf-8")
+    write_file_atomically(path, lambda f: f.write(text))
