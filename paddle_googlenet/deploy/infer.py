@@ -10,9 +10,7 @@ holds the preprocessing, top-k and class names. Nothing else is read: this modul
 needs numpy, PIL and the runtime (paddle or onnxruntime) and never imports the
 training code.
 
-``--backend paddle`` is the default: on the same float32 export ``tools/benchmark.py``
-measured ONNX Runtime no faster than Paddle Inference with oneDNN at batch 8 (this
-tool's default batch) and 32; at batch 1 ONNX Runtime was the faster by about a tenth.
+``--backend paddle`` is the default (``DEFAULT_BACKEND`` says what was measured).
 
 On the CPU, Paddle Inference runs with oneDNN and one thread per core unless told
 otherwise. ``--precision`` picks one of ``precisions.PRECISIONS`` (bf16 uses
