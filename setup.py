@@ -36,8 +36,9 @@ setup(
         "gpu": ["paddlepaddle-gpu>=3.0,<4"],
         # tools/export_model.py --onnx and tools/infer.py --backend onnxruntime
         "onnx": ["paddle2onnx>=2.0", "onnxruntime>=1.16"],
-        # the tests check the ONNX export against Paddle Inference, so they need it too
-        "test": ["pytest", "paddle2onnx>=2.0", "onnxruntime>=1.16"],
+        # the tests check the ONNX export against Paddle Inference, so they need it too;
+        # hypothesis generates the inputs that fuzz the weights reader
+        "test": ["pytest", "hypothesis>=6", "paddle2onnx>=2.0", "onnxruntime>=1.16"],
     },
     entry_points={
         "console_scripts": [

@@ -30,7 +30,7 @@ import numpy as np
 import paddle
 
 from . import safe_load
-from .errors import WeightsError
+from .errors import WeightsError, shown
 from .fileio import replace_dir, temp_dir_for
 from .models.weights import load_weights
 
@@ -309,25 +309,135 @@ def load_ema(path: str):
     return saved
 
 
+def _is_int(value, low: int = 0) -> bool:
+    return type(value) is int and value >= low
+
+
+def _is_number(value) -> bool:
+    return type(value) in (int, float, np.float32, np.float64) and bool(np.isfinite(value))
+
+
+def _is_sequence(value, length: int = None) -> bool:
+    return type(value) in (list, tuple) and (length is None or len(value) == length)
+
+
+def _rng_problem(rng) -> str:
+    """What is wrong with a checkpoint's random states (``runtime.rng_state``), or ''."""
+    if not isinstance(rng, dict) or set(rng) != {"paddle", "numpy", "python"}:
+        return "'rng' is not a dict of 'paddle', 'numpy' and 'python' random states"
+    generators = rng["paddle"]
+    if not _is_sequence(generators) or not generators or not all(
+            _is_sequence(g, 4) and all(type(n) is int for n in g[:3]) and isinstance(g[3], str)
+            and len(g[3]) < 100_000 and re.fullmatch(r"[0-9 ]+", g[3]) for g in generators):
+        return "'rng.paddle' is not a list of Paddle generator states"
+    numpy_state = rng["numpy"]
+    if not (_is_sequence(numpy_state, 5) and isinstance(numpy_state[0], str)
+            and numpy_state[0] == "MT19937"
+            and isinstance(numpy_state[1], np.ndarray) and numpy_state[1].shape == (624,)
+            and numpy_state[1].dtype == np.uint32 and _is_int(numpy_state[2])
+            and numpy_state[2] <= 624 and _is_int(numpy_state[3]) and numpy_state[3] <= 1
+            and type(numpy_state[4]) is float):
+        return "'rng.numpy' is not a NumPy MT19937 state"
+    python_state = rng["python"]
+    if not (_is_sequence(python_state, 3) and _is_int(python_state[0])
+            and python_state[0] == 3
+            and _is_sequence(python_state[1], 625)
+            and all(_is_int(n) and n < 2**32 for n in python_state[1])
+            and python_state[1][-1] <= 624
+            and (python_state[2] is None or type(python_state[2]) is float)):
+        return "'rng.python' is not a state of Python's random module"
+    return ""
+
+
+def _progress_problem(progress) -> str:
+    """What is wrong with a mid-epoch checkpoint's ``progress``, or ''."""
+    if not isinstance(progress, dict):
+        return "'progress' is not a dict"
+    if not _is_int(progress.get("step"), 1) or not _is_int(progress.get("seen")):
+        return "'progress' lacks a positive 'step' or a count 'seen'"
+    if not _is_number(progress.get("seconds")) or progress["seconds"] < 0:
+        return "'progress.seconds' is not a duration"
+    losses = progress.get("losses")
+    if not _is_sequence(losses) or not all(
+            _is_sequence(pair, 2) and _is_number(pair[0]) and _is_int(pair[1])
+            for pair in losses):
+        return "'progress.losses' is not a list of (loss, batch size) pairs"
+    metrics = progress.get("metrics")
+    if not _is_sequence(metrics) or not all(
+            isinstance(m, dict) and all(isinstance(k, str) for k in m) for m in metrics):
+        return "'progress.metrics' is not a list of metric states"
+    return ""
+
+
+def validate_states(states, file: str) -> dict:
+    """``states`` (a ``.pdstates`` file's contents) if it is what ``save_checkpoint``
+    writes; WeightsError naming ``file`` and the first key at fault otherwise."""
+    def refuse(problem):
+        raise WeightsError(f"{shown(file)}: not a checkpoint's .pdstates file: {problem}")
+
+    if not isinstance(states, dict):
+        refuse(f"expected a dict, found {type(states).__name__}")
+    for key in ("epoch", "rng"):
+        if key not in states:
+            refuse(f"no {key!r}")
+    for key, low in (("epoch", 0), ("step", 0), ("epochs", 1), ("steps_per_epoch", 1)):
+        if key in states and not _is_int(states[key], low):
+            refuse(f"{key!r} is {shown(repr(states[key]))[:80]}, not an integer of at least "
+                   f"{low}")
+    if "best_top1" in states and not _is_number(states["best_top1"]):
+        refuse(f"'best_top1' is {shown(repr(states['best_top1']))[:80]}, not a number")
+    # A mid-epoch checkpoint carries on with its progress; others do not read it.
+    problem = _rng_problem(states["rng"]) or (
+        _progress_problem(states.get("progress")) if states.get("step") else "")
+    if problem:
+        refuse(problem)
+    return states
+
+
+def _scheduler_state_problem(state) -> bool:
+    # An LR scheduler's state holds numbers, and the states of schedulers it wraps.
+    pending = [state]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.values())
+        elif not (value is None or type(value) is bool or _is_number(value)
+                  or isinstance(value, (np.ndarray, str, list, tuple))):
+            return True
+    return False
+
+
+def _set_optimizer_state(optimizer, saved, network, file: str):
+    """Load a ``.pdopt`` file's contents into ``optimizer``, or raise WeightsError
+    naming ``file`` for state that is not this optimizer's."""
+    if not isinstance(saved, dict) or (saved.get("format") == _STRUCTURED
+                                       and not isinstance(saved.get("state"), dict)):
+        raise WeightsError(f"{shown(file)}: not a checkpoint's .pdopt file (expected a dict "
+                           f"of optimizer state)")
+    state = local_optimizer_state(saved, network)
+    if _scheduler_state_problem(state.get("LR_Scheduler", {})):
+        raise WeightsError(f"{shown(file)}: its 'LR_Scheduler' state holds other than numbers")
+    try:
+        with warnings.catch_warnings():
+            # Paddle's LinearWarmup keeps its inner schedule's state under an extra key
+            # that the base class's set_state_dict reports as unused before LinearWarmup
+            # loads it.
+            warnings.filterwarnings("ignore",
+                                    message="There are some unused values in state_dict")
+            optimizer.set_state_dict(_arrays_to_tensors(state))
+    except (AssertionError, KeyError, TypeError, ValueError, RuntimeError) as err:
+        raise WeightsError(f"{shown(file)}: does not hold the state of this run's optimizer "
+                           f"({type(optimizer).__name__}: {shown(str(err))[:200]}); resume "
+                           f"with the optimizer and schedule it was saved with") from None
+
+
 def load_checkpoint(path: str, network, optimizer) -> dict:
-    """Load a full checkpoint into ``network`` and ``optimizer``; return its states."""
+    """Load a full checkpoint into ``network`` and ``optimizer``; return its states
+    (checked by ``validate_states``)."""
     files = resolve_checkpoint(path)
-    states = safe_load.load(files["pdstates"])
+    states = validate_states(safe_load.load(files["pdstates"]), files["pdstates"])
     opt_state = safe_load.load(files["pdopt"])
-    for name, content in (("pdstates", states), ("pdopt", opt_state)):
-        if not isinstance(content, dict):
-            raise WeightsError(f"{files[name]}: not a checkpoint's .{name} file (expected a "
-                               f"dict, found {type(content).__name__})")
-    missing = [key for key in ("epoch", "rng") if key not in states]
-    if missing:
-        raise WeightsError(f"{files['pdstates']}: not a checkpoint's .pdstates file (no "
-                           f"{missing[0]!r})")
-    opt_state = _arrays_to_tensors(opt_state)
     report = load_weights(network, files["pdparams"], strict=True)
-    with warnings.catch_warnings():
-        # Paddle's LinearWarmup keeps its inner schedule's state under an extra key that
-        # the base class's set_state_dict reports as unused before LinearWarmup loads it.
-        warnings.filterwarnings("ignore", message="There are some unused values in state_dict")
-        optimizer.set_state_dict(local_optimizer_state(opt_state, network))
+    _set_optimizer_state(optimizer, opt_state, network, files["pdopt"])
     states["loaded"] = report
     return states

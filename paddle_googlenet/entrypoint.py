@@ -19,7 +19,7 @@ import sys
 import traceback
 from typing import Callable, List, Optional
 
-from .errors import PADDLE_MISSING, UserError
+from .errors import PADDLE_MISSING, UserError, shown
 
 __all__ = ["run_tool", "quiet_native_logs"]
 
@@ -54,7 +54,9 @@ def run_tool(main: Callable[[List[str]], Optional[int]], argv: Optional[List[str
         if "--debug" in argv:
             traceback.print_exc()
         message = explain(err, argv) if explain else str(err)
-        print(f"{getattr(err, 'label', 'error')}: {message}", file=sys.stderr)
+        # A message may list lines of its own, but nothing in it drives the terminal.
+        print(f"{getattr(err, 'label', 'error')}: {shown(message, keep=chr(10))}",
+              file=sys.stderr)
         return getattr(err, "exit_code", 2)
     except ImportError as err:
         if not _missing_paddle(err):

@@ -8,6 +8,16 @@ traceback. This module imports nothing, so deployment can use it without Paddle.
 """
 
 
+def shown(text, keep: str = "") -> str:
+    """``text`` (a path, a name read from a file) with every unprintable character but
+    those in ``keep`` escaped as Python would write it: a newline in a file name cannot
+    split a one-line message, nor an escape sequence drive the terminal."""
+    text = text if isinstance(text, str) else str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c in keep else repr(c)[1:-1] for c in text)
+
+
 class UserError(Exception):
     """A problem with the user's input, explained in the message."""
 

@@ -10,6 +10,7 @@ import pytest
 
 from paddle_googlenet import GoogLeNet, checkpoint
 from paddle_googlenet.cli import train_main
+from paddle_googlenet.runtime import rng_state
 from helpers import argv_of, one_error, train_cli
 from tiny import DEFAULT_CONFIG, tiny_overrides
 
@@ -95,7 +96,8 @@ def test_paths_and_sizes_fail_before_anything_is_written(tiny_data, tmp_path, ca
 def test_checkpoint_of_another_network_names_parameter_and_shapes(tiny_data, tmp_path, capfd):
     ten_classes = GoogLeNet(num_classes=10, adaptive_pool=True)
     optimizer = paddle.optimizer.Adam(parameters=ten_classes.parameters())
-    saved = checkpoint.save_checkpoint(str(tmp_path), 1, ten_classes, optimizer, {"rng": None})
+    saved = checkpoint.save_checkpoint(str(tmp_path), 1, ten_classes, optimizer,
+                                       {"rng": rng_state()})
     run = os.path.join(str(tmp_path / "six"), "GoogLeNet")
     code, err = train_cli(capfd, tiny_overrides(tiny_data, str(tmp_path / "six"),
                                                 **{"Global.checkpoints": saved}))

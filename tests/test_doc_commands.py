@@ -47,7 +47,8 @@ PATH_SUFFIXES = (".yaml", ".yml", ".py", ".jpg", ".jpeg", ".png", ".pdparams", "
 
 def bash_commands(doc: str) -> list:
     """``[(line, argv)]``: each command of each ```bash block, split as a shell would
-    (comments dropped, ``\\`` continuations joined, ``&&`` / ``;`` separating)."""
+    (comments dropped, ``\\`` continuations joined, ``&&`` / ``;`` separating, leading
+    ``NAME=value`` assignments dropped)."""
     with open(os.path.join(ROOT, doc), encoding="utf-8") as f:
         text = f.read()
     commands = []
@@ -59,6 +60,8 @@ def bash_commands(doc: str) -> list:
             argv = []
             for word in words + ["&&"]:
                 if word in ("&&", ";", "||"):
+                    while argv and re.fullmatch(r"[A-Z_][A-Z0-9_]*=\S*", argv[0]):
+                        argv.pop(0)  # an environment variable set for the command
                     if argv:
                         commands.append((line.strip(), argv))
                     argv = []
@@ -247,7 +250,9 @@ def test_every_command_names_what_exists(demo_layout):
                                     f"{sorted(extras)}")
                 continue
             if argv[:3] == ["python", "-m", "pytest"]:
-                targets = [a for a in argv[3:] if not a.startswith("-")]
+                words = argv[3:]
+                targets = [a for i, a in enumerate(words) if not a.startswith("-")
+                           and (i == 0 or words[i - 1] not in ("-k", "-m", "-p"))]
                 problems += [f"{where}: no {t}" for t in targets if t not in known]
                 continue
             found = tool_of(argv)

@@ -311,3 +311,83 @@ def test_a_states_file_without_epoch_or_random_states_is_a_weights_error(tmp_pat
     optimizer = paddle.optimizer.SGD(parameters=network.parameters())
     with pytest.raises(WeightsError, match=r"epoch_1\.pdstates: .*no 'rng'"):
         checkpoint.load_checkpoint(prefix, network, optimizer)
+
+
+# ------------------------------------------------------------------ every kind paddle.save writes
+
+PADDLE_DTYPES = ["float16", "bfloat16", "float32", "float64", "int8", "int16", "int32",
+                 "int64", "uint8", "bool", "complex64", "complex128"]
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4])
+def test_every_tensor_dtype_and_shape_loads_as_paddle_load_gives_it(tmp_path, protocol):
+    paddle.seed(4)
+    state = {f"t_{dtype}": (paddle.randn([2, 3]) * 50).astype(dtype) for dtype in PADDLE_DTYPES}
+    state.update({"scalar": paddle.to_tensor(2.5), "empty": paddle.zeros([0, 4]),
+                  "empty_too": paddle.zeros([0], "int64"), "five_dims": paddle.ones([1, 2, 1, 2, 1])})
+    path = str(tmp_path / "all.pdparams")
+    paddle.save(state, path, protocol=protocol)
+    ours = safe_load.load(path)
+    assert_same_tree(ours, paddle.load(path))
+    assert all(array.flags.writeable and array.flags.aligned for array in ours.values())
+
+
+@pytest.mark.parametrize("architecture", ["GoogLeNet", "GoogLeNetPaddleClas"])
+def test_both_architectures_state_dicts_load_unchanged(tmp_path, architecture):
+    network = build_model({"name": architecture, "class_num": 10})
+    path = str(tmp_path / "net.pdparams")
+    paddle.save(network.state_dict(), path)
+    assert_same_tree(safe_load.load(path), paddle.load(path))
+
+
+def _stepped(optimizer_of, network):
+    optimizer = optimizer_of(network)
+    for _ in range(2):
+        network(paddle.ones([2, 4])).mean().backward()
+        optimizer.step()
+        optimizer.clear_grad()
+        if isinstance(optimizer._learning_rate, paddle.optimizer.lr.LRScheduler):
+            optimizer._learning_rate.step()
+    return optimizer
+
+
+OPTIMIZERS = {
+    "Momentum+Piecewise": lambda n: paddle.optimizer.Momentum(
+        paddle.optimizer.lr.PiecewiseDecay([1, 3], [0.1, 0.01, 0.001]),
+        parameters=n.parameters(), weight_decay=1e-4),
+    "AdamW+Cosine, multi-precision": lambda n: paddle.optimizer.AdamW(
+        paddle.optimizer.lr.CosineAnnealingDecay(0.01, T_max=5), parameters=n.parameters(),
+        multi_precision=True),
+    "RMSProp+Exponential": lambda n: paddle.optimizer.RMSProp(
+        paddle.optimizer.lr.ExponentialDecay(0.01, 0.9), parameters=n.parameters()),
+    "Adam+LinearWarmup(StepDecay)": lambda n: paddle.optimizer.Adam(
+        paddle.optimizer.lr.LinearWarmup(paddle.optimizer.lr.StepDecay(0.1, 2), 2, 0.0, 0.1),
+        parameters=n.parameters()),
+}
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_optimizer_and_scheduler_states_load_unchanged(tmp_path, name):
+    paddle.seed(6)
+    network = paddle.nn.Sequential(paddle.nn.Linear(4, 3), paddle.nn.Linear(3, 2))
+    optimizer = _stepped(OPTIMIZERS[name], network)
+    path = str(tmp_path / "opt.pdopt")
+    paddle.save(optimizer.state_dict(), path)
+    assert_same_tree(safe_load.load(path), paddle.load(path))
+
+
+@pytest.mark.parametrize("info, problem", [
+    ({"big": {"OriginShape": (2, 3, 5), "slices": ["big@@.0", "big@@.1"]}}, "do not make up"),
+    ({"big": {"OriginShape": (24,), "slices": ["big@@.0", "big@@.0"]}}, "entry 'big'"),
+    ({"big": {"OriginShape": (24,), "slices": ["big@@.0", "missing"]}}, "entry 'big'"),
+    ({"big": "not a dict"}, "entry 'big'"),
+])
+def test_split_tensors_that_do_not_add_up_are_refused(tmp_path, info, problem):
+    whole = np.arange(24, dtype=np.float32)
+    path = str(tmp_path / "split.pdparams")
+    with open(path, "wb") as f:
+        pickle.dump({"big@@.0": whole[:10], "big@@.1": whole[10:],
+                     "UnpackBigParamInfor@@": info}, f, protocol=2)
+    with pytest.raises(WeightsError, match=r"split\.pdparams: its list of split tensors does "
+                                           r"not match its contents.*" + problem):
+        safe_load.load(path)

@@ -87,7 +87,9 @@ class EpochProgress(paddle.callbacks.Callback):
             s.losses, s.seen = list(progress["losses"]), progress["seen"]
             s.seconds_before = progress["seconds"]
             for metric, saved in zip(self.metrics, progress["metrics"]):
-                vars(metric).update(saved)
+                own = vars(metric)  # only the metric's own fields, as they were typed
+                own.update({k: v for k, v in saved.items()
+                            if k in own and type(v) is type(own[k])})
         self.set_data_epoch(s.epoch, skip_batches=s.steps_before)
         s.started = time.time()
 

@@ -1,0 +1,122 @@
+"""How fast the project's weights reader loads what paddle.save writes, beside paddle.load.
+
+    python -m tools.benchmark.weights_load              # 13.4M-parameter GoogLeNet, 7 rounds
+    python -m tools.benchmark.weights_load --rounds 15
+    python -m tools.benchmark.weights_load --big        # also a 1.1 GB tensor split by protocol 2
+
+Each round loads the same files once per reader, in an order that turns every round,
+and the ratio is taken within the round; the median and the min-max over rounds are
+printed. ``--big`` checks, in child processes, that a tensor paddle.save splits into
+slices (protocols 2 and 3) joins to the same array, and prints each reader's time
+and peak resident memory.
+"""
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, ROOT)
+
+
+def _readers():
+    import paddle
+
+    from paddle_googlenet import safe_load
+
+    return {"paddle.load": paddle.load,
+            "paddle.load(return_numpy=True)": lambda p: paddle.load(p, return_numpy=True),
+            "safe_load.load": safe_load.load}
+
+
+def _save_googlenet(folder: str) -> dict:
+    import paddle
+
+    from paddle_googlenet.models import GoogLeNet
+
+    paddle.seed(0)
+    state = GoogLeNet(num_classes=1000).state_dict()
+    files = {}
+    for protocol in (4, 2):
+        files[f"protocol {protocol}"] = path = os.path.join(folder, f"p{protocol}.pdparams")
+        paddle.save(state, path, protocol=protocol)
+    return files
+
+
+def time_rounds(files: dict, rounds: int):
+    readers = _readers()
+    names = list(readers)
+    for label, path in files.items():
+        seconds = {name: [] for name in names}
+        for r in range(rounds):
+            for name in names[r % len(names):] + names[:r % len(names)]:
+                started = time.perf_counter()
+                readers[name](path)
+                seconds[name].append(time.perf_counter() - started)
+        size = os.path.getsize(path) / 2**20
+        print(f"\n{label}: {path} ({size:.1f} MiB), {rounds} rounds, median [min-max]")
+        for name in names:
+            s = seconds[name]
+            ratios = [p / o for p, o in zip(seconds["paddle.load"], s)]
+            print(f"  {name:32s} {statistics.median(s) * 1000:8.1f} ms "
+                  f"[{min(s) * 1000:.1f}-{max(s) * 1000:.1f}]   paddle.load / this: "
+                  f"{statistics.median(ratios):.2f}x [{min(ratios):.2f}-{max(ratios):.2f}]")
+
+
+_CHILD = """
+import sys, time
+sys.path.insert(0, {root!r})
+import numpy as np
+from tools.benchmark.weights_load import _readers
+started = time.perf_counter()
+state = _readers()[sys.argv[1]](sys.argv[2])
+seconds = time.perf_counter() - started
+big = np.asarray(state["big"])
+ok = big.shape == (2**30 + 8,) and int(big[::2**20].astype(np.int64).sum()) == {checksum}
+# VmHWM: the high-water mark of this program (ru_maxrss would carry the parent's over exec)
+peak = [line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM")][0]
+print(f"{{seconds:.1f}} s, peak RSS {{int(peak) >> 10}} MiB, joined array equal: {{ok}}")
+"""
+
+
+def big_tensor(folder: str):
+    import paddle
+
+    values = (np.arange(2**30 + 8, dtype=np.int64) % 97).astype(np.int8)
+    path = os.path.join(folder, "big.pdparams")
+    paddle.save({"big": paddle.to_tensor(values)}, path, protocol=2)
+    checksum = int(values[::2**20].astype(np.int64).sum())
+    del values
+    print(f"\nprotocol 2, one int8 tensor of 2**30 + 8 elements, split by paddle.save: "
+          f"{os.path.getsize(path) / 2**30:.2f} GiB file")
+    for name in _readers():
+        code = _CHILD.format(root=ROOT, checksum=checksum)
+        done = subprocess.run([sys.executable, "-c", code, name, path], capture_output=True,
+                              text=True)
+        result = done.stdout.strip() or done.stderr.strip().splitlines()[-1]
+        print(f"  {name:32s} {result}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--big", action="store_true",
+                        help="also save and load a 1.1 GB tensor that protocol 2 splits")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as folder:
+        time_rounds(_save_googlenet(folder), args.rounds)
+        if args.big:
+            big_tensor(folder)
+    print(f"\npeak RSS of this process: "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10} MiB")
+
+
+if __name__ == "__main__":
+    main()
