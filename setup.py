@@ -48,9 +48,9 @@ setup(
             "googlenet-export=paddle_googlenet.cli:export_main",
             "googlenet-make-demo-data=paddle_googlenet.cli:make_demo_data_main",
             "googlenet-summary=paddle_googlenet.cli:summary_main",
-            "googlenet-infer=paddle_googlenet.deploy.infer:main",
-            "googlenet-convert-weights=paddle_googlenet.convert:main",
-            "googlenet-paddleclas-census=paddle_googlenet.census:main",
+            "googlenet-infer=paddle_googlenet.cli.infer:main",
+            "googlenet-convert-weights=paddle_googlenet.cli.convert:main",
+            "googlenet-paddleclas-census=paddle_googlenet.cli.census:main",
         ],
     },
 )

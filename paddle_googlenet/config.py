@@ -22,6 +22,7 @@ import yaml
 
 from .errors import ConfigError
 from .registry import check_value, closest
+from .validators import op_entries
 
 __all__ = ["load_config", "apply_overrides", "parse_value", "validate_config",
            "dump_config", "required_weights", "locate_key", "SECTIONS"]
@@ -191,18 +192,13 @@ def _check_keys(section: dict, schema: dict, where: str, fill: bool = True):
 
 
 def _check_op_list(value, where: str, required: bool = True):
-    """A PaddleClas list of one-key mappings: ``[{Name: {args}}, ...]``."""
+    """A non-empty PaddleClas list of one-key mappings: ``[{Name: {args}}, ...]``."""
     if value is None and not required:
         return
-    if not isinstance(value, list) or not value:
+    if value == []:
         raise ConfigError(f"{where}: expected a list of one-key mappings like "
-                          f"'- Name: {{arg: value}}', got {value!r}")
-    for i, entry in enumerate(value):
-        if not isinstance(entry, dict) or len(entry) != 1:
-            raise ConfigError(f"{where}.{i}: expected one mapping 'Name: {{args}}', got {entry!r}")
-        (name, args), = entry.items()
-        if args is not None and not isinstance(args, dict):
-            raise ConfigError(f"{where}.{i}.{name}: arguments must be a mapping, got {args!r}")
+                          f"[{{DecodeImage: {{to_rgb: true}}}}, ...], got []")
+    list(op_entries(value, where))  # checks every entry
 
 
 def _check_mapping(config: dict, key: str, where: str, required: bool = True):

@@ -3,7 +3,7 @@
 Anything a user can get wrong (a config key, a path, a file of the wrong network,
 an exported model directory) raises a ``UserError`` subclass with a message that
 names the culprit and says what would be valid. The tools print that message and
-exit 2 (``entrypoint.run_tool``); any other exception is a bug and keeps its
+exit 2 (``cli.runner.run_tool``); any other exception is a bug and keeps its
 traceback. This module imports nothing, so deployment can use it without Paddle.
 """
 

@@ -18,22 +18,21 @@ or CHW arrays) and rejects a list whose operators do not fit together when it is
 built; ``model_input`` makes what a pipeline returns the model's CHW input.
 """
 
-import ast
 import glob
 import io
 import math
-import operator
 import os
-from typing import Any, Callable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ConfigError, DataError, ImageDecodeError, ImageError
+from .validators import flag, parse_number, positive_int, require_hwc
 
 __all__ = ["BYTES", "HWC", "CHW", "IMAGE_EXTENSIONS", "RESAMPLE", "expand_images",
-           "parse_number", "decode_rgb", "resize", "short_side_size", "center_crop",
-           "normalize", "to_chw", "model_input", "read_image_file", "transform_entries",
+           "decode_rgb", "resize", "short_side_size", "center_crop",
+           "normalize", "to_chw", "model_input", "read_image_file",
            "DecodeImage", "ResizeImage", "CropImage", "NormalizeImage", "ToCHWImage",
            "DETERMINISTIC_OPS", "Compose"]
 
@@ -117,44 +116,6 @@ def read_image_file(path: str, transform: Callable[[bytes], np.ndarray]) -> np.n
 
 # ------------------------------------------------------------------ argument checks
 
-_ARITHMETIC = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-               ast.Div: operator.truediv}
-
-
-def parse_number(text: str) -> float:
-    """Evaluate arithmetic such as ``'1.0/255.0'``: numbers, + - * / and parentheses.
-
-    PaddleClas passes such strings to ``eval``; this walks the syntax tree instead
-    and refuses anything else (ConfigError), so a config file cannot run code.
-    """
-    def evaluate(node: ast.AST) -> float:
-        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-            return node.value
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-            value = evaluate(node.operand)
-            return -value if isinstance(node.op, ast.USub) else value
-        if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
-            return _ARITHMETIC[type(node.op)](evaluate(node.left), evaluate(node.right))
-        raise ValueError("only numbers, + - * / and parentheses are allowed")
-
-    try:
-        return float(evaluate(ast.parse(text.strip(), mode="eval").body))
-    except (SyntaxError, ValueError, ZeroDivisionError, OverflowError) as err:
-        raise ConfigError(f"cannot read {text!r} as a number: {err}") from None
-
-
-def positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def flag(value: Any, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ConfigError(f"{name} must be true or false, got {value!r}")
-    return bool(value)
-
-
 def size_pair(value: Any, name: str = "size") -> Tuple[int, int]:
     """An int or a ``[w, h]`` pair -> ``(w, h)``."""
     if isinstance(value, (list, tuple)):
@@ -180,15 +141,6 @@ def check_backend(backend: Optional[str]) -> None:
     if backend is not None and (not isinstance(backend, str) or backend.lower() not in BACKENDS):
         raise ConfigError(f"backend must be one of {list(BACKENDS)} (PIL is used either "
                           f"way), got {backend!r}")
-
-
-def require_hwc(img: Any, op: str) -> np.ndarray:
-    """Return ``img`` if it is an HWC array; say what went wrong otherwise."""
-    if not isinstance(img, np.ndarray) or img.ndim != 3:
-        got = (f"an array of shape {img.shape}" if isinstance(img, np.ndarray)
-               else type(img).__name__)
-        raise DataError(f"{op} expects an HWC image array, got {got}")
-    return img
 
 
 # ------------------------------------------------------------------ pixel functions
@@ -464,24 +416,6 @@ DETERMINISTIC_OPS = (DecodeImage, ResizeImage, CropImage, NormalizeImage, ToCHWI
 
 
 # -------------------------------------------------------------------- composition
-
-def transform_entries(ops: Any, where: str) -> Iterator[Tuple[str, str, Mapping]]:
-    """``(where.index, op name, arguments)`` for each entry of a PaddleClas transform
-    list, raising ConfigError for a list or entry of the wrong form."""
-    if not isinstance(ops, (list, tuple)):
-        raise ConfigError(f"{where} must be a list of one-key mappings like "
-                          f"[{{DecodeImage: {{to_rgb: true}}}}, ...], got {type(ops).__name__}")
-    for index, entry in enumerate(ops):
-        at = f"{where}.{index}"
-        if not isinstance(entry, Mapping) or len(entry) != 1:
-            raise ConfigError(f"{at} must be a mapping with exactly one key, the op name, "
-                              f"e.g. {{ResizeImage: {{resize_short: 256}}}}; got {entry!r}")
-        (name, args), = entry.items()
-        if args is not None and not isinstance(args, Mapping):
-            raise ConfigError(f"{at}: the arguments of {name} must be a mapping (or empty), "
-                              f"got {args!r}")
-        yield at, name, args or {}
-
 
 class Compose:
     """Apply operators in order; checks at construction that their layouts chain.

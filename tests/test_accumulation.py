@@ -7,7 +7,7 @@ import numpy as np
 import paddle
 import pytest
 
-from paddle_googlenet.checkpoint import load_checkpoint
+from paddle_googlenet.weights.checkpoint import load_checkpoint
 from paddle_googlenet.config import load_config
 from paddle_googlenet.engine import Engine, TrainingInterrupted
 from paddle_googlenet.engine.callbacks import StopOnSignal, TrainingStopped

@@ -7,13 +7,13 @@ import os
 import paddle
 import pytest
 
-from paddle_googlenet import checkpoint, safe_load
+from paddle_googlenet.weights import checkpoint, safe_load
 from paddle_googlenet.config import load_config
 from paddle_googlenet.engine import Engine
 from paddle_googlenet.engine.callbacks import BestModel, Evaluation
 from paddle_googlenet.engine.rundir import load_resume_point
 from paddle_googlenet.engine.state import RunState
-from paddle_googlenet.runtime import rng_state
+from paddle_googlenet.engine.runtime import rng_state
 from helpers import copy_run, files_of, one_error, train_cli
 from tiny import DEFAULT_CONFIG, tiny_overrides
 

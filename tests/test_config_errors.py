@@ -8,9 +8,10 @@ import re
 import paddle
 import pytest
 
-from paddle_googlenet import GoogLeNet, checkpoint
+from paddle_googlenet import GoogLeNet
+from paddle_googlenet.weights import checkpoint
 from paddle_googlenet.cli import train_main
-from paddle_googlenet.runtime import rng_state
+from paddle_googlenet.engine.runtime import rng_state
 from helpers import argv_of, one_error, train_cli
 from tiny import DEFAULT_CONFIG, tiny_overrides
 

@@ -15,8 +15,10 @@ from PIL import Image
 from paddle_googlenet.cli import export_main, predict_main
 from paddle_googlenet.config import load_config
 from paddle_googlenet.data import build_transforms
+from paddle_googlenet.cli import infer
 from paddle_googlenet.deploy import (PRECISIONS, DeployError, PaddleModel, Preprocess,
-                                     bf16_supported, infer)
+                                     bf16_supported)
+from paddle_googlenet.export.exporters import EXPORTERS
 from helpers import odd_images, separable_weights
 from tiny import DEFAULT_CONFIG, ROOT, tiny_overrides
 
@@ -125,8 +127,10 @@ runpy.run_path({os.path.join(ROOT, 'tools', 'infer.py')!r}, run_name="__main__")
 # What deployment may import from the package: the deploy modules and the leaves
 # they share with training. Nothing else (no model, config, data or engine code).
 DEPLOY_MODULES = {"paddle_googlenet", "paddle_googlenet.errors", "paddle_googlenet.pixels",
+                  "paddle_googlenet.validators",
                   "paddle_googlenet.hardware", "paddle_googlenet.registry",
-                  "paddle_googlenet.entrypoint", "paddle_googlenet.deploy.infer",
+                  "paddle_googlenet.cli", "paddle_googlenet.cli.runner",
+                  "paddle_googlenet.cli.infer", "paddle_googlenet.deploy.infer",
                   "paddle_googlenet.deploy.precisions", "paddle_googlenet.deploy.preprocess"}
 
 NO_PADDLE = """
@@ -147,7 +151,8 @@ def test_onnx_runtime_deployment_works_without_paddle(deployed):
     script = NO_PADDLE + f"""
 import json
 import paddle_googlenet.deploy as deploy
-from paddle_googlenet.deploy import ImageClassifier, infer
+from paddle_googlenet.cli import infer
+from paddle_googlenet.deploy import ImageClassifier
 classifier = ImageClassifier({deployed['dir']!r}, backend="onnxruntime", threads=1)
 result, = classifier.classify([{image!r}])
 code = infer.main(["--model_dir", {deployed['dir']!r}, "--image", {image!r},
@@ -210,8 +215,10 @@ def test_precision_choices_are_the_registry(capsys):
     with pytest.raises(SystemExit):
         export_main(["--help"])
     export_help = capsys.readouterr().out
-    flags = [p.export_flag for p in PRECISIONS.values() if p.export_flag]
+    flags = [e.flag for e in EXPORTERS.values()]
     assert flags and all(flag in export_help for flag in flags)
+    # every exporter writes the files of a precision deployment can run
+    assert all(PRECISIONS[name].files for name in EXPORTERS)
     readme = open(os.path.join(ROOT, "docs", "deployment.md"), encoding="utf-8").read()
     row = re.search(r"^\| `--precision ([^`]*)` \|", readme, re.M).group(1)
     assert row.replace("\\", "").split("|") == list(PRECISIONS)
@@ -363,7 +370,7 @@ def test_int8_export_is_checked_recorded_and_runs_with_precision_int8(tiny_data,
 
 def test_int8_below_the_agreement_threshold_is_refused_and_the_old_export_kept(
         tiny_data, deployed, tmp_path, capsys, monkeypatch):
-    from paddle_googlenet import export
+    from paddle_googlenet.export import int8
 
     target = str(tmp_path / "inference")
     argv = config_argv(tiny_data, deployed["weights"], **{"Global.save_inference_dir": target})
@@ -379,7 +386,7 @@ def test_int8_below_the_agreement_threshold_is_refused_and_the_old_export_kept(
             super().__init__(model_dir, precision=precision, **options)
             self.precision = precision
 
-    monkeypatch.setattr(export, "PaddleModel", WorseInt8)
+    monkeypatch.setattr(int8, "PaddleModel", WorseInt8)
     capsys.readouterr()
     assert export_main(argv + ["--int8", "--calibration_images", "8"]) == 2
     err = capsys.readouterr().err
@@ -391,27 +398,24 @@ def test_int8_below_the_agreement_threshold_is_refused_and_the_old_export_kept(
     assert not [p for p in os.listdir(tmp_path) if p != "inference"]  # no temporary left
 
 
-def test_a_new_precision_exports_through_its_registry_entry_alone(
+def test_a_new_precision_exports_through_its_exporter_entry_alone(
         tiny_data, deployed, tmp_path, capsys, monkeypatch):
-    """A precision registered with its flag, one option, a check, an export writing
+    """An exporter registered with its help, one option, a check, an export writing
     one file and a result line is exported by tools/export_model.py with no other
     edit: its flag and option are in --help, its check runs before anything is
     written (and a failing one leaves nothing), its file and record are kept."""
-    from paddle_googlenet.deploy.precisions import ExportOption, Precision
     from paddle_googlenet.errors import ConfigError
+    from paddle_googlenet.export.exporters import ExportOption, Exporter
 
     target = str(tmp_path / "inference")
     calls = []
 
-    class Note(Precision):
+    class Note(Exporter):
         name = "note"
-        summary = "a made-up precision that writes a note beside the model"
-        files = ("note.txt", "note.txt")
-        export_flag = "--note"
-        export_help = "also write note.txt"
-        export_options = (ExportOption("note_text", str, "hello", "what note.txt says"),)
+        help = "also write note.txt"
+        options = (ExportOption("note_text", str, "hello", "what note.txt says"),)
 
-        def check_export(self, config, options):
+        def check(self, config, options):
             calls.append(("check", options, os.path.exists(target), os.listdir(tmp_path)))
             if options["note_text"] == "refused":
                 raise ConfigError("--note_text must not be 'refused'")
@@ -422,10 +426,10 @@ def test_a_new_precision_exports_through_its_registry_entry_alone(
                 f.write(options["note_text"])
             return {"length": len(options["note_text"])}
 
-        def export_line(self, record):
+        def line(self, record):
             return f"note of {record['length']} characters written"
 
-    monkeypatch.setitem(PRECISIONS, "note", Note())
+    monkeypatch.setitem(EXPORTERS, "note", Note())
     with pytest.raises(SystemExit):
         export_main(["--help"])
     help_text = " ".join(capsys.readouterr().out.split())

@@ -25,12 +25,12 @@ from fnmatch import fnmatch
 
 import pytest
 
-from paddle_googlenet import checkpoint
+from paddle_googlenet.weights import checkpoint
 from paddle_googlenet.config import load_config
 from paddle_googlenet.data import make_demo_dataset
 from paddle_googlenet.engine.rundir import RunDirectory
 from paddle_googlenet.export import DEPLOY_CONFIG, MODEL_FILES
-from paddle_googlenet.quantize import INT8_FILES
+from paddle_googlenet.export.int8 import INT8_FILES
 from tiny import ROOT
 
 DOC_FILES = ["README.md"] + sorted(

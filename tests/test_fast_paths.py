@@ -12,7 +12,7 @@ import numpy as np
 import paddle
 import pytest
 
-from paddle_googlenet.fast_paths import (cpu_features, mkl_avx2_applies, use_fast_conv_bias)
+from paddle_googlenet.engine.fast_paths import (cpu_features, mkl_avx2_applies, use_fast_conv_bias)
 from paddle_googlenet.models import GoogLeNet
 
 from tiny import DEFAULT_CONFIG, ROOT, tiny_overrides

@@ -29,10 +29,10 @@ from hypothesis import strategies as st
 
 import hostile_pickles as hp
 from helpers import one_error
-from paddle_googlenet import checkpoint, safe_load
-from paddle_googlenet.convert import main as convert_main
+from paddle_googlenet.weights import checkpoint, safe_load
+from paddle_googlenet.cli.convert import main as convert_main
 from paddle_googlenet.errors import WeightsError
-from paddle_googlenet.runtime import rng_state
+from paddle_googlenet.engine.runtime import rng_state
 from tiny import DEFAULT_CONFIG, ROOT, tiny_overrides
 
 REFUSAL = re.compile(r"refused at byte \d+( \(\w+\))?: ")
@@ -167,7 +167,7 @@ def test_only_regular_files_are_opened(tmp_path):
     by name, before any read (run in a child so that a regression cannot hang the suite)."""
     fifo = str(tmp_path / "weights.pdparams")
     os.mkfifo(fifo)
-    code = ("import sys\nfrom paddle_googlenet import safe_load\n"
+    code = ("import sys\nfrom paddle_googlenet.weights import safe_load\n"
             "from paddle_googlenet.errors import WeightsError\n"
             "for path in sys.argv[1:]:\n"
             "    try:\n        safe_load.load(path)\n"

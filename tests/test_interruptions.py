@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from paddle_googlenet import checkpoint, safe_load
+from paddle_googlenet.weights import checkpoint, safe_load
 from paddle_googlenet.config import load_config
 from paddle_googlenet.engine import Engine, NonFiniteLoss
 from helpers import (QUICK, argv_of, assert_same_params, copy_run, files_of, one_error,
@@ -142,7 +142,7 @@ def test_signal_handlers_are_restored_after_training(tiny_data, tmp_path):
 
 KILL_DURING_CHECKPOINT = """
 import os, signal, sys
-from paddle_googlenet import checkpoint
+from paddle_googlenet.weights import checkpoint
 from paddle_googlenet.cli import train_main
 
 write = checkpoint._write_file

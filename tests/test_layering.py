@@ -1,6 +1,7 @@
-"""Which modules may import which: the pixel, hardware, error and tool-runner leaves
-import no other part of the package, training never imports deployment, and the
-deterministic image operators are one set of classes for training and deployment."""
+"""Which modules may import which (docs/design.md): the layers point one way, the base
+modules import no other part of the package, deployment never imports the export side
+nor training, training never imports deployment, and the deterministic image operators
+are one set of classes for training and deployment."""
 
 import ast
 import io
@@ -41,15 +42,72 @@ def imported_modules(path):
 def training_files():
     for folder in ("data", "engine"):
         for name in sorted(os.listdir(os.path.join(PACKAGE, folder))):
-            if name.endswith(".py"):
+            # engine/predict.py is dygraph prediction, which prints as deployment does
+            if name.endswith(".py") and name != "predict.py":
                 yield os.path.join(PACKAGE, folder, name)
-    yield os.path.join(PACKAGE, "fast_paths.py")
-    yield os.path.join(PACKAGE, "runtime.py")
+
+
+# The layers, bottom up, and what each may import besides itself and the base.
+BASE = {"errors", "registry", "hardware", "pixels", "validators"}
+LAYERS = {
+    "weights": set(),
+    "config": set(),
+    "data": set(),
+    "losses": set(),
+    "metrics": set(),
+    "optim": set(),
+    "deploy": set(),
+    "models": {"weights"},
+    "engine": {"config", "weights", "models", "data", "losses", "metrics", "optim", "deploy"},
+    "export": {"config", "weights", "models", "data", "deploy", "engine"},
+    "paddleclas": {"config", "weights", "models", "data", "losses", "metrics", "optim",
+                   "engine"},
+    "cli": {"config", "weights", "models", "data", "losses", "metrics", "optim", "deploy",
+            "engine", "export", "paddleclas"},
+}
+
+
+def package_files():
+    for folder, _, names in os.walk(PACKAGE):
+        for name in sorted(names):
+            if name.endswith(".py"):
+                yield os.path.join(folder, name)
+
+
+def layer_of(module: str) -> str:
+    """``paddle_googlenet.engine.trainer`` -> ``engine``; the package itself is base."""
+    parts = [p for p in module.split(".") if p != "__init__"]
+    return parts[1] if len(parts) > 1 else "errors"
+
+
+def test_every_module_belongs_to_a_layer():
+    strays = [path for path in package_files()
+              if layer_of(os.path.relpath(path, ROOT)[:-3].replace(os.sep, "."))
+              not in BASE | set(LAYERS)]
+    assert strays == []
+
+
+@pytest.mark.parametrize("path", list(package_files()),
+                         ids=lambda p: os.path.relpath(p, PACKAGE))
+def test_layers_point_one_way(path):
+    own = layer_of(os.path.relpath(path, ROOT)[:-3].replace(os.sep, "."))
+    allowed = (BASE if own in BASE else BASE | LAYERS[own] | {own})
+    wrong = sorted(m for m in imported_modules(path) if m.startswith("paddle_googlenet.")
+                   and layer_of(m) not in allowed)
+    assert wrong == [], f"{own} may import {sorted(allowed)}"
+
+
+def test_deployment_never_imports_export_or_training():
+    for path in package_files():
+        if os.sep + "deploy" + os.sep in path:
+            found = {layer_of(m) for m in imported_modules(path)
+                     if m.startswith("paddle_googlenet.")}
+            assert found <= BASE | {"deploy"}, path
 
 
 def test_the_import_walker_sees_relative_imports():
     found = imported_modules(os.path.join(PACKAGE, "deploy", "infer.py"))
-    assert {"paddle_googlenet.pixels", "paddle_googlenet.deploy.precisions"} <= found
+    assert {"paddle_googlenet.hardware", "paddle_googlenet.deploy.precisions"} <= found
 
 
 @pytest.mark.parametrize("path", list(training_files()), ids=os.path.basename)
@@ -58,19 +116,29 @@ def test_training_code_does_not_import_deployment(path):
     assert deploy == [], path
 
 
-def test_leaf_modules_load_nothing_else_of_the_package():
-    script = """
+def loaded_after(imports: str) -> list:
+    """The modules of the package, Paddle and OpenCV loaded by ``import <imports>``."""
+    script = f"""
 import json, sys
-import paddle_googlenet.pixels, paddle_googlenet.hardware, paddle_googlenet.entrypoint
+import {imports}
 print(json.dumps(sorted(m for m in sys.modules
                         if m.split(".")[0] in ("paddle_googlenet", "paddle", "cv2"))))
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(done.stdout) == [
-        "paddle_googlenet", "paddle_googlenet.entrypoint", "paddle_googlenet.errors",
-        "paddle_googlenet.hardware", "paddle_googlenet.pixels"]
+    return json.loads(done.stdout)
+
+
+def test_base_modules_load_nothing_else_of_the_package():
+    base = sorted(f"paddle_googlenet.{name}" for name in BASE)
+    assert loaded_after(", ".join(base)) == ["paddle_googlenet"] + base
+
+
+def test_the_tool_runner_loads_only_the_errors():
+    assert loaded_after("paddle_googlenet.cli.runner") == [
+        "paddle_googlenet", "paddle_googlenet.cli", "paddle_googlenet.cli.runner",
+        "paddle_googlenet.errors"]
 
 
 def test_deterministic_ops_are_the_same_classes_for_training_and_deployment():

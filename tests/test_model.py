@@ -8,7 +8,7 @@ import paddle.nn.functional as F
 import pytest
 
 from paddle_googlenet import GoogLeNet, Inception, InputShapeError, MainHeadOnly
-from paddle_googlenet.analysis import count_macs, count_parameters
+from paddle_googlenet.models.analysis import count_macs, count_parameters
 from helpers import n_params
 
 

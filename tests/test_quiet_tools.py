@@ -11,7 +11,7 @@ import sys
 from collections import namedtuple
 
 from paddle_googlenet.cli import _launcher_command, _resume_command
-from paddle_googlenet.entrypoint import quiet_native_logs
+from paddle_googlenet.cli.runner import quiet_native_logs
 from tiny import ROOT, tiny_overrides
 
 GLOG_LINE = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d", re.M)

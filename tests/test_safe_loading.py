@@ -12,13 +12,13 @@ import numpy as np
 import paddle
 import pytest
 
-from paddle_googlenet import checkpoint, safe_load
-from paddle_googlenet.convert import convert_weights
-from paddle_googlenet.convert import main as convert_main
+from paddle_googlenet.weights import checkpoint, safe_load
+from paddle_googlenet.weights.convert import convert_weights
+from paddle_googlenet.cli.convert import main as convert_main
 from paddle_googlenet.errors import WeightsError
 from paddle_googlenet.models import GoogLeNet, build_model, load_weights
-from paddle_googlenet.models.weights import resolve_weights_path
-from paddle_googlenet.runtime import rng_state, set_rng_state
+from paddle_googlenet.weights.loading import resolve_weights_path
+from paddle_googlenet.engine.runtime import rng_state, set_rng_state
 from tiny import DEFAULT_CONFIG, ROOT, tiny_overrides
 
 

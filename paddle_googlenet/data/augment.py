@@ -44,6 +44,7 @@ from PIL import Image, ImageEnhance, ImageOps
 from .. import pixels
 from ..errors import ConfigError, DataError
 from ..registry import closest
+from ..validators import color, count, number, probability
 from .transforms import HWC, TRANSFORMS
 
 __all__ = ["AutoAugment", "RandAugment", "RandAugmentV2", "RandAugmentV3", "TimmAutoAugment",
@@ -57,44 +58,6 @@ _NEAREST, _BILINEAR, _BICUBIC = (Image.Resampling.NEAREST, Image.Resampling.BILI
 
 
 # ----------------------------------------------------------------- argument checks
-
-def number(value: Any, name: str, low: float = -np.inf, high: float = np.inf) -> float:
-    """A real number in ``[low, high]``; text such as ``'1.0/3.0'`` is evaluated
-    arithmetically (PaddleClas ``eval``s it)."""
-    if isinstance(value, str):
-        try:
-            value = pixels.parse_number(value)
-        except ConfigError as err:
-            raise ConfigError(f"{name}: {err}") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(value):
-        raise ConfigError(f"{name} must be a number, got {value!r}")
-    if not low <= value <= high:
-        bounds = (f"between {low:g} and {high:g}" if np.isfinite(low) and np.isfinite(high)
-                  else f"at least {low:g}" if np.isfinite(low) else f"at most {high:g}")
-        raise ConfigError(f"{name} must be {bounds}, got {value!r}")
-    return float(value)
-
-
-def probability(value: Any, name: str) -> float:
-    return number(value, name, 0.0, 1.0)
-
-
-def count(value: Any, name: str, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ConfigError(f"{name} must be an integer of at least {low}, got {value!r}")
-    return int(value)
-
-
-def color(value: Any, name: str) -> Tuple[int, int, int]:
-    """An RGB fill colour: three integers in [0, 255]."""
-    if (not isinstance(value, (list, tuple)) or len(value) != 3
-            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-                       and 0 <= v <= 255 for v in value)):
-        raise ConfigError(f"{name} must be three integers in [0, 255] (an RGB colour), "
-                          f"got {value!r}")
-    return tuple(int(v) for v in value)
-
 
 def pil_uint8(img: Any, op: str) -> Image.Image:
     """The PIL image of an HWC ``uint8`` RGB array; a clear error for anything else."""

@@ -10,25 +10,17 @@ input's shape and dtype; the input is not modified.
 Randomness comes from numpy's global RNG only (see ``transforms``).
 """
 
-from typing import Any, List, Optional, Union
+from typing import List, Optional, Union
 
 import numpy as np
 from PIL import Image
 
 from ..errors import ConfigError, DataError
 from ..registry import closest
-from .augment import count, number, probability
+from ..validators import count, number, probability, require_hwc
 from .transforms import HWC, TRANSFORMS
 
 __all__ = ["RandomErasing", "Cutout", "GridMask", "HideAndSeek"]
-
-
-def _hwc_copy(img: Any, op: str) -> np.ndarray:
-    if not isinstance(img, np.ndarray) or img.ndim != 3:
-        got = f"an array of shape {img.shape}" if isinstance(img, np.ndarray) \
-            else type(img).__name__
-        raise DataError(f"{op} expects an HWC image array, got {got}")
-    return img.copy()
 
 
 _ERASE_MODES = ("const", "rand", "pixel")
@@ -106,7 +98,7 @@ class RandomErasing:
     def __call__(self, img: np.ndarray) -> np.ndarray:
         if np.random.random_sample() > self.probability:
             return img
-        img = _hwc_copy(img, "RandomErasing")
+        img = require_hwc(img, "RandomErasing").copy()
         if self.mode != "const" and not np.issubdtype(img.dtype, np.floating):
             raise DataError(f"RandomErasing mode {self.mode!r} fills with standard-normal "
                             f"noise, which needs the float image NormalizeImage returns; "
@@ -157,7 +149,7 @@ class Cutout:
                               f"{fill_value!r}")
 
     def __call__(self, img: np.ndarray) -> np.ndarray:
-        img = _hwc_copy(img, "Cutout")
+        img = require_hwc(img, "Cutout").copy()
         height, width = img.shape[:2]
         half = self.length // 2
         channels = min(3, img.shape[2])
@@ -222,7 +214,7 @@ class GridMask:
         return 1 - grid if self.mode == 1 else grid
 
     def __call__(self, img: np.ndarray) -> np.ndarray:
-        img = _hwc_copy(img, "GridMask")
+        img = require_hwc(img, "GridMask").copy()
         if np.random.random_sample() > self.prob:
             return img
         return (img * self.mask(*img.shape[:2])[:, :, None]).astype(img.dtype)
@@ -249,7 +241,7 @@ class HideAndSeek:
         self.hide_prob = probability(hide_prob, "hide_prob")
 
     def __call__(self, img: np.ndarray) -> np.ndarray:
-        img = _hwc_copy(img, "HideAndSeek")
+        img = require_hwc(img, "HideAndSeek").copy()
         side = self.grid_sizes[np.random.randint(len(self.grid_sizes))]
         if side == 0:
             return img

@@ -25,6 +25,7 @@ import paddle
 
 from ..errors import ConfigError
 from ..registry import Registry
+from ..validators import positive_int
 from .datasets import DATASETS, ImageNetDataset, TransformOps
 from .transforms import build_transforms
 
@@ -171,12 +172,6 @@ def _batch_sampler(dataset: Any, batch_size: int, shuffle: bool = False, drop_la
                              seed=seed)
 
 
-def _positive(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
 def _shard(distributed: Optional[bool]) -> Tuple[int, int]:
     """``(num_replicas, rank)``: paddle.distributed's, or one replica when not distributed.
 
@@ -220,14 +215,14 @@ class _RepeatedAugmentation(paddle.io.DistributedBatchSampler):
                  num_replicas: Optional[int] = None, rank: Optional[int] = None,
                  seed: Optional[int] = None, distributed: Optional[bool] = None):
         replicas, this_rank = _shard(distributed)
-        num_replicas = replicas if num_replicas is None else _positive(num_replicas,
+        num_replicas = replicas if num_replicas is None else positive_int(num_replicas,
                                                                         "num_replicas")
         rank = this_rank if rank is None else rank
         if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < num_replicas:
             raise ConfigError(f"rank must be an integer in [0, {num_replicas}), got {rank!r}")
         super().__init__(dataset, batch_size=batch_size, num_replicas=num_replicas, rank=rank,
                          shuffle=shuffle, drop_last=drop_last)
-        self.num_repeats = _positive(num_repeats, "num_repeats")
+        self.num_repeats = positive_int(num_repeats, "num_repeats")
         self.seed = seed
         size = len(dataset)
         self.num_samples = int(math.ceil(size * self.num_repeats / self.nranks))
@@ -291,8 +286,8 @@ class _MultiScaleBatches(paddle.io.Sampler):
         super().__init__(dataset)
         self.dataset = dataset
         sizes = self._sizes(scales)
-        first_bs = _positive(first_bs, "first_bs")
-        divided_factor = _positive(divided_factor, "divided_factor")
+        first_bs = positive_int(first_bs, "first_bs")
+        divided_factor = positive_int(divided_factor, "divided_factor")
         base_w, base_h = sizes[0]
         if is_training:
             rounded = [(w // divided_factor * divided_factor, h // divided_factor * divided_factor)
@@ -323,10 +318,10 @@ class _MultiScaleBatches(paddle.io.Sampler):
         sizes = []
         for i, scale in enumerate(scales):
             if isinstance(scale, (list, tuple)) and len(scale) == 2:
-                sizes.append((_positive(scale[0], f"scales[{i}][0]"),
-                              _positive(scale[1], f"scales[{i}][1]")))
+                sizes.append((positive_int(scale[0], f"scales[{i}][0]"),
+                              positive_int(scale[1], f"scales[{i}][1]")))
             else:
-                side = _positive(scale, f"scales[{i}]")
+                side = positive_int(scale, f"scales[{i}]")
                 sizes.append((side, side))
         return sizes
 

@@ -27,7 +27,7 @@ further and seeds it per sample, so augmentations do not depend on ``num_workers
 """
 
 import math
-from typing import Any, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -36,6 +36,7 @@ from ..errors import ConfigError, ImageDecodeError
 from ..pixels import (DETERMINISTIC_OPS, HWC, Compose, CropImage, DecodeImage,
                       NormalizeImage, ResizeImage, ToCHWImage, parse_number)
 from ..registry import Registry
+from ..validators import op_entries, require_hwc, value_range
 
 __all__ = ["DecodeImage", "ResizeImage", "CropImage", "RandCropImage", "RandFlipImage",
            "NormalizeImage", "ToCHWImage", "Compose", "TRANSFORMS", "build_transforms",
@@ -44,15 +45,6 @@ __all__ = ["DecodeImage", "ResizeImage", "CropImage", "RandCropImage", "RandFlip
 TRANSFORMS = Registry("transform op")
 for _op in DETERMINISTIC_OPS:
     TRANSFORMS.register(_op)
-
-
-def _check_range(value: Any, name: str) -> Tuple[float, float]:
-    if (not isinstance(value, (list, tuple)) or len(value) != 2
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
-            or not 0 < value[0] <= value[1]):
-        raise ConfigError(f"{name} must be a pair [low, high] with 0 < low <= high, "
-                          f"got {value!r}")
-    return float(value[0]), float(value[1])
 
 
 # ----------------------------------------------------------------- random operators
@@ -91,11 +83,11 @@ class RandCropImage:
                  backend: Optional[str] = None, use_log_aspect: bool = False,
                  progress_size: Optional[List[int]] = None):
         self.size = pixels.size_pair(size)
-        self.scale = _check_range([0.08, 1.0] if scale is None else scale, "scale")
+        self.scale = value_range([0.08, 1.0] if scale is None else scale, "scale")
         if self.scale[1] > 1.0:
             raise ConfigError(f"scale is a fraction of the image area, at most 1.0; "
                               f"got {scale!r}")
-        self.ratio = _check_range([3.0 / 4.0, 4.0 / 3.0] if ratio is None else ratio, "ratio")
+        self.ratio = value_range([3.0 / 4.0, 4.0 / 3.0] if ratio is None else ratio, "ratio")
         if not isinstance(use_log_aspect, bool):
             raise ConfigError(f"use_log_aspect must be true or false, got {use_log_aspect!r}")
         self.use_log_aspect = use_log_aspect
@@ -127,7 +119,7 @@ class RandCropImage:
         return np.random.uniform(*self.ratio)
 
     def __call__(self, img: np.ndarray) -> np.ndarray:
-        img = pixels.require_hwc(img, "RandCropImage")
+        img = require_hwc(img, "RandCropImage")
         img_height, img_width = img.shape[:2]
         aspect = self._aspect_ratio()
         # Largest area fraction a region of this aspect ratio can have and still fit.
@@ -158,7 +150,7 @@ class RandFlipImage:
         self.flip_code = int(flip_code)
 
     def __call__(self, img: np.ndarray) -> np.ndarray:
-        img = pixels.require_hwc(img, "RandFlipImage")
+        img = require_hwc(img, "RandFlipImage")
         if np.random.randint(2) == 0:
             return img
         if self.flip_code == 1:
@@ -185,5 +177,5 @@ def build_transforms(op_list: Sequence[Mapping[str, Any]],
     whose layouts do not chain (see Compose).
     """
     ops = [TRANSFORMS.build(name, args, f"{at}.{name}")
-           for at, name, args in pixels.transform_entries(op_list, where)]
+           for at, name, args in op_entries(op_list, where)]
     return Compose(ops, where=where)

@@ -1,38 +1,26 @@
 """The precisions an exported model can run in, one entry each.
 
 An entry says what the precision is called (``tools/infer.py --precision``), which
-model files it runs, whether this machine and Paddle build can run it, how Paddle
-Inference is set up for it, and how its files are exported. ``tools/infer.py``,
-``tools/export_model.py`` (its flag, options and result line), ``export_inference_model``,
-the benchmark and the option table in docs/deployment.md all follow ``PRECISIONS``, so
-a new precision is a new entry here (and a line in its test).
+model files it runs, whether this machine and Paddle build can run it and how Paddle
+Inference is set up for it: facts of the runtime only. How a precision's own files are
+written is the export side's (``export.exporters.EXPORTERS``, keyed by the same name),
+which imports this module and never the reverse. ``tools/infer.py``, the benchmark and
+the option table in docs/deployment.md follow ``PRECISIONS``.
 
-This module imports no Paddle: an entry's exporter imports what it needs when it runs.
+This module imports no Paddle but where an entry checks its support.
 """
 
 import os
-from typing import Any, Dict, NamedTuple, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 from ..errors import DeployError
 from ..hardware import BF16_FLAGS, bf16_supported
 
-__all__ = ["Precision", "ExportOption", "PRECISIONS", "PROGRAM_FILES", "PARAMS_FILE",
-           "precision_named", "INT8_CALIBRATION_IMAGES", "INT8_MIN_AGREEMENT"]
+__all__ = ["Precision", "PRECISIONS", "PROGRAM_FILES", "PARAMS_FILE", "precision_named"]
 
 # Paddle 3 with PIR writes .json; Paddle 2 (and Paddle 3 with PIR off) wrote .pdmodel.
 PROGRAM_FILES = ("inference.json", "inference.pdmodel")
 PARAMS_FILE = "inference.pdiparams"
-INT8_CALIBRATION_IMAGES = 128
-INT8_MIN_AGREEMENT = 0.99  # top-1 agreement with float32 that int8 must keep
-
-
-class ExportOption(NamedTuple):
-    """An option of a precision's export: ``tools/export_model.py --<name>`` and the
-    key of ``export_inference_model``'s ``options``."""
-    name: str
-    type: type
-    default: Any
-    help: str
 
 
 class Precision:
@@ -41,10 +29,8 @@ class Precision:
     Attributes:
         name: the ``--precision`` value.
         summary: what it is and needs, for ``--help`` and the docs.
-        files: ``(program, params)`` it runs, or None for the float32 model.
-        export_flag: the ``tools/export_model.py`` option that writes ``files`` (None
-            when nothing needs exporting); ``export_help`` describes it.
-        export_options: the ``ExportOption``s its export takes.
+        files: ``(program, params)`` it runs, or None for the float32 model; the
+            export writes them with ``tools/export_model.py --<name>``.
         onednn: runs through oneDNN on the CPU only (not on a GPU, not with oneDNN off).
         onnx: ONNX Runtime can run it (``inference.onnx`` is float32).
     """
@@ -52,9 +38,6 @@ class Precision:
     name = "fp32"
     summary = "float32, the exported model as it is (CPU or GPU)"
     files: Optional[Tuple[str, str]] = None
-    export_flag: Optional[str] = None
-    export_help = ""
-    export_options: Tuple[ExportOption, ...] = ()
     onednn = False
     onnx = True
 
@@ -65,21 +48,6 @@ class Precision:
     def configure(self, config) -> None:
         """Set up a ``paddle.inference.Config`` on the CPU with oneDNN enabled."""
 
-    def check_export(self, config: dict, options: Dict[str, Any]) -> None:
-        """Raise a UserError if ``config`` and ``options`` (one value per
-        ``export_options`` name) cannot export it; runs before anything is written."""
-
-    def export(self, config: dict, weights: str, model_dir: str,
-               options: Dict[str, Any]) -> dict:
-        """Write its ``files`` into ``model_dir`` (the export being written, which holds
-        the float32 model) and return what ``inference.yml`` records under its name."""
-        raise NotImplementedError(f"{self.name} has no files of its own to export")
-
-    def export_line(self, record: dict) -> str:
-        """The line ``tools/export_model.py`` prints about ``record`` (what ``export``
-        returned)."""
-        return f"{self.name}: {record}"
-
     def model_files(self, model_dir: str) -> Tuple[str, str]:
         """``(program, params)`` paths in ``model_dir``; DeployError if they are missing."""
         if self.files is not None:
@@ -87,7 +55,7 @@ class Precision:
             if not (os.path.isfile(program) and os.path.isfile(params)):
                 raise DeployError(f"{model_dir} holds no {self.name} model "
                                   f"({' and '.join(self.files)}): export it with "
-                                  f"tools/export_model.py {self.export_flag}, or use "
+                                  f"tools/export_model.py --{self.name}, or use "
                                   f"--precision fp32")
             return program, params
         params = os.path.join(model_dir, PARAMS_FILE)
@@ -120,16 +88,6 @@ class Int8(Precision):
     name = "int8"
     summary = "int8 through oneDNN (AVX2 or newer): the model of tools/export_model.py --int8"
     files = ("inference_int8.pdmodel", "inference_int8.pdiparams")
-    export_flag = "--int8"
-    export_help = ("also write an int8 model (tools/infer.py --precision int8), calibrated on "
-                   "DataLoader.Train images and kept only if its top-1 agrees with fp32 on "
-                   "DataLoader.Eval")
-    export_options = (
-        ExportOption("calibration_images", int, INT8_CALIBRATION_IMAGES,
-                     "training images that set int8's activation ranges"),
-        ExportOption("int8_min_agreement", float, INT8_MIN_AGREEMENT,
-                     "top-1 agreement with fp32 that int8 must keep"),
-    )
     onednn = True
     onnx = False
 
@@ -144,23 +102,6 @@ class Int8(Precision):
         config.enable_onednn_int8()
         # the PIR oneDNN passes of Paddle 3.3 reject a quantized program
         config.enable_new_ir(False)
-
-    def check_export(self, config, options):
-        from ..export import check_int8_request
-
-        check_int8_request(config, options["calibration_images"], options["int8_min_agreement"])
-
-    def export(self, config, weights, model_dir, options):
-        from ..export import quantize_to_int8
-
-        return quantize_to_int8(config, weights, model_dir, options["calibration_images"],
-                                options["int8_min_agreement"])
-
-    def export_line(self, record):
-        return (f"int8 (calibrated on {record['calibration_images']} training images) agrees "
-                f"with fp32 on the top-1 class of {record['top1_agreement']:.2%} of "
-                f"{record['check_images']} eval images; run it with tools/infer.py "
-                f"--precision int8")
 
 
 PRECISIONS: Dict[str, Precision] = {p.name: p for p in (Precision(), BFloat16(), Int8())}

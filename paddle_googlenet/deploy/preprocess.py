@@ -15,6 +15,7 @@ import numpy as np
 from .. import pixels
 from ..errors import DeployError
 from ..registry import Registry
+from ..validators import op_entries
 
 __all__ = ["DEPLOY_OPS", "Preprocess"]
 
@@ -31,7 +32,7 @@ class Preprocess:
         if not ops:
             raise DeployError(f"{where} is empty; it must start with DecodeImage")
         steps = []
-        for at, name, args in pixels.transform_entries(ops, where):
+        for at, name, args in op_entries(ops, where):
             if name not in DEPLOY_OPS:
                 raise DeployError(f"{at}: {name} is not a deployment operator; the "
                                   f"supported ones are {', '.join(DEPLOY_OPS.names())}")

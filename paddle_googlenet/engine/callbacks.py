@@ -31,9 +31,9 @@ from typing import Callable
 import numpy as np
 import paddle
 
-from .. import checkpoint
+from ..weights import checkpoint
 from ..errors import UserError
-from ..runtime import is_main_process
+from .runtime import is_main_process
 from .report import append_metrics, plot_metrics, read_metrics
 from .state import RunState
 

@@ -17,7 +17,7 @@ from ..losses import build_loss
 from ..metrics import ConfusionMatrix, build_metrics
 from ..models import build_model, load_weights
 from ..optim import build_optimizer
-from ..runtime import is_main_process, rng_state, set_rng_state, world_size
+from .runtime import is_main_process, rng_state, set_rng_state, world_size
 from .accumulation import effective_update_freq
 
 __all__ = ["Components", "build_components", "located", "describe_data",

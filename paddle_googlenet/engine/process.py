@@ -9,8 +9,8 @@ from typing import List, Optional
 
 import paddle
 
-from ..fast_paths import keep_freed_memory, use_fast_conv_bias, use_mkl_avx2_on_amd
-from ..runtime import seed_everything, select_device, set_cpu_threads, world_size
+from .fast_paths import keep_freed_memory, use_fast_conv_bias, use_mkl_avx2_on_amd
+from .runtime import seed_everything, select_device, set_cpu_threads, world_size
 
 __all__ = ["ProcessSetup", "set_up_process"]
 

@@ -5,9 +5,9 @@ import os
 from dataclasses import dataclass
 from typing import Optional
 
-from .. import checkpoint
+from ..weights import checkpoint
 from ..errors import ConfigError
-from ..runtime import is_main_process, set_rng_state
+from .runtime import is_main_process, set_rng_state
 from .components import located
 from .report import read_metrics
 

@@ -1,7 +1,7 @@
 """One log line for each PaddleClas setting that changes how a run trains, or that
 this build accepts without applying (and why), so none is dropped unnoticed."""
 
-from ..checkpoint import EMA
+from ..weights.checkpoint import EMA
 
 __all__ = ["setting_notes"]
 

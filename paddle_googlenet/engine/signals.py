@@ -8,7 +8,7 @@ import time
 
 import paddle
 
-from ..runtime import world_size
+from .runtime import world_size
 
 __all__ = ["StopSignal"]
 

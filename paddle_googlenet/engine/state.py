@@ -4,7 +4,7 @@ import time
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
-from ..runtime import rng_state
+from .runtime import rng_state
 
 __all__ = ["RunState"]
 

@@ -26,7 +26,7 @@ import paddle
 
 from ..config import dump_config
 from ..errors import ConfigError, UserError
-from ..runtime import is_main_process
+from .runtime import is_main_process
 from .accumulation import FirstBatches, StepLROnUpdates, scale_gradients
 from .averaging import WeightAverage
 from .callbacks import (BestModel, Checkpoints, EpochProgress, Evaluation, MetricsLog,

@@ -8,7 +8,8 @@ importing a module here is what makes its architecture available by name.
 from .base import Classifier, InputShapeError, MainHeadOnly
 from .registry import (MODELS, ModelInfo, build_main_head, build_model, model_info,
                        register_model)
-from .weights import HEAD_POLICIES, HeadMismatchError, load_weights, read_state_dict
+from ..weights.loading import (HEAD_POLICIES, HeadMismatchError, load_weights,
+                               read_state_dict)
 
 # Architectures (each registers itself on import).
 from .googlenet import CONV_BLOCKS, GoogLeNet, Inception, conv_bn_relu, conv_relu

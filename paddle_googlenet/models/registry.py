@@ -17,7 +17,7 @@ from typing import Callable, Mapping, Optional, Sequence, Tuple
 from ..errors import ConfigError
 from ..registry import Registry, check_value, closest
 from .base import MainHeadOnly
-from .weights import HEAD_POLICIES, load_weights
+from ..weights.loading import HEAD_POLICIES, load_weights
 
 __all__ = ["MODELS", "ModelInfo", "model_info", "register_model", "build_model",
            "build_main_head", "IMAGENET_MEAN", "IMAGENET_STD"]

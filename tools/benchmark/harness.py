@@ -198,7 +198,7 @@ def _load_average() -> Optional[List[float]]:
 
 class Benchmark:
     def __init__(self, args, settings: Settings, scratch: str, config: dict, library: str):
-        from paddle_googlenet.fast_paths import cpu_features
+        from paddle_googlenet.engine.fast_paths import cpu_features
 
         self.args, self.settings, self.config = args, settings, config
         self.workers = Workers(scratch, library)
@@ -213,7 +213,7 @@ class Benchmark:
 
     # machine ----------------------------------------------------------------------
     def machine(self):
-        from paddle_googlenet.fast_paths import mkl_avx2_applies, mkl_version
+        from paddle_googlenet.engine.fast_paths import mkl_avx2_applies, mkl_version
 
         f = self.features
         found = [name for name, present in f["flags"].items() if present]
@@ -368,7 +368,7 @@ class Benchmark:
         """--weights; else the best model of an earlier ``tools/train.py`` run of the
         config, or of an earlier benchmark run; else train the demo model now."""
         from paddle_googlenet.errors import WeightsError
-        from paddle_googlenet.models.weights import resolve_weights_path
+        from paddle_googlenet.weights.loading import resolve_weights_path
 
         if self.args.weights:
             self.report["weights"] = {"path": self.args.weights, "source": "--weights"}

@@ -123,7 +123,7 @@ def compare(first: dict, second: dict) -> List[tuple]:
 
 def write_json(report: dict, path: str):
     """Write ``report`` to ``path`` whole: a temporary file renamed into place."""
-    from paddle_googlenet.fileio import write_file_atomically
+    from paddle_googlenet.weights.atomic import write_file_atomically
 
     text = json.dumps(report, indent=2).encode("utf-8")
     write_file_atomically(path, lambda f: f.write(text))

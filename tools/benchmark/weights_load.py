@@ -29,7 +29,7 @@ sys.path.insert(0, ROOT)
 def _readers():
     import paddle
 
-    from paddle_googlenet import safe_load
+    from paddle_googlenet.weights import safe_load
 
     return {"paddle.load": paddle.load,
             "paddle.load(return_numpy=True)": lambda p: paddle.load(p, return_numpy=True),

@@ -69,7 +69,7 @@ def matmul_worker(job: dict) -> dict:
 
 def macs_worker(job: dict) -> dict:
     """The model's multiply-accumulates per 224x224 image."""
-    from paddle_googlenet.analysis import count_macs
+    from paddle_googlenet.models.analysis import count_macs
     from paddle_googlenet.models import build_model
 
     network = build_model({"name": "GoogLeNet", "class_num": 1000})
@@ -80,11 +80,11 @@ def train_worker(job: dict) -> dict:
     """Time training steps of the plain or fast path on fixed random data."""
     import paddle
 
-    from paddle_googlenet.fast_paths import use_fast_conv_bias
+    from paddle_googlenet.engine.fast_paths import use_fast_conv_bias
     from paddle_googlenet.losses import build_loss
     from paddle_googlenet.models import build_model
     from paddle_googlenet.optim import build_optimizer
-    from paddle_googlenet.runtime import world_size
+    from paddle_googlenet.engine.runtime import world_size
 
     world, rank = world_size(), _rank()
     if world > 1:
@@ -407,8 +407,8 @@ def main(argv: List[str]):
     with open(argv[0], encoding="utf-8") as f:
         job = json.load(f)
     import paddle_googlenet
-    from paddle_googlenet.fast_paths import keep_freed_memory, use_mkl_avx2_on_amd
-    from paddle_googlenet.runtime import set_cpu_threads
+    from paddle_googlenet.engine.fast_paths import keep_freed_memory, use_mkl_avx2_on_amd
+    from paddle_googlenet.engine.runtime import set_cpu_threads
 
     if job.get("mkl_avx2"):
         use_mkl_avx2_on_amd()  # before this process's first MKL call

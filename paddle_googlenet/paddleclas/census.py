@@ -22,24 +22,20 @@ A config is refused at its first error, which may hide what comes after it; so e
 on its own, over GoogLeNet's parameters, and counted apart.
 """
 
-import argparse
 import collections
 import contextlib
 import io
-import json
 import os
-import tempfile
 import warnings
 from typing import Dict, List, Optional
 
 import yaml
 
-from .errors import UserError
-from .fileio import write_file_atomically
+from ..errors import UserError
 
 __all__ = ["find_configs", "skip_reason", "image_sides", "needs_adaptive_heads",
            "census_overrides", "OptimizerCheck", "try_config",
-           "run_census", "format_line", "format_report", "main"]
+           "run_census", "format_line", "format_report"]
 
 DISTILLATION_LOSS_PREFIXES = ("Distillation", "DML")
 
@@ -133,7 +129,7 @@ def _first_line(text: str) -> str:
 
 def _as_read(node):
     """Strings that are Python literals as those literals, as configs are read."""
-    from .config import parse_value
+    from ..config import parse_value
 
     if isinstance(node, dict):
         return {k: _as_read(v) for k, v in node.items()}
@@ -152,8 +148,8 @@ class OptimizerCheck:
 
     def __call__(self, raw: dict) -> str:
         """'' when the section builds, else the first error's message."""
-        from .models import build_model
-        from .optim import build_optimizer
+        from ..models import build_model
+        from ..optim import build_optimizer
 
         if self._parameters is None:
             network = build_model({"name": "GoogLeNet", "class_num": self.class_num})
@@ -174,8 +170,8 @@ class OptimizerCheck:
 def try_config(path: str, data: Dict, output_dir: str,
                optimizer_check: Optional[OptimizerCheck] = None) -> Dict:
     """Skip, accept or refuse one config; a dict with ``status`` and ``message``."""
-    from .config import load_config, locate_key
-    from .engine import Engine
+    from ..config import load_config, locate_key
+    from ..engine import Engine
 
     result = {"path": path, "status": None, "message": "", "reason": "", "warnings": []}
     try:
@@ -278,70 +274,3 @@ def format_report(report: Dict, top: int = 10) -> str:
                  f"{sections['tried']}")
     lines += [f"  {r['count']:>4}  {r['message']}" for r in sections["refusal_reasons"][:top]]
     return "\n".join(lines)
-
-
-def _data_args(args, scratch: str) -> Dict:
-    given = [args.image_root, args.train_list, args.val_list]
-    if any(given):
-        if not all(given) or args.class_num is None:
-            raise UserError("--image-root, --train-list, --val-list and --class-num go "
-                            "together (or give none, for the generated demo dataset)")
-        for path in given:
-            if not os.path.exists(path):
-                raise UserError(f"{path}: not found")
-        return {"image_root": args.image_root, "train_list": args.train_list,
-                "val_list": args.val_list, "class_num": args.class_num}
-    from .data import ensure_demo_dataset
-
-    # Large enough for any recipe's batch even with drop_last, small enough to make
-    # in seconds; the pixels do not matter here.
-    demo = ensure_demo_dataset(args.demo_root or os.path.join(scratch, "demo"),
-                               train_per_class=86, eval_per_class=2)
-    return {"image_root": demo.root, "train_list": demo.train_list,
-            "val_list": demo.val_list, "class_num": len(demo.class_names)}
-
-
-def _write_json(path: str, report: Dict):
-    text = json.dumps(report, indent=1).encode("utf-8")
-    try:
-        write_file_atomically(path, lambda f: f.write(text))
-    except OSError as err:
-        raise UserError(f"--json {path}: cannot write: {err}") from None
-
-
-def _census(argv) -> int:
-    parser = argparse.ArgumentParser(
-        description="Which PaddleClas configs (a folder, searched for *.yaml) this package "
-                    "can train, with GoogLeNet and a small dataset swapped in. Builds each "
-                    "run up to its first step.")
-    parser.add_argument("folder", help="folder of PaddleClas configs, e.g. ppcls/configs/ImageNet")
-    parser.add_argument("--json", metavar="OUT", help="write every config's result here")
-    parser.add_argument("--top", type=int, default=10, help="refusal reasons to list")
-    parser.add_argument("--quiet", action="store_true", help="only the counts")
-    parser.add_argument("--image-root", help="dataset root (default: a generated demo set)")
-    parser.add_argument("--train-list", help="Train cls_label_path")
-    parser.add_argument("--val-list", help="cls_label_path of the other splits")
-    parser.add_argument("--class-num", type=int, help="classes of that dataset")
-    parser.add_argument("--demo-root", help="where to generate (or reuse) the demo set")
-    parser.add_argument("--debug", action="store_true", help="tracebacks of errors")
-    args = parser.parse_args(argv)
-    if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
-        raise UserError(f"--json {args.json}: its folder does not exist")
-    find_configs(args.folder)  # an empty or missing folder fails before any work
-    with tempfile.TemporaryDirectory(prefix="paddleclas_census-") as scratch:
-        data = _data_args(args, scratch)
-
-        def progress(result):
-            if not args.quiet:
-                print(format_line(result), flush=True)
-        report = run_census(args.folder, data, os.path.join(scratch, "output"), progress)
-    print(format_report(report, args.top))
-    if args.json:
-        _write_json(args.json, report)
-    return 0
-
-
-def main(argv=None) -> int:
-    from .entrypoint import run_tool
-
-    return run_tool(_census, argv)

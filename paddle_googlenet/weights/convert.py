@@ -1,19 +1,18 @@
 """Convert weights between ``.pdparams`` (``paddle.save``'s pickle) and ``.safetensors``.
 
-``python tools/convert_weights.py IN OUT [--force]``. The input (a weights file, a
+``python tools/convert_weights.py IN OUT [--force]`` (``cli/convert.py``). The input (a weights file, a
 PaddleClas prefix or a checkpoint directory) is read through ``safe_load``, so
 converting a file never runs code from it; the output's format follows its suffix.
 A ``.safetensors`` file holds only tensors, which makes it the format to share.
 """
 
-import argparse
 import os
 
 from . import safe_load
-from .errors import WeightsError
-from .models.weights import read_state_dict
+from ..errors import WeightsError
+from .loading import read_state_dict
 
-__all__ = ["convert_weights", "main"]
+__all__ = ["convert_weights"]
 
 FORMATS = (".pdparams", ".safetensors")
 
@@ -44,24 +43,3 @@ def convert_weights(source: str, target: str, force: bool = False) -> dict:
     else:
         _save_pdparams(state, target)
     return {"source": source, "target": target, "tensors": len(state)}
-
-
-def _convert(argv):
-    parser = argparse.ArgumentParser(
-        description="Convert model weights between .pdparams and .safetensors, reading "
-                    "the input as data (a file that asks to run code is refused).")
-    parser.add_argument("source", metavar="IN",
-                        help=".pdparams or .safetensors file, PaddleClas prefix or "
-                             "checkpoint directory")
-    parser.add_argument("target", metavar="OUT", help="file to write: .pdparams or .safetensors")
-    parser.add_argument("--force", action="store_true", help="replace OUT if it exists")
-    parser.add_argument("--debug", action="store_true", help="print the full traceback of an error")
-    args = parser.parse_args(argv)
-    done = convert_weights(args.source, args.target, force=args.force)
-    print(f"wrote {done['target']}: {done['tensors']} tensors from {done['source']}")
-
-
-def main(argv=None) -> int:
-    from .cli import run
-
-    return run(_convert, argv)

@@ -6,12 +6,12 @@ from typing import Dict, Iterator, List
 import numpy as np
 import paddle
 
-from . import pixels
-from .config import required_weights
-from .data import build_transforms, read_class_id_map
-from .deploy import classify_files
-from .errors import ConfigError
-from .models import build_main_head
+from .. import pixels
+from ..config import required_weights
+from ..data import build_transforms, read_class_id_map
+from ..deploy import classify_files
+from ..errors import ConfigError
+from ..models import build_main_head
 
 __all__ = ["expand_images", "Predictor"]
 

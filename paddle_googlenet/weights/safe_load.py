@@ -49,8 +49,8 @@ import struct
 
 import numpy as np
 
-from .errors import WeightsError, shown
-from .fileio import write_file_atomically
+from ..errors import WeightsError, shown
+from .atomic import write_file_atomically
 
 __all__ = ["load", "dumps_plain", "save_pickle", "save_safetensors", "is_safetensors",
            "PLAIN_DTYPES", "MAX_DEPTH"]

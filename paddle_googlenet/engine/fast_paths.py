@@ -30,7 +30,7 @@ import paddle
 from paddle import nn
 from paddle.autograd import PyLayer
 
-from .hardware import keep_freed_memory, processor
+from ..hardware import keep_freed_memory, processor
 
 __all__ = ["cpu_features", "mkl_version", "mkl_avx2_applies", "use_mkl_avx2_on_amd",
            "use_fast_conv_bias", "keep_freed_memory", "FAST_CONV_BIAS_ATTR", "MKL_CPU_TYPE_VAR"]

@@ -9,7 +9,7 @@ from typing import Optional
 import numpy as np
 import paddle
 
-from .hardware import usable_cores
+from ..hardware import usable_cores
 
 __all__ = ["select_device", "set_cpu_threads", "seed_everything", "is_main_process",
            "world_size", "rng_state", "set_rng_state"]

@@ -30,9 +30,9 @@ import numpy as np
 import paddle
 
 from . import safe_load
-from .errors import WeightsError, shown
-from .fileio import replace_dir, temp_dir_for
-from .models.weights import load_weights
+from ..errors import WeightsError, shown
+from .atomic import replace_dir, temp_dir_for
+from .loading import load_weights
 
 __all__ = ["save_checkpoint", "save_best", "load_checkpoint", "load_ema", "ema_file",
            "resolve_checkpoint",

@@ -12,11 +12,11 @@ import warnings
 
 import numpy as np
 
-from .. import safe_load
+from . import safe_load
 from ..errors import WeightsError
-from .base import Classifier
 
 HEAD_POLICIES = ("reinit", "strict")
+_CLASSIFIER_METHODS = ("translate_state_dict", "classifier_parameter_names", "is_head_parameter")
 
 
 class HeadMismatchError(WeightsError):
@@ -63,7 +63,7 @@ def _classes(shape) -> int:
 def load_weights(model, path: str, heads: str = "reinit", strict: bool = False) -> dict:
     """Load the weights at ``path`` into ``model``.
 
-    ``heads`` says what to do with head parameters (see ``Classifier.head_prefixes``)
+    ``heads`` says what to do with head parameters (see ``models.Classifier``)
     that do not fit:
 
     - ``"reinit"``: a classifier of another class count, or a head the file does
@@ -85,7 +85,9 @@ def load_weights(model, path: str, heads: str = "reinit", strict: bool = False) 
     path = resolve_weights_path(path)
     state = read_state_dict(path)
     own = model.state_dict()
-    if isinstance(model, Classifier):
+    # A models.Classifier names its heads and translates other layouts' names; this
+    # layer sits below the models, so it asks for those methods rather than the class.
+    if all(callable(getattr(model, m, None)) for m in _CLASSIFIER_METHODS):
         state = model.translate_state_dict(state)
         classifiers = set(model.classifier_parameter_names())
         is_head = model.is_head_parameter

@@ -1,7 +1,7 @@
 """Command-line entry points behind ``tools/*.py``.
 
 Each ``*_main(argv)`` parses its arguments, does its work through the package and
-returns an exit code; ``entrypoint.run_tool`` turns a ``UserError`` (bad config,
+returns an exit code; ``cli.runner.run_tool`` turns a ``UserError`` (bad config,
 path, weights, data) into one plain message and exit code 2 (an interrupted
 training run: 128 + the signal's number); ``--debug`` shows the traceback as well.
 A config key an error names is located: ``file:line`` when it comes from the config
@@ -16,8 +16,8 @@ import shutil
 import sys
 from typing import List, Optional
 
-from .entrypoint import run_tool
-from .errors import ConfigError, UserError
+from .runner import run_tool
+from ..errors import ConfigError, UserError
 
 __all__ = ["run", "train_main", "eval_main", "export_main", "predict_main", "summary_main", "make_demo_data_main",
            "config_arguments"]
@@ -35,7 +35,7 @@ def config_arguments(parser: argparse.ArgumentParser, required: bool = True):
 def parse_with_config(argv, description: str, add_arguments=None):
     """Parse ``-c -o --debug`` (plus what ``add_arguments(parser)`` adds); return the
     arguments and the loaded, validated config."""
-    from .config import load_config
+    from ..config import load_config
 
     parser = argparse.ArgumentParser(description=description)
     config_arguments(parser)
@@ -57,13 +57,13 @@ def _locate_config_key(err: UserError, argv: List[str]) -> str:
     """The message, with the config file line or ``-o`` option of a key it names."""
     if not isinstance(err, ConfigError):
         return str(err)
-    from .config import locate_key
+    from ..config import locate_key
 
     return locate_key(str(err), *_config_source(argv))
 
 
 def run(main, argv: Optional[List[str]] = None) -> int:
-    """Call ``main(argv)`` as a tool does (``entrypoint.run_tool``), locating config keys."""
+    """Call ``main(argv)`` as a tool does (``cli.runner.run_tool``), locating config keys."""
     return run_tool(main, argv, explain=_locate_config_key)
 
 
@@ -159,9 +159,9 @@ def _quiet_flags_banner():
 
 
 def _train(argv):
-    from .config import dump_config
-    from .engine import TrainingInterrupted, train
-    from .runtime import world_size
+    from ..config import dump_config
+    from ..engine import TrainingInterrupted, train
+    from ..engine.runtime import world_size
 
     args, config = parse_with_config(
         argv, "Train GoogLeNet from a PaddleClas-style config.",
@@ -182,7 +182,7 @@ def _train(argv):
 
 def _class_names(config, engine):
     """Names from Infer.PostProcess.class_id_map_file, the dataset's folders, or ids."""
-    from .data import read_class_id_map
+    from ..data import read_class_id_map
 
     path = (config.get("Infer") or {}).get("PostProcess", {}).get("class_id_map_file")
     by_id = read_class_id_map(path) if path and os.path.isfile(path) else {}
@@ -192,9 +192,9 @@ def _class_names(config, engine):
 
 
 def _eval(argv):
-    from .engine import Engine
-    from .engine.report import plot_confusion
-    from .runtime import is_main_process
+    from ..engine import Engine
+    from ..engine.report import plot_confusion
+    from ..engine.runtime import is_main_process
 
     args, config = parse_with_config(
         argv, "Evaluate the main head on the Eval split: top-k, loss, per-class accuracy.",
@@ -222,41 +222,39 @@ def _eval(argv):
 
 
 def _export(argv):
-    from .deploy.precisions import PRECISIONS
-    from .export import export_inference_model
+    from ..export import export_inference_model
+    from ..export.exporters import EXPORTERS
 
-    # those with files of their own to write: each brings its flag and its options
-    exportable = [p for p in PRECISIONS.values() if p.export_flag]
-
+    # precisions with files of their own to write: each brings its flag and its options
     def add_arguments(parser):
         parser.add_argument(
             "--onnx", action="store_true",
             help="also write inference.onnx (needs the onnx extra: paddle2onnx, onnxruntime)")
-        for precision in exportable:
-            parser.add_argument(precision.export_flag, action="store_true",
-                                dest=f"export_{precision.name}", help=precision.export_help)
-        for precision in exportable:
-            for option in precision.export_options:
+        for exporter in EXPORTERS.values():
+            parser.add_argument(exporter.flag, action="store_true",
+                                dest=f"export_{exporter.name}", help=exporter.help)
+        for exporter in EXPORTERS.values():
+            for option in exporter.options:
                 parser.add_argument(f"--{option.name}", type=option.type, default=option.default,
                                     help=f"{option.help} (default {option.default})")
 
     args, config = parse_with_config(
         argv, "Export the main head as a Paddle Inference model to Global.save_inference_dir.",
         add_arguments)
-    chosen = [p for p in exportable if getattr(args, f"export_{p.name}")]
-    options = {o.name: getattr(args, o.name) for p in chosen for o in p.export_options}
+    chosen = [e for e in EXPORTERS.values() if getattr(args, f"export_{e.name}")]
+    options = {o.name: getattr(args, o.name) for e in chosen for o in e.options}
     result = export_inference_model(config, onnx=args.onnx,
-                                    precisions=[p.name for p in chosen], options=options)
+                                    precisions=[e.name for e in chosen], options=options)
     print(f"exported to {result['dir']}: {', '.join(result['files'])}")
     if args.onnx:
         print(f"ONNX Runtime matches Paddle Inference to {result['onnx_max_diff']:.2g}")
-    for precision in chosen:
-        print(precision.export_line(result[precision.name]))
+    for exporter in chosen:
+        print(exporter.line(result[exporter.name]))
 
 
 def _predict(argv):
-    from .deploy import format_result
-    from .predict import Predictor, expand_images
+    from ..deploy import format_result
+    from ..engine.predict import Predictor, expand_images
 
     def add_arguments(parser):
         parser.add_argument("images", nargs="*", metavar="IMAGE",
@@ -295,9 +293,9 @@ def _summary(argv):
 
     import paddle
 
-    from .analysis import count_macs, count_parameters
-    from .config import load_config
-    from .models import GoogLeNet, build_model
+    from ..models.analysis import count_macs, count_parameters
+    from ..config import load_config
+    from ..models import GoogLeNet, build_model
 
     if args.config:
         config = load_config(args.config, args.override)
@@ -327,7 +325,7 @@ def _summary(argv):
 
 
 def _make_demo_data(argv):
-    from .data.demo import DEMO_DEFAULTS, ensure_demo_dataset
+    from ..data.demo import DEMO_DEFAULTS, ensure_demo_dataset
 
     parser = argparse.ArgumentParser(
         description="Generate the demo shape-classification dataset (see data/demo.py).")

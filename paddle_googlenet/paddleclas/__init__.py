@@ -14,9 +14,9 @@ and keeps ``Arch: {name: GoogLeNet, class_num: N}`` in its configs.
 
 import inspect
 
-from .errors import ConfigError
-from .models import GoogLeNet as _GoogLeNet
-from .models import load_weights
+from ..errors import ConfigError
+from ..models import GoogLeNet as _GoogLeNet
+from ..models import load_weights
 
 __all__ = ["GoogLeNet", "GoogLeNetForPaddleClas"]
 

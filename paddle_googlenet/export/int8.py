@@ -4,14 +4,15 @@ Paddle 3.3.1's ``paddle.static.quantization.PostTrainingQuantization`` works on 
 legacy (non-PIR) program format only: the model must be saved with
 ``FLAGS_enable_pir_api=0`` (giving a ``.pdmodel``), a flag that has to be set before
 paddle is imported. ``export_int8`` therefore runs the export and the calibration in
-a child process (``python -m paddle_googlenet.quantize``). It writes ``INT8_FILES``
+a child process (``python -m paddle_googlenet.export.int8``). It writes ``INT8_FILES``
 into a model directory, beside the float32 model; ``deploy.PaddleModel(...,
 precision="int8")`` runs them with the legacy IR passes, since the PIR oneDNN passes
 of 3.3.1 reject a quantized program.
 
-``tools/export_model.py --int8`` is the way in: it calibrates on training images,
-checks top-1 agreement with float32 on the Eval images and keeps the int8 files
-only when that agreement is high enough (``export.export_inference_model``).
+``tools/export_model.py --int8`` is the way in (``quantize_to_int8``, through the
+``int8`` entry of ``exporters.EXPORTERS``): it calibrates on training images, checks
+top-1 agreement with float32 on the Eval images and keeps the int8 files only when
+that agreement is high enough.
 """
 
 import json
@@ -24,10 +25,17 @@ from typing import List, Mapping, Optional, Sequence
 
 import numpy as np
 
-from .deploy.precisions import PRECISIONS
-from .errors import UserError
+from ..deploy import PaddleModel
+from ..deploy.precisions import PRECISIONS
+from ..errors import ConfigError, UserError
+from .images import dataset_images
 
-__all__ = ["export_int8", "INT8_FILES", "DEFAULT_ALGO"]
+__all__ = ["export_int8", "quantize_to_int8", "check_int8_request", "INT8_FILES",
+           "DEFAULT_ALGO", "INT8_CALIBRATION_IMAGES", "INT8_MIN_AGREEMENT"]
+
+INT8_CALIBRATION_IMAGES = 128
+INT8_MIN_AGREEMENT = 0.99  # top-1 agreement with float32 that int8 must keep
+INT8_CHECK_IMAGES = 1000  # at most this many Eval images for that check
 
 # Weights are quantized per output channel; activation ranges are the average of
 # the calibration batches' maxima ("avg" kept the demo model's top-1 best of PTQ's
@@ -66,7 +74,7 @@ def export_int8(arch: Mapping, weights: str, image_shape: Sequence[int],
         env = dict(os.environ, FLAGS_enable_pir_api="0")
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-        done = subprocess.run([sys.executable, "-m", "paddle_googlenet.quantize",
+        done = subprocess.run([sys.executable, "-m", "paddle_googlenet.export.int8",
                                json.dumps(job)], env=env, capture_output=True, text=True)
         if done.returncode != 0:
             raise QuantizationError("int8 export failed:\n" + _last_lines(done.stderr))
@@ -86,8 +94,8 @@ def _export_and_quantize(job: dict):
     import paddle
     from paddle.static.quantization import PostTrainingQuantization
 
-    from .models import build_main_head
-    from .runtime import set_cpu_threads
+    from ..models import build_main_head
+    from ..engine.runtime import set_cpu_threads
 
     set_cpu_threads(job["num_threads"])
     legacy_dir = os.path.join(job["work"], "fp32")
@@ -111,6 +119,58 @@ def _export_and_quantize(job: dict):
     quantizer.quantize()
     quantizer.save_quantized_model(job["save_dir"], model_filename=INT8_FILES[0],
                                    params_filename=INT8_FILES[1])
+
+
+
+
+def check_int8_request(config: dict, calibration_images: int, min_agreement: float):
+    """Raise ConfigError unless ``config`` and the values can export int8."""
+    loaders = config.get("DataLoader") or {}
+    for split, purpose in (("Train", "calibration"), ("Eval", "the agreement check")):
+        if split not in loaders:
+            raise ConfigError(f"DataLoader.{split}: needed by --int8 ({purpose} images)")
+    if isinstance(calibration_images, bool) or not isinstance(calibration_images, int) \
+            or calibration_images < 1:
+        raise ConfigError(f"--calibration_images must be a positive integer, got "
+                          f"{calibration_images!r}")
+    if not 0.0 <= min_agreement <= 1.0:
+        raise ConfigError(f"--int8_min_agreement must be between 0 and 1, got {min_agreement!r}")
+
+
+def quantize_to_int8(config: dict, weights: str, model_dir: str,
+                     calibration_images: int = INT8_CALIBRATION_IMAGES,
+                     min_agreement: float = INT8_MIN_AGREEMENT) -> dict:
+    """Write the int8 model beside the float32 one in ``model_dir`` and check it.
+
+    Activation ranges come from ``calibration_images`` training images; then the int8
+    and float32 models classify up to ``INT8_CHECK_IMAGES`` Eval images. A top-1
+    agreement below ``min_agreement`` removes the int8 files and raises. Returns
+    ``{"calibration_images", "algo", "check_images", "top1_agreement", "files"}``,
+    which ``inference.yml`` records as its ``int8`` entry.
+    """
+    g = config["Global"]
+    calibration, _ = dataset_images(config, "Train", calibration_images)
+    written = export_int8(config["Arch"], weights, g["image_shape"], calibration, model_dir,
+                          softmax=g["export_softmax"])
+    check, _ = dataset_images(config, "Eval", INT8_CHECK_IMAGES)
+    # keep_memory off: a one-off check should not change how this process allocates
+    fp32_model = PaddleModel(model_dir, keep_memory=False)
+    int8_model = PaddleModel(model_dir, precision="int8", keep_memory=False)
+    agree = [int8_model(batch).argmax(1) == fp32_model(batch).argmax(1)
+             for batch in np.array_split(check, -(-len(check) // 32))]
+    agreement = float(np.concatenate(agree).mean())
+    if agreement < min_agreement:
+        for path in written:
+            os.remove(path)
+        raise UserError(f"int8 agrees with float32 on the top-1 class of only {agreement:.2%} "
+                        f"of {len(check)} DataLoader.Eval images (needs {min_agreement:.0%}, "
+                        f"--int8_min_agreement); nothing was written. The agreement follows the "
+                        f"float32 model's margins: a longer-trained model agrees more. Deploy "
+                        f"the float32 model, or accept the difference knowingly with a lower "
+                        f"--int8_min_agreement")
+    return {"calibration_images": int(len(calibration)), "algo": DEFAULT_ALGO,
+            "check_images": int(len(check)), "top1_agreement": agreement,
+            "files": list(INT8_FILES)}
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import sys
 import traceback
 from typing import Callable, List, Optional
 
-from .errors import PADDLE_MISSING, UserError, shown
+from ..errors import PADDLE_MISSING, UserError, shown
 
 __all__ = ["run_tool", "quiet_native_logs"]
 

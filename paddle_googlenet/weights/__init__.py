@@ -1,0 +1,9 @@
+"""Files of weights and training state: reading them as data, writing them whole.
+
+- ``safe_load``: reads ``paddle.save`` pickles (``.pdparams``, ``.pdopt``,
+  ``.pdstates``) without unpickling, and ``.safetensors``; writes plain data.
+- ``loading``: finds a weights file and loads it into a model, explaining mismatches.
+- ``checkpoint``: checkpoint directories that a kill cannot half-write.
+- ``convert``: ``.pdparams`` to ``.safetensors`` and back.
+- ``atomic``: writing files and directories so that no reader sees half of one.
+"""
