@@ -28,6 +28,7 @@ def config(data, out, epochs=1, **extra):
                                                       **{**NO_DROPOUT, **extra}))
 
 
+@pytest.mark.slow
 def test_n_batches_of_b_step_as_one_batch_of_n_times_b(tiny_data, tmp_path):
     # 12 training images: three batches of 4 accumulated, or one batch of 12. Both
     # take one optimizer step on the same images with the same LR schedule.
@@ -45,6 +46,7 @@ def test_n_batches_of_b_step_as_one_batch_of_n_times_b(tiny_data, tmp_path):
         np.testing.assert_allclose(a[key], b[key], atol=1e-5, rtol=0, err_msg=key)
 
 
+@pytest.mark.slow
 def test_schedule_counts_optimizer_steps_and_epochs_use_whole_groups(tiny_data, tmp_path):
     out = str(tmp_path / "run")
     # 12 images in batches of 4: 3 batches, 2 of them a whole group of 2.
@@ -92,6 +94,7 @@ class _SignalAfterFirstBatch(paddle.callbacks.Callback):
             os.kill(os.getpid(), signal.SIGTERM)
 
 
+@pytest.mark.slow
 def test_stop_mid_epoch_then_resume_equals_an_uninterrupted_run(tiny_data, tmp_path):
     # 6 batches of 2 per epoch in groups of 2, with EMA: a stop asked for after
     # batch 1 waits for batch 2, and resuming there ends where a straight run does.

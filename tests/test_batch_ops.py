@@ -261,6 +261,7 @@ def test_topk_acc_refuses_soft_labels():
 
 # ---------------------------------------------------------------------- end to end
 
+@pytest.mark.slow
 def test_paddleclas_mixup_cutmix_config_trains_one_epoch(tiny_data, tmp_path):
     overrides = [f"Global.output_dir={tmp_path}"]
     for split, listing in (("Train", "train_list.txt"), ("Eval", "val_list.txt")):

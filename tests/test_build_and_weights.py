@@ -14,6 +14,7 @@ from paddle_googlenet import ConfigError, GoogLeNet, WeightsError, build_model, 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 
 
+@pytest.mark.slow
 def test_build_by_name_with_paddleclas_spelling():
     net = build_model({"name": "GoogLeNet", "class_num": 12, "pretrained": False,
                        "adaptive_pool": True, "dropout": 0.2})
@@ -40,6 +41,7 @@ def save(net, path):
     return str(path)
 
 
+@pytest.mark.slow
 def test_pretrained_path_loads_weights(tmp_path):
     paddle.seed(4)
     src = GoogLeNet(num_classes=5)
@@ -70,6 +72,7 @@ def test_not_a_weights_file(tmp_path):
         load_weights(GoogLeNet(num_classes=10), str(path))
 
 
+@pytest.mark.slow
 def test_trunk_shape_mismatch_names_the_parameter(tmp_path):
     state = GoogLeNet(num_classes=5).state_dict()
     state["inception3a.branch1.0.weight"] = paddle.zeros([1, 1, 1, 1])
@@ -80,6 +83,7 @@ def test_trunk_shape_mismatch_names_the_parameter(tmp_path):
         load_weights(GoogLeNet(num_classes=5), str(path))
 
 
+@pytest.mark.slow
 def test_other_class_count_keeps_heads_at_init_with_a_warning(tmp_path):
     paddle.seed(5)
     src = GoogLeNet(num_classes=1000)
@@ -99,6 +103,7 @@ def test_other_class_count_keeps_heads_at_init_with_a_warning(tmp_path):
         load_weights(GoogLeNet(num_classes=7), path, strict=True)
 
 
+@pytest.mark.slow
 def test_aux_heads_may_be_absent_on_either_side(tmp_path):
     full = GoogLeNet(num_classes=5)
     path = save(full, tmp_path / "full.pdparams")
@@ -135,6 +140,7 @@ def test_package_exports():
 
 # -- the heads policy -------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_strict_heads_refuse_another_class_count_naming_both(tmp_path):
     from paddle_googlenet.models import HeadMismatchError
 
@@ -150,6 +156,7 @@ def test_strict_heads_refuse_another_class_count_naming_both(tmp_path):
     np.testing.assert_array_equal(net.inception3a.branch1[0].weight.numpy(), before)
 
 
+@pytest.mark.slow
 def test_strict_heads_refuse_a_file_without_the_models_aux_heads(tmp_path):
     slim = save(GoogLeNet(num_classes=5, aux_logits=False), tmp_path / "slim.pdparams")
     with pytest.raises(WeightsError, match=r"'aux1\..*in the model but not in the file.*"
@@ -166,6 +173,7 @@ def test_heads_policy_is_checked_and_resume_strictness_is_the_same():
         load_weights(GoogLeNet(num_classes=3), "unused.pdparams", heads="guess")
 
 
+@pytest.mark.slow
 def test_build_main_head_is_strict_and_skips_arch_pretrained(tmp_path):
     from paddle_googlenet.models import HeadMismatchError, build_main_head
 

@@ -1,5 +1,6 @@
 """tools/paddleclas_census.py on a few configs written in PaddleClas's spelling."""
 
+import pytest
 import json
 import os
 import subprocess
@@ -17,6 +18,7 @@ def data_args(data):
             "--val-list", os.path.join(data, "val_list.txt"), "--class-num", "6"]
 
 
+@pytest.mark.slow
 def test_census_counts_accepts_refuses_and_skips(tiny_data, tmp_path, capsys):
     out = tmp_path / "census.json"
     assert main([CONFIGS, "--json", str(out), *data_args(tiny_data)]) == 0
@@ -63,6 +65,7 @@ def test_census_counts_accepts_refuses_and_skips(tiny_data, tmp_path, capsys):
     assert any(w.startswith("Optimizer.multi_precision:") for w in accepted["warnings"])
 
 
+@pytest.mark.slow
 def test_census_tool_reports_a_missing_folder_in_one_line(tmp_path):
     result = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "paddleclas_census.py"),
                              str(tmp_path / "nowhere")], capture_output=True, text=True,
@@ -72,6 +75,7 @@ def test_census_tool_reports_a_missing_folder_in_one_line(tmp_path):
         f"error: {tmp_path / 'nowhere'}: not a folder of PaddleClas configs"]
 
 
+@pytest.mark.slow
 def test_census_gives_other_input_sizes_the_adaptive_heads(tiny_data, tmp_path, capsys):
     import yaml
 

@@ -42,6 +42,7 @@ def test_rewriting_the_checkpoint_latest_names_never_leaves_it_dangling(tmp_path
 
 # ------------------------------------------------------------------ output never lost
 
+@pytest.mark.slow
 def test_refused_new_run_writes_nothing(tiny_data, trained_run, tmp_path, capfd):
     out = str(tmp_path / "out")
     copy_run(trained_run, out)  # a finished 1-epoch run
@@ -88,6 +89,7 @@ def test_best_model_is_replaced_only_by_a_strictly_better_one(tmp_path):
     assert checkpoint.saved_best_top1(str(tmp_path)) == 0.7
 
 
+@pytest.mark.slow
 def test_resume_from_an_older_checkpoint_keeps_the_better_best_model(tiny_data, tmp_path):
     out = str(tmp_path / "out")
     run = os.path.join(out, "GoogLeNet")

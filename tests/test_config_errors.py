@@ -94,6 +94,7 @@ def test_paths_and_sizes_fail_before_anything_is_written(tiny_data, tmp_path, ca
     assert not os.path.exists(out) and not os.path.exists(tmp_path / "a_file" / "out")
 
 
+@pytest.mark.slow
 def test_checkpoint_of_another_network_names_parameter_and_shapes(tiny_data, tmp_path, capfd):
     ten_classes = GoogLeNet(num_classes=10, adaptive_pool=True)
     optimizer = paddle.optimizer.Adam(parameters=ten_classes.parameters())

@@ -78,6 +78,7 @@ def bad_image_options(tiny_data, data, out, **extra):
 
 
 @pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.slow
 def test_bad_image_stops_training_naming_it(tiny_data, data_with_bad_images, tmp_path,
                                             workers):
     """Read in Paddle's loader thread or in worker processes, an unreadable image
@@ -93,6 +94,7 @@ def test_bad_image_stops_training_naming_it(tiny_data, data_with_bad_images, tmp
     assert not os.path.exists(tmp_path / "out" / "GoogLeNet" / "latest")
 
 
+@pytest.mark.slow
 def test_skipped_images_are_counted_each_epoch(tiny_data, data_with_bad_images, tmp_path):
     out = str(tmp_path / "out")
     config = load_config(DEFAULT_CONFIG, bad_image_options(

@@ -42,6 +42,7 @@ def default_demo(tmp_path_factory):
     return ensure_demo_dataset(str(tmp_path_factory.mktemp("demo") / "googlenet_demo"))
 
 
+@pytest.mark.slow
 def test_default_layout_and_paddleclas_files(default_demo):
     root = default_demo.root
     assert default_demo.generated

@@ -68,6 +68,7 @@ def json_lines(text):
     return {os.path.basename(r["file"]): r for r in map(json.loads, text.splitlines())}
 
 
+@pytest.mark.slow
 def test_infer_agrees_with_predict_and_onnx_runtime(tiny_data, deployed, capsys):
     assert sorted(os.listdir(deployed["dir"])) == [
         "inference.json", "inference.onnx", "inference.pdiparams", "inference.yml"]
@@ -100,6 +101,7 @@ def test_infer_agrees_with_predict_and_onnx_runtime(tiny_data, deployed, capsys)
     assert max(gaps) > 0.05
 
 
+@pytest.mark.slow
 def test_infer_tool_does_not_import_training_code(deployed):
     """tools/infer.py runs with the training modules, yaml and matplotlib unimportable."""
     allowed = (DEPLOY_MODULES | {"paddle_googlenet.deploy"}) - {"paddle_googlenet"}
@@ -144,6 +146,7 @@ sys.meta_path.insert(0, NoPaddle())
 """
 
 
+@pytest.mark.slow
 def test_onnx_runtime_deployment_works_without_paddle(deployed):
     """On a host without Paddle, paddle_googlenet.deploy imports and classifies with
     ONNX Runtime, and the training API and tools say what to install."""
@@ -224,6 +227,7 @@ def test_precision_choices_are_the_registry(capsys):
     assert row.replace("\\", "").split("|") == list(PRECISIONS)
 
 
+@pytest.mark.slow
 def test_legacy_pdmodel_layout_loads(deployed, tmp_path):
     """A non-PIR export (Paddle 2 style inference.pdmodel) of the same weights runs
     through the same loader and gives the same outputs."""
@@ -336,6 +340,7 @@ def test_onnx_export_without_paddle2onnx_is_a_clear_error(tiny_data, deployed, t
     assert not os.path.exists(target)
 
 
+@pytest.mark.slow
 def test_int8_export_is_checked_recorded_and_runs_with_precision_int8(tiny_data, deployed,
                                                                     tmp_path, capsys):
     target = str(tmp_path / "inference")
@@ -368,6 +373,7 @@ def test_int8_export_is_checked_recorded_and_runs_with_precision_int8(tiny_data,
     assert [r["topk"][0]["class_id"] for r in results] == list(int8.argmax(1))
 
 
+@pytest.mark.slow
 def test_int8_below_the_agreement_threshold_is_refused_and_the_old_export_kept(
         tiny_data, deployed, tmp_path, capsys, monkeypatch):
     from paddle_googlenet.export import int8
@@ -398,6 +404,7 @@ def test_int8_below_the_agreement_threshold_is_refused_and_the_old_export_kept(
     assert not [p for p in os.listdir(tmp_path) if p != "inference"]  # no temporary left
 
 
+@pytest.mark.slow
 def test_a_new_precision_exports_through_its_exporter_entry_alone(
         tiny_data, deployed, tmp_path, capsys, monkeypatch):
     """An exporter registered with its help, one option, a check, an export writing

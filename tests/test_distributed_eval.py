@@ -92,6 +92,7 @@ def _parse_eval(text):
     return result, per_class
 
 
+@pytest.mark.slow
 def test_two_processes_evaluate_as_one(tiny_data, tmp_path):
     """Evaluation during 2-process training and tools/eval.py under the launcher give
     a single process's numbers for the same weights."""

@@ -301,6 +301,7 @@ def test_the_readme_quick_start_writes_what_the_docs_use(demo_layout):
 
 # ---------------------------------------------------------------- running the cheap ones
 
+@pytest.mark.slow
 def test_every_tool_named_shows_its_help():
     tools = sorted({tool_of(argv)[0] for _, _, argv in all_commands() if tool_of(argv)})
     assert tools
@@ -328,6 +329,7 @@ print(json.dumps(results))
         assert code in (0, None) and out.startswith("usage:"), (tool, code, out[:200])
 
 
+@pytest.mark.slow
 def test_summary_commands_run_as_written():
     commands = [argv for _, _, argv in all_commands()
                 if tool_of(argv) and tool_of(argv)[0] == "tools/summary.py"]

@@ -45,6 +45,7 @@ def test_bad_decay_is_a_config_error(tiny_data, tmp_path):
         ema_config(tiny_data, str(tmp_path), 1, **{"EMA.decy": 0.9})
 
 
+@pytest.mark.slow
 def test_resume_with_ema_equals_uninterrupted_run(tiny_data, tmp_path):
     straight = str(tmp_path / "straight")
     Engine(ema_config(tiny_data, straight, 2)).train()
@@ -62,6 +63,7 @@ def test_resume_with_ema_equals_uninterrupted_run(tiny_data, tmp_path):
     assert max(np.abs(weights[k] - shadow[k]).max() for k in weights) > 1e-4
 
 
+@pytest.mark.slow
 def test_evaluation_and_best_model_use_the_ema_weights(tiny_data, tmp_path):
     out = str(tmp_path / "run")
     # No warm-up and a larger rate, so the weights move away from their average.

@@ -28,6 +28,7 @@ def trained(trained_run_10_classes):
 
 @pytest.mark.parametrize("key, relative", [("Global.pretrained_model", "best_model"),
                                            ("Arch.pretrained", "best_model/model.pdparams")])
+@pytest.mark.slow
 def test_overwrite_refuses_to_delete_the_weights_it_fine_tunes_from(tiny_data, trained, capfd,
                                                                     key, relative):
     out, run = trained
@@ -42,6 +43,7 @@ def test_overwrite_refuses_to_delete_the_weights_it_fine_tunes_from(tiny_data, t
     assert (contents_of(run), sorted(os.listdir(run))) == before
 
 
+@pytest.mark.slow
 def test_fine_tuning_logs_the_weights_and_the_warning_in_train_log(tiny_data, trained,
                                                                    tmp_path):
     _, run = trained
@@ -59,6 +61,7 @@ def test_fine_tuning_logs_the_weights_and_the_warning_in_train_log(tiny_data, tr
     assert engine.network.head.fc.weight.shape == [1024, 6]
 
 
+@pytest.mark.slow
 def test_overwrite_logs_what_it_removed(tiny_data, trained_run, tmp_path):
     copy = str(tmp_path / "copy")
     copy_run(trained_run, copy)  # a finished 1-epoch run
@@ -71,6 +74,7 @@ def test_overwrite_logs_what_it_removed(tiny_data, trained_run, tmp_path):
 
 # ------------------------------------------------------------------ resume and pruning
 
+@pytest.mark.slow
 def test_resume_with_other_epochs_warns_and_pruning_is_logged(tiny_data, tmp_path):
     out = str(tmp_path / "out")
     run = os.path.join(out, "GoogLeNet")
@@ -100,6 +104,7 @@ def test_schedule_warning_only_when_the_schedule_changed():
 
 # ------------------------------------------------------------------ the log
 
+@pytest.mark.slow
 def test_config_goes_to_its_file_with_a_pointer_and_data_paths_are_absolute(
         tiny_data, tmp_path, capfd, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -124,6 +129,7 @@ def test_config_goes_to_its_file_with_a_pointer_and_data_paths_are_absolute(
     assert stdout.startswith("Global:\n") and "transform_ops:" in stdout
 
 
+@pytest.mark.slow
 def test_a_warning_raised_while_training_is_in_train_log(tiny_data, tmp_path):
     out = str(tmp_path / "out")
     engine = Engine(load_config(DEFAULT_CONFIG, tiny_overrides(tiny_data, out, epochs=1,

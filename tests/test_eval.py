@@ -1,5 +1,6 @@
 """tools/eval.py: the main head's figures on the Eval split, per class too."""
 
+import pytest
 import json
 import os
 import re
@@ -8,6 +9,7 @@ from paddle_googlenet.cli import eval_main
 from tiny import DEFAULT_CONFIG, tiny_overrides
 
 
+@pytest.mark.slow
 def test_eval_of_a_checkpoint_matches_the_training_runs_last_eval(tiny_data, trained_run,
                                                                   tmp_path, capsys):
     out, run = str(tmp_path / "out"), trained_run

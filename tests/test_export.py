@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import paddle
+import pytest
 import yaml
 
 from paddle_googlenet.cli import export_main
@@ -30,6 +31,7 @@ def exported(tiny_data, trained_run, tmp_path, **extra):
     return weights, target
 
 
+@pytest.mark.slow
 def test_export_writes_a_main_head_model_that_matches_dygraph(tiny_data, trained_run,
                                                                tmp_path):
     weights, target = exported(tiny_data, trained_run, tmp_path)
@@ -54,6 +56,7 @@ def test_export_writes_a_main_head_model_that_matches_dygraph(tiny_data, trained
     assert main_bytes <= size < main_bytes + aux_bytes / 100
 
 
+@pytest.mark.slow
 def test_export_yaml_records_preprocessing_and_labels(tiny_data, trained_run, tmp_path):
     _, target = exported(tiny_data, trained_run, tmp_path)
     text = open(os.path.join(target, "inference.yml")).read()
@@ -65,6 +68,7 @@ def test_export_yaml_records_preprocessing_and_labels(tiny_data, trained_run, tm
     assert deploy["class_names"]["0"] == "circle" and len(deploy["class_names"]) == 6
 
 
+@pytest.mark.slow
 def test_export_without_softmax_and_over_an_old_export(tiny_data, trained_run, tmp_path):
     _, target = exported(tiny_data, trained_run, tmp_path)
     _, target = exported(tiny_data, trained_run, tmp_path, **{"Global.export_softmax": False})
@@ -92,6 +96,7 @@ def export_argv(tiny_data, tmp_path, **extra):
     return ["-c", DEFAULT_CONFIG, *sum((["-o", o] for o in options), [])]
 
 
+@pytest.mark.slow
 def test_export_at_a_size_fixed_pool_heads_cannot_take_is_the_one_line_shape_error(
         tiny_data, tmp_path, capsys):
     from paddle_googlenet.models import InputShapeError
@@ -113,6 +118,7 @@ def test_export_at_a_size_fixed_pool_heads_cannot_take_is_the_one_line_shape_err
     assert not os.path.exists(tmp_path / "inference")
 
 
+@pytest.mark.slow
 def test_export_tool_prints_only_its_result(tiny_data, tmp_path):
     """No Paddle warning about the traced program, no glog lines: the one result line."""
     script = os.path.join(ROOT, "tools", "export_model.py")

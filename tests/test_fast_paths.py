@@ -48,6 +48,7 @@ def _train_steps(network, images, labels, steps=3):
     return losses
 
 
+@pytest.mark.slow
 def test_fast_conv_bias_keeps_parameters_and_outputs():
     plain, fast = _twin_networks()
     assert [n for n, _ in plain.named_parameters()] == [n for n, _ in fast.named_parameters()]
@@ -62,6 +63,7 @@ def test_fast_conv_bias_keeps_parameters_and_outputs():
             np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
+@pytest.mark.slow
 def test_fast_conv_bias_trains_like_the_plain_path():
     plain, fast = _twin_networks()
     rng = np.random.RandomState(0)
@@ -102,6 +104,7 @@ def test_fast_conv_bias_with_a_frozen_bias():
     np.testing.assert_allclose(twin.weight.grad.numpy(), conv.weight.grad.numpy(), rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_onednn_flag_gives_the_same_numbers():
     # In Paddle 3.3.1 the flag does not reach dygraph kernels; this guards the claim
     # in docs/benchmarks.md that it is safe (and useless) to set.
@@ -138,6 +141,7 @@ def plain_losses(workers):
     return _train_losses(workers)
 
 
+@pytest.mark.slow
 def test_data_parallel_with_all_fast_paths_matches_one_process(workers, plain_losses):
     """Two processes at half the batch each: the global batch's losses are the same."""
     fast = _train_losses(workers, processes=2, mkl_avx2=True, fast_conv_bias=True,
@@ -145,6 +149,7 @@ def test_data_parallel_with_all_fast_paths_matches_one_process(workers, plain_lo
     np.testing.assert_allclose(fast, plain_losses, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_the_default_single_process_path_trains_like_the_plain_path(workers, plain_losses):
     """What tools/train.py runs on a CPU: every single-process fast path, 10 steps."""
     fast = _train_losses(workers, mkl_avx2=True, fast_conv_bias=True, keep_memory=True)
@@ -152,6 +157,7 @@ def test_the_default_single_process_path_trains_like_the_plain_path(workers, pla
     np.testing.assert_allclose(fast, plain_losses, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_keeping_freed_memory_gives_the_same_losses(workers, plain_losses):
     # Only where memory comes from changes: the numbers must be identical.
     assert _train_losses(workers, keep_memory=True) == plain_losses
@@ -177,6 +183,7 @@ print(kept, libc.mallinfo2().fordblks)  # free bytes the heap still holds
 """
 
 
+@pytest.mark.slow
 def test_keep_freed_memory_keeps_large_blocks_for_reuse():
     def run(mode):
         done = subprocess.run([sys.executable, "-c", _FREED_MEMORY_SCRIPT.format(root=ROOT), mode],
@@ -192,6 +199,7 @@ def test_keep_freed_memory_keeps_large_blocks_for_reuse():
 
 
 @pytest.mark.skipif(not mkl_avx2_applies(), reason="MKL's AVX2 switch only acts on non-Intel CPUs")
+@pytest.mark.slow
 def test_mkl_avx2_kernels_give_the_same_losses(workers, plain_losses):
     np.testing.assert_allclose(_train_losses(workers, mkl_avx2=True), plain_losses, rtol=1e-4)
 
@@ -255,6 +263,7 @@ def test_benchmark_compare_of_a_file_that_is_not_a_report_is_one_line(tmp_path):
     assert done.stderr.strip().count("\n") == 0 and "missing.json" in done.stderr
 
 
+@pytest.mark.slow
 def test_benchmark_smoke_writes_every_key(tiny_data, tmp_path):
     """The hidden --smoke mode: every section at toy sizes, the same JSON keys; run
     from outside the clone, and compared with itself."""

@@ -28,6 +28,7 @@ def test_parameter_count_and_keys_are_paddle_visions():
     assert [list(v.shape) for v in own.values()] == [list(v.shape) for v in theirs.values()]
 
 
+@pytest.mark.slow
 def test_loads_paddle_vision_weights_and_gives_its_outputs(tmp_path):
     reference, path = vision_weights(tmp_path, 10, seed=21)
     net = build_model({"name": "GoogLeNetPaddleClas", "class_num": 10})
@@ -41,6 +42,7 @@ def test_loads_paddle_vision_weights_and_gives_its_outputs(tmp_path):
     assert net.forward_features(x).shape == [2, 1024, 6, 6]
 
 
+@pytest.mark.slow
 def test_other_class_count_reinitialises_heads_when_fine_tuning(tmp_path):
     reference, path = vision_weights(tmp_path, 1000, seed=22)
     paddle.seed(23)
@@ -66,6 +68,7 @@ def _vision_5b(reference, x):
     return maps[0]
 
 
+@pytest.mark.slow
 def test_feature_extractor_and_no_aux_heads_load_the_full_file(tmp_path):
     reference, path = vision_weights(tmp_path, 5, seed=24)
     features = GoogLeNetPaddleClas(num_classes=0)
@@ -81,6 +84,7 @@ def test_feature_extractor_and_no_aux_heads_load_the_full_file(tmp_path):
     np.testing.assert_allclose(slim(x).numpy(), reference(x)[0].numpy(), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_reset_classifier_and_num_classes_0():
     paddle.seed(25)
     net = GoogLeNetPaddleClas(num_classes=1000)
@@ -98,6 +102,7 @@ def test_reset_classifier_and_num_classes_0():
     assert [o.shape for o in net(paddle.randn([1, 3, 224, 224]))] == [[1, 2]] * 3
 
 
+@pytest.mark.slow
 def test_input_checks():
     net = GoogLeNetPaddleClas(num_classes=3)
     with pytest.raises(InputShapeError, match=r"expect \[N, 3, 224, 224\].*adaptive_pool"):
@@ -110,6 +115,7 @@ def test_input_checks():
     assert adaptive(paddle.randn([1, 3, 61, 61]))[0].shape == [1, 3]
 
 
+@pytest.mark.slow
 def test_blog_weights_are_refused_as_another_network(tmp_path):
     from paddle_googlenet import GoogLeNet
 
@@ -119,6 +125,7 @@ def test_blog_weights_are_refused_as_another_network(tmp_path):
         load_weights(GoogLeNetPaddleClas(num_classes=3), path)
 
 
+@pytest.mark.slow
 def test_a_file_keyed_by_paddleclas_parameter_names_loads(tmp_path):
     """PaddleClas names every parameter (ParamAttr(name="conv1_weights")...); a file
     keyed by those names, as a static-graph save writes it, is renamed on loading."""

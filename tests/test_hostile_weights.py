@@ -56,6 +56,7 @@ def load_measured(load, *args):
 # ------------------------------------------------------------------ every attack, refused
 
 @pytest.mark.parametrize("attack", list(hp.HOSTILE))
+@pytest.mark.slow
 def test_every_attack_is_refused_naming_file_offset_and_opcode(tmp_path, attack):
     path = str(tmp_path / "evil.pdparams")
     data = hp.HOSTILE[attack]()
@@ -151,6 +152,7 @@ def tool_runs(tiny_data, tmp_path_factory):
 
 
 @pytest.mark.parametrize("case", [c for c, (_, _, attack) in TOOL_CASES.items() if attack])
+@pytest.mark.slow
 def test_tools_refuse_attacks_in_one_line_within_bounded_memory(tool_runs, case):
     code, err, rss, evil = tool_runs[case]
     assert code == 2, err[-2000:]
@@ -162,6 +164,7 @@ def test_tools_refuse_attacks_in_one_line_within_bounded_memory(tool_runs, case)
 
 # ------------------------------------------------------------------ files that are not files
 
+@pytest.mark.slow
 def test_only_regular_files_are_opened(tmp_path):
     """A FIFO would block the reader for ever and a device never end: both are refused
     by name, before any read (run in a child so that a regression cannot hang the suite)."""
@@ -401,6 +404,7 @@ def assembled(draw):
 
 @FUZZ
 @given(mutated())
+@pytest.mark.slow
 def test_fuzz_mutated_paddle_save_files(data):
     check_reader(data)
 

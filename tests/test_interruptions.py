@@ -26,6 +26,7 @@ EPOCHS = 3
 
 # ------------------------------------------------------------------ interruptions
 
+@pytest.mark.slow
 def test_non_finite_loss_is_reported_without_a_traceback(tiny_data, tmp_path, capfd):
     # A rate that overflows the weights at the first step: with 1e8 the loss could stay
     # finite at the cross-entropy's clip (102.4), depending on the tests run before.
@@ -37,6 +38,7 @@ def test_non_finite_loss_is_reported_without_a_traceback(tiny_data, tmp_path, ca
                      r"checkpoint .* was left as it was", one_error(err))
 
 
+@pytest.mark.slow
 def test_non_finite_loss_leaves_the_last_checkpoint_as_it_was(tiny_data, trained_run, tmp_path,
                                                               monkeypatch):
     out = str(tmp_path / "out")
@@ -84,6 +86,7 @@ def wait_for(log_path, pattern, process, timeout=120):
     return False
 
 
+@pytest.mark.slow
 def test_signals_save_a_checkpoint_and_print_the_resume_command(tiny_data, tmp_path,
                                                                 uninterrupted):
     """SIGTERM in epoch 1, then SIGINT in epoch 2 of the resumed run: each time the
@@ -122,6 +125,7 @@ def test_signals_save_a_checkpoint_and_print_the_resume_command(tiny_data, tmp_p
     assert not [n for n in os.listdir(run) if "_step_" in n]  # superseded, removed
 
 
+@pytest.mark.slow
 def test_signal_handlers_are_restored_after_training(tiny_data, tmp_path):
     def mine(signum, frame):
         pass
@@ -172,6 +176,7 @@ def check_latest_loads(run):
     return states
 
 
+@pytest.mark.slow
 def test_sigkill_at_any_moment_then_resume_equals_an_uninterrupted_run(tiny_data, tmp_path,
                                                                         uninterrupted):
     out = str(tmp_path / "out")

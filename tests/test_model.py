@@ -18,6 +18,7 @@ def net1000():
     return GoogLeNet(num_classes=1000)
 
 
+@pytest.mark.slow
 def test_summary_total_is_the_spec_figure(net1000, capsys):
     info = paddle.summary(net1000, input_size=(None, 3, 224, 224))
     assert info["total_params"] == 13_378_280
@@ -61,6 +62,7 @@ def test_summary_lists_layers_in_spec_order(net1000):
 
 
 @pytest.mark.parametrize("training", [True, False])
+@pytest.mark.slow
 def test_three_outputs_in_train_and_eval(training):
     net = GoogLeNet(num_classes=7)
     net.train() if training else net.eval()
@@ -69,6 +71,7 @@ def test_three_outputs_in_train_and_eval(training):
     assert [list(o.shape) for o in outs] == [[2, 7]] * 3
 
 
+@pytest.mark.slow
 def test_no_aux_logits_returns_main_head_only():
     net = GoogLeNet(num_classes=10, aux_logits=False)
     out = net(paddle.randn([2, 3, 224, 224]))
@@ -78,6 +81,7 @@ def test_no_aux_logits_returns_main_head_only():
     assert n_params(net) == n_params(full) - aux_params
 
 
+@pytest.mark.slow
 def test_dropout_rates_are_arguments():
     net = GoogLeNet(num_classes=3, dropout=0.25, aux_dropout=0.5)
     assert net.head.dropout.p == 0.25
@@ -89,6 +93,7 @@ def test_dropout_rates_are_arguments():
 
 
 @pytest.mark.parametrize("side", [96, 160, 299])
+@pytest.mark.slow
 def test_adaptive_heads_take_other_sizes(side):
     net = GoogLeNet(num_classes=5, adaptive_pool=True)
     assert n_params(net) == n_params(GoogLeNet(num_classes=5))
@@ -130,6 +135,7 @@ def test_adaptive_heads_reject_tiny_inputs():
 
 
 @pytest.mark.parametrize("num_classes", [5, 1000])
+@pytest.mark.slow
 def test_initial_loss_is_about_log_num_classes(num_classes):
     """Each head starts near ln(C); Paddle's default init gives about 3x that."""
     paddle.seed(1)
@@ -142,6 +148,7 @@ def test_initial_loss_is_about_log_num_classes(num_classes):
         assert abs(loss - math.log(num_classes)) < 0.1 * math.log(num_classes), loss
 
 
+@pytest.mark.slow
 def test_state_dict_round_trip_gives_identical_outputs(tmp_path):
     paddle.seed(2)
     net = GoogLeNet(num_classes=6)
@@ -157,6 +164,7 @@ def test_state_dict_round_trip_gives_identical_outputs(tmp_path):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
+@pytest.mark.slow
 def test_main_head_only_matches_main_output():
     net = GoogLeNet(num_classes=5)
     net.eval()
@@ -169,6 +177,7 @@ def test_main_head_only_matches_main_output():
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_mac_count():
     """1.59 G multiply-accumulates per 224x224 image; convs scale with the area."""
     macs = count_macs(GoogLeNet())
@@ -186,6 +195,7 @@ def test_forward_says_what_it_returns():
     assert "(out, out1, out2)" in doc and "num_classes=0" in doc and "aux_logits=False" in doc
 
 
+@pytest.mark.slow
 def test_every_registered_architecture_is_a_classifier_with_metadata():
     from paddle_googlenet.models import MODELS, Classifier, model_info
 
@@ -223,6 +233,7 @@ def _trunk_convs(net):
 
 
 @pytest.mark.parametrize("conv_block", ["conv_bn_relu", "callable"])
+@pytest.mark.slow
 def test_conv_block_swaps_conv_relu_for_conv_bn_relu(conv_block):
     from paddle_googlenet.models import conv_bn_relu
 
@@ -259,6 +270,7 @@ def test_conv_block_by_an_unknown_name_is_a_config_error():
 
 # -- feature extraction --------------------------------------------------------------
 
+@pytest.mark.slow
 def test_num_classes_0_builds_no_heads_and_returns_pooled_features():
     paddle.seed(8)
     full = GoogLeNet(num_classes=1000)
@@ -276,6 +288,7 @@ def test_num_classes_0_builds_no_heads_and_returns_pooled_features():
                                rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_forward_features_is_the_5b_map(net1000):
     net1000.eval()
     x = paddle.randn([2, 3, 224, 224])
@@ -293,6 +306,7 @@ def _check_classifier_init(layer, classes):
     assert np.all(layer.bias.numpy() == 0)
 
 
+@pytest.mark.slow
 def test_reset_classifier_swaps_every_head_keeping_the_rest():
     paddle.seed(9)
     net = GoogLeNet(num_classes=1000)
@@ -313,6 +327,7 @@ def test_reset_classifier_swaps_every_head_keeping_the_rest():
     assert list(net.head._sub_layers) == ["pool", "flatten", "dropout", "fc"]
 
 
+@pytest.mark.slow
 def test_reset_classifier_to_0_and_back():
     net = GoogLeNet(num_classes=10, adaptive_pool=True)
     net.reset_classifier(0)

@@ -56,6 +56,7 @@ def test_forward_returns_a_list_in_train_and_eval(training):
     assert top1 == pytest.approx(expected)
 
 
+@pytest.mark.slow
 def test_the_plain_class_keeps_returning_a_tuple_and_parameters_match():
     paddle.seed(11)
     plain = GoogLeNet(num_classes=5)
@@ -78,6 +79,7 @@ def test_without_aux_heads_the_single_tensor():
     assert isinstance(net(paddle.randn([1, 3, 224, 224])), paddle.Tensor)
 
 
+@pytest.mark.slow
 def test_export_model_traces_and_matches_eager(tmp_path):
     paddle.seed(12)
     net = PaddleClasGoogLeNet(class_num=6, adaptive_pool=True)
@@ -94,6 +96,7 @@ def test_export_model_traces_and_matches_eager(tmp_path):
     np.testing.assert_allclose(loaded(x).numpy(), eager, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_pretrained_path_loads_and_reinitialises_other_heads(tmp_path):
     paddle.seed(13)
     source = GoogLeNet(num_classes=6)

@@ -1,6 +1,7 @@
 """tools/predict.py: top-k per image, odd image modes and bad files (its agreement
 with the exported model is in test_deploy.py)."""
 
+import pytest
 import json
 import os
 
@@ -38,6 +39,7 @@ def test_predict_handles_modes_and_bad_files(tiny_data, trained_run, tmp_path, c
     assert "cut.jpg" in results["cut.jpg"]["error"]
 
 
+@pytest.mark.slow
 def test_images_given_as_arguments_replace_infer_imgs_and_each_miss_is_its_own_error(
         tiny_data, tmp_path, capsys):
     weights = random_weights(str(tmp_path / "random.pdparams"))

@@ -2,6 +2,7 @@
 compiler-cache warning, no glog INFO lines, no banner of flags Paddle set itself;
 and an interrupted launcher run says how to resume it through the launcher."""
 
+import pytest
 import os
 import re
 import shlex
@@ -26,6 +27,7 @@ def python_output(code):
     return done.stdout + done.stderr
 
 
+@pytest.mark.slow
 def test_importing_paddle_after_the_package_warns_of_no_ccache_whatever_the_filters():
     if shutil.which("ccache") is None:  # the warning Paddle gives on its own here
         assert "No ccache found" in python_output("import paddle")
@@ -52,6 +54,7 @@ def test_glog_info_lines_are_off_unless_the_user_chose_a_level():
         assert environ == chosen
 
 
+@pytest.mark.slow
 def test_launcher_run_shows_no_glog_lines_or_flags_banner(tiny_data, tmp_path):
     logs = str(tmp_path / "logs")
     overrides = tiny_overrides(tiny_data, str(tmp_path / "out"), epochs=1)

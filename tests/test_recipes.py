@@ -35,6 +35,7 @@ def trained_record(engine, out):
     return run, record
 
 
+@pytest.mark.slow
 def test_deit_style_recipe_trains(tiny_data, tmp_path):
     engine = Engine(recipe("deit_style", tiny_data, str(tmp_path)))
     # AdamW leaves biases (one-dimensional) undecayed, as one_dim_param_no_weight_decay says.
@@ -50,6 +51,7 @@ def test_deit_style_recipe_trains(tiny_data, tmp_path):
     trained_record(engine, str(tmp_path))
 
 
+@pytest.mark.slow
 def test_resnet_style_recipe_trains_with_ema_and_accumulation(tiny_data, tmp_path):
     engine = Engine(recipe("resnet_style", tiny_data, str(tmp_path)))
     run, record = trained_record(engine, str(tmp_path))
@@ -60,6 +62,7 @@ def test_resnet_style_recipe_trains_with_ema_and_accumulation(tiny_data, tmp_pat
     assert "update_freq" in log and "EMA" in log
 
 
+@pytest.mark.slow
 def test_mobilevit_style_recipe_trains_at_several_scales(tiny_data, tmp_path):
     engine = Engine(recipe("mobilevit_style", tiny_data, str(tmp_path)))
     assert engine.train_loader.batch_sampler.image_sizes == [(64, 64), (96, 96)]

@@ -104,6 +104,7 @@ CLI_CASES = {
 
 
 @pytest.mark.parametrize("case", list(CLI_CASES))
+@pytest.mark.slow
 def test_tools_refuse_a_crafted_file_with_one_line_and_exit_2(tiny_data, tmp_path, case):
     tool, kind, where = CLI_CASES[case]
     marker, out = str(tmp_path / "ran"), str(tmp_path / "out")
@@ -186,6 +187,7 @@ def trained_checkpoint(tmp_path_factory):
             "states": states}
 
 
+@pytest.mark.slow
 def test_the_checkpoint_files_load_as_paddle_load_reads_them(trained_checkpoint):
     path = trained_checkpoint["path"]
     for name in ("model.pdparams", "model.pdopt"):
@@ -259,6 +261,7 @@ def outputs_of(weights: str) -> np.ndarray:
     return network(paddle.rand([2, 3, 64, 64]))[0].numpy()
 
 
+@pytest.mark.slow
 def test_safetensors_round_trip_through_the_convert_tool_keeps_outputs(tmp_path):
     paddle.seed(5)
     original = str(tmp_path / "model.pdparams")

@@ -166,6 +166,7 @@ def test_multi_scale_dataset_reads_each_batch_at_its_size(tiny_data):
         build_dataloader(cfg)
 
 
+@pytest.mark.slow
 def test_a_scale_the_network_cannot_take_is_its_shape_error(tiny_data):
     loader = build_dataloader(multi_scale_cfg(tiny_data, [64]), seed=0)
     images, _ = next(iter(loader))
@@ -174,6 +175,7 @@ def test_a_scale_the_network_cannot_take_is_its_shape_error(tiny_data):
         network(images)
 
 
+@pytest.mark.slow
 def test_startup_check_tries_every_scale_the_sampler_can_ask_for(tiny_data):
     from types import SimpleNamespace
 

@@ -1,5 +1,6 @@
 """Command-line tools as a user runs them, and the docs that tell how."""
 
+import pytest
 import os
 import re
 import subprocess
@@ -13,6 +14,7 @@ def run_tool(*args, timeout=300):
                           timeout=timeout)
 
 
+@pytest.mark.slow
 def test_summary_expect_passes_for_the_spec_count():
     proc = run_tool("tools/summary.py", "--expect", "13378280")
     assert proc.returncode == 0, proc.stderr
@@ -25,12 +27,14 @@ def test_summary_expect_passes_for_the_spec_count():
     assert list(table) == sorted(table)
 
 
+@pytest.mark.slow
 def test_summary_expect_fails_for_another_count():
     proc = run_tool("tools/summary.py", "--expect", "11535736")
     assert proc.returncode == 1
     assert "expected 11,535,736 parameters" in proc.stderr
 
 
+@pytest.mark.slow
 def test_summary_of_a_config_at_another_size(tmp_path):
     config = tmp_path / "c.yaml"
     config.write_text("Global: {epochs: 1, image_shape: [3, 96, 96]}\n"
@@ -42,6 +46,7 @@ def test_summary_of_a_config_at_another_size(tmp_path):
     assert "Total params: 10,334,030" in proc.stdout
 
 
+@pytest.mark.slow
 def test_summary_input_the_heads_cannot_take_is_a_clear_error():
     proc = run_tool("tools/summary.py", "--input-size", "100")
     assert proc.returncode == 2
@@ -72,6 +77,7 @@ def console_scripts():
     return dict(re.findall(r'"([\w-]+)=([\w.]+:\w+)"', block))
 
 
+@pytest.mark.slow
 def test_every_tool_is_an_installed_command_with_help():
     scripts = console_scripts()
     tools = {name[:-3] for name in os.listdir(os.path.join(ROOT, "tools")) if name.endswith(".py")}

@@ -31,6 +31,7 @@ def argv(tiny_data, out, weights, **extra):
 
 @pytest.mark.parametrize("main", [eval_main, predict_main, export_main],
                          ids=["eval", "predict", "export"])
+@pytest.mark.slow
 def test_weights_of_another_class_count_are_refused(main, tiny_data, six_class_weights,
                                                     tmp_path, capsys):
     out = str(tmp_path / "out")
@@ -45,6 +46,7 @@ def test_weights_of_another_class_count_are_refused(main, tiny_data, six_class_w
     assert not os.path.exists(out)  # no run directory, no export, nothing half-written
 
 
+@pytest.mark.slow
 def test_training_still_fine_tunes_from_another_class_count(tiny_data, tmp_path):
     """The same mismatch when training is fine-tuning: heads re-initialised, a warning."""
     from paddle_googlenet.config import load_config

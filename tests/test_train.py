@@ -21,6 +21,7 @@ def tiny_config(data, out, epochs=2, **extra):
     return load_config(DEFAULT_CONFIG, tiny_overrides(data, out, epochs, **extra))
 
 
+@pytest.mark.slow
 def test_train_tool_writes_every_output(tiny_data, tmp_path):
     out = str(tmp_path / "out")
     proc = subprocess.run(
@@ -50,6 +51,7 @@ def test_train_tool_writes_every_output(tiny_data, tmp_path):
     assert "transform_ops" not in proc.stdout
 
 
+@pytest.mark.slow
 def test_same_seed_same_loss_curve(tiny_data, tmp_path):
     curves = []
     for name in ("a", "b"):
@@ -60,6 +62,7 @@ def test_same_seed_same_loss_curve(tiny_data, tmp_path):
     assert curves[0] == curves[1]
 
 
+@pytest.mark.slow
 def test_resume_equals_uninterrupted_run(tiny_data, tmp_path):
     straight = str(tmp_path / "straight")
     Engine(tiny_config(tiny_data, straight, epochs=2)).train()
@@ -91,6 +94,7 @@ def test_resume_restores_optimizer_and_epoch(tiny_data, trained_run, tmp_path):
     assert moments and any(float(paddle.abs(v).sum()) > 0 for v in moments)
 
 
+@pytest.mark.slow
 def test_new_run_refuses_to_overwrite_checkpoints(tiny_data, trained_run, tmp_path):
     out = str(tmp_path / "run")
     copy_run(trained_run, out)  # a finished 1-epoch run
@@ -99,6 +103,7 @@ def test_new_run_refuses_to_overwrite_checkpoints(tiny_data, trained_run, tmp_pa
     Engine(tiny_config(tiny_data, out, epochs=1, **{"Global.overwrite": True})).train()
 
 
+@pytest.mark.slow
 def test_finetune_with_another_class_count(tiny_data, trained_run_10_classes, tmp_path):
     weights = os.path.join(trained_run_10_classes, "latest")
     cfg = tiny_config(tiny_data, str(tmp_path / "tuned"), epochs=1,
@@ -118,6 +123,7 @@ def test_labels_beyond_class_count_are_caught_before_training(tiny_data, tmp_pat
     assert not os.path.exists(tmp_path / "x")
 
 
+@pytest.mark.slow
 def test_googlenet_loss_without_aux_heads_is_a_config_error(tiny_data, tmp_path):
     with pytest.raises(ConfigError, match="GoogLeNetLoss needs the aux heads"):
         Engine(tiny_config(tiny_data, str(tmp_path / "x"), **{"Arch.aux_logits": False}))
@@ -140,6 +146,7 @@ def test_visualdl_without_the_package_is_a_clear_error(tiny_data, tmp_path, monk
         Engine(tiny_config(tiny_data, str(tmp_path / "v"), **{"Global.use_visualdl": True}))
 
 
+@pytest.mark.slow
 def test_paddleclas_googlenet_yaml_trains_unmodified(tiny_data, tmp_path):
     config = os.path.join(ROOT, "tests", "data", "paddleclas_GoogLeNet.yaml")
     out = str(tmp_path / "out")
@@ -158,6 +165,7 @@ def test_paddleclas_googlenet_yaml_trains_unmodified(tiny_data, tmp_path):
     assert paddle.load(os.path.join(run, "latest", "model.pdparams"))["head.fc.weight"].shape == [1024, 1000]
 
 
+@pytest.mark.slow
 def test_two_cpu_processes_through_paddles_launcher(tiny_data, tmp_path):
     """Data-parallel on CPU (gloo): each rank reads half the data, rank 0 writes."""
     out = str(tmp_path / "out")
@@ -192,6 +200,7 @@ def _step_losses(run_dir):
     return [float(x) for x in re.findall(r"\[Iter \d+/\d+\] lr: \S+ loss: (\S+)", log)]
 
 
+@pytest.mark.slow
 def test_to_static_trains_as_dygraph_does(tiny_data, tmp_path):
     from paddle.jit.dy2static.program_translator import StaticFunction
     losses, evals = {}, {}
@@ -213,6 +222,7 @@ def test_to_static_trains_as_dygraph_does(tiny_data, tmp_path):
     assert "Global.to_static: the network runs through paddle.jit.to_static" in log
 
 
+@pytest.mark.slow
 def test_paddleclas_global_keys_are_accepted_or_refused_by_name(tiny_data, tmp_path):
     out = str(tmp_path / "run")
     Engine(tiny_config(tiny_data, out, epochs=1, **{
