@@ -10,8 +10,8 @@ import yaml
 from PIL import Image
 
 from paddle_googlenet.data import TRANSFORMS, build_transforms
-from paddle_googlenet.data.augment import (PCALighting, TimmAutoAugment, _RAND_INCREASING_OPS,
-                                           _RAND_OPS)
+from paddle_googlenet.data.augment import PCALighting, TimmAutoAugment
+from paddle_googlenet.data.augment.timm import _RAND_INCREASING_OPS, _RAND_OPS
 from paddle_googlenet.data.erasing import Cutout, GridMask, HideAndSeek, RandomErasing
 from paddle_googlenet.errors import ConfigError, DataError
 

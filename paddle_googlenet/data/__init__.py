@@ -21,12 +21,12 @@ from .loader import SAMPLERS, EpochDataLoader, build_dataloader
 from .batch_ops import (BATCH_TRANSFORMS, CutmixOperator, MixupOperator, OpSampler,
                         build_batch_transforms)
 from .samplers import MultiScaleDataset, MultiScaleSampler, RASampler
-from .transforms import (TRANSFORMS, Compose, CropImage, DecodeImage, ImageDecodeError,
-                         NormalizeImage, RandCropImage, RandFlipImage, ResizeImage, ToCHWImage,
-                         build_transforms)
+from .transforms import (TRANSFORMS, Compose, CropImage, CropImageAtRatio, DecodeImage,
+                         ImageDecodeError, NormalizeImage, RandCropImage, RandFlipImage,
+                         ResizeImage, ToCHWImage, build_transforms)
 # Imported for their registration in TRANSFORMS.
-from .augment import (AutoAugment, ColorJitter, CropImageAtRatio, PCALighting, RandAugment,
-                      RandAugmentV2, RandAugmentV3, TimmAutoAugment)
+from .augment import (AutoAugment, ColorJitter, PCALighting, RandAugment, RandAugmentV2,
+                      RandAugmentV3, TimmAutoAugment)
 from .erasing import Cutout, GridMask, HideAndSeek, RandomErasing
 
 __all__ = ["ImageNetDataset", "ImageFolderDataset", "DATASETS", "IMAGE_EXTENSIONS",

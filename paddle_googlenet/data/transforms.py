@@ -35,8 +35,8 @@ from .. import pixels
 from ..errors import ConfigError, ImageDecodeError
 from ..pixels import (DETERMINISTIC_OPS, HWC, Compose, CropImage, DecodeImage,
                       NormalizeImage, ResizeImage, ToCHWImage, parse_number)
-from ..registry import Registry
-from ..validators import op_entries, require_hwc, value_range
+from ..registry import Registry, closest
+from ..validators import count, op_entries, require_hwc, value_range
 
 __all__ = ["DecodeImage", "ResizeImage", "CropImage", "RandCropImage", "RandFlipImage",
            "NormalizeImage", "ToCHWImage", "Compose", "TRANSFORMS", "build_transforms",
@@ -179,3 +179,33 @@ def build_transforms(op_list: Sequence[Mapping[str, Any]],
     ops = [TRANSFORMS.build(name, args, f"{at}.{name}")
            for at, name, args in op_entries(op_list, where)]
     return Compose(ops, where=where)
+
+
+@TRANSFORMS.register
+class CropImageAtRatio:
+    """Centre square crop of ``size / (size + pad)`` of the shorter side, resized to
+    ``size`` x ``size`` (PaddleClas's evaluation crop for some high-resolution models).
+
+    Args:
+        size: output side.
+        pad: margin that the crop ratio leaves out: ratio = size / (size + pad).
+        interpolation: as for ResizeImage (default 'bilinear'). PaddleClas resizes with
+            cv2 here; PIL's filters antialias when shrinking, so pixels differ slightly.
+    """
+
+    input_layout = output_layout = HWC
+
+    def __init__(self, size: int, pad: int, interpolation: str = "bilinear"):
+        self.size = count(size, "size")
+        self.ratio = self.size / (self.size + count(pad, "pad", 0))
+        if not isinstance(interpolation, str) or interpolation.lower() not in pixels.RESAMPLE:
+            raise ConfigError(f"interpolation must be one of {sorted(pixels.RESAMPLE)}"
+                              f"{closest(interpolation, pixels.RESAMPLE)}, got {interpolation!r}")
+        self.resample = pixels.RESAMPLE[interpolation.lower()]
+
+    def __call__(self, img: np.ndarray) -> np.ndarray:
+        height, width = require_hwc(img, "CropImageAtRatio").shape[:2]
+        side = max(1, int(self.ratio * min(height, width)))
+        top, left = (height - side) // 2, (width - side) // 2
+        return pixels.resize(img[top:top + side, left:left + side], self.size, self.size,
+                             self.resample)
