@@ -162,7 +162,7 @@ def test_loader_checks_batch_ops_placement_and_class_count(tiny_data):
     cfg = mix_loader_cfg(tiny_data)
     with pytest.raises(ConfigError, match=r"^DataLoader\.Eval\.dataset\.batch_transform_ops: "
                                           r"only the training data"):
-        build_dataloader(cfg, num_classes=6, where="DataLoader.Eval")
+        build_dataloader(cfg, num_classes=6, where="DataLoader.Eval", training=False)
     with pytest.raises(ConfigError, match=r"batch_transform_ops: .*number of classes "
                                           r"\(Arch\.class_num\)"):
         build_dataloader(cfg)

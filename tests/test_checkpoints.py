@@ -94,7 +94,7 @@ def test_resume_from_an_older_checkpoint_keeps_the_better_best_model(tiny_data, 
     out = str(tmp_path / "out")
     run = os.path.join(out, "GoogLeNet")
     engine = Engine(load_config(DEFAULT_CONFIG, tiny_overrides(tiny_data, out, epochs=3)))
-    older = checkpoint.save_checkpoint(run, 1, engine.network, engine.optimizer,
+    older, _ = checkpoint.save_checkpoint(run, 1, engine.network, engine.optimizer,
                                        {"rng": rng_state(), "best_top1": 0.2})
     checkpoint.save_best(run, 2, engine.network.state_dict(), {"best_top1": 0.7})
     resumed = Engine(load_config(DEFAULT_CONFIG, tiny_overrides(

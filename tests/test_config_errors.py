@@ -98,7 +98,7 @@ def test_paths_and_sizes_fail_before_anything_is_written(tiny_data, tmp_path, ca
 def test_checkpoint_of_another_network_names_parameter_and_shapes(tiny_data, tmp_path, capfd):
     ten_classes = GoogLeNet(num_classes=10, adaptive_pool=True)
     optimizer = paddle.optimizer.Adam(parameters=ten_classes.parameters())
-    saved = checkpoint.save_checkpoint(str(tmp_path), 1, ten_classes, optimizer,
+    saved, _ = checkpoint.save_checkpoint(str(tmp_path), 1, ten_classes, optimizer,
                                        {"rng": rng_state()})
     run = os.path.join(str(tmp_path / "six"), "GoogLeNet")
     code, err = train_cli(capfd, tiny_overrides(tiny_data, str(tmp_path / "six"),

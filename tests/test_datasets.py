@@ -387,7 +387,7 @@ def test_loader_config_errors(image_list, change, message):
 def test_loader_dataset_errors_are_located(image_list, tmp_path):
     cfg = loader_cfg(tmp_path / "nowhere", image_list[1])
     with pytest.raises(DataError, match=r"DataLoader.Eval.dataset: image_root .*nowhere does not exist"):
-        build_dataloader(cfg, where="DataLoader.Eval")
+        build_dataloader(cfg, where="DataLoader.Eval", training=False)
 
 
 def test_loader_bad_seed(image_list):

@@ -46,7 +46,7 @@ def test_only_evaluation_data_is_split_without_repeats(tiny_data, monkeypatch):
     section = {"dataset": {"name": "ImageNetDataset", "image_root": tiny_data,
                            "cls_label_path": os.path.join(tiny_data, "val_list.txt")},
                "sampler": {"name": "DistributedBatchSampler", "batch_size": 4}}
-    evaluation = build_dataloader(section, where="DataLoader.Eval").batch_sampler
+    evaluation = build_dataloader(section, where="DataLoader.Eval", training=False).batch_sampler
     training = build_dataloader(section, where="DataLoader.Train").batch_sampler
     assert isinstance(evaluation, EvalShardBatchSampler)
     assert [len(b) for b in evaluation] == [1]  # 6 images: ranks 0 and 1 hold 2, 2 and 3 one

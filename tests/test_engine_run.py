@@ -198,3 +198,26 @@ def test_a_signal_repeated_within_the_window_is_one_request_a_later_one_stops_at
         clock[0] += signals.REPEAT_WINDOW
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal_module.SIGINT)
+
+
+def test_callbacks_run_in_the_order_the_trainer_documents(tiny_data, tmp_path):
+    """training_callbacks builds the list its docstring numbers, every optional one
+    included (EMA, gradient accumulation, an extra callback)."""
+    import paddle
+
+    from paddle_googlenet.engine.state import RunState
+
+    class Extra(paddle.callbacks.Callback):
+        pass
+
+    engine = Engine(load_config(DEFAULT_CONFIG, tiny_overrides(
+        tiny_data, str(tmp_path), epochs=1,
+        **{"EMA.decay": 0.9, "Global.update_freq": 2})))
+    engine.extra_callbacks = [Extra()]
+    names = [type(c).__name__ for c in engine.training_callbacks(RunState(1, 3))]
+    assert names == ["EpochProgress", "NonFiniteLossGuard", "MovingAverage", "TrainLog",
+                     "Evaluation", "MetricsLog", "BestModel", "Checkpoints", "StopOnSignal",
+                     "Extra", "StepLROnUpdates"]
+    # the first name of each numbered item of the docstring
+    documented = re.findall(r"^\s*\d+\. .*?``(\w+)``", Engine.training_callbacks.__doc__, re.M)
+    assert documented == [n for n in names if n != "Extra"]

@@ -253,7 +253,7 @@ def saved_checkpoint(tmp_path):
     optimizer = paddle.optimizer.Momentum(schedule, parameters=network.parameters())
     network(paddle.ones([1, 3])).sum().backward()
     optimizer.step()
-    path = checkpoint.save_checkpoint(str(tmp_path), 1, network, optimizer, good_states())
+    path, _ = checkpoint.save_checkpoint(str(tmp_path), 1, network, optimizer, good_states())
     return path, network, optimizer
 
 

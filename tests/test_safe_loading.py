@@ -181,7 +181,7 @@ def trained_checkpoint(tmp_path_factory):
     run = str(tmp_path_factory.mktemp("run"))
     states = {"best_top1": 0.25, "rng": rng_state(), "steps_per_epoch": 2,
               "progress": {"losses": [(1.5, 2)], "metrics": [{"topk": (1, 5), "count": 2}]}}
-    path = checkpoint.save_checkpoint(run, 1, network, optimizer, states)
+    path, _ = checkpoint.save_checkpoint(run, 1, network, optimizer, states)
     checkpoint.save_best(run, 1, network.state_dict(), states)
     return {"path": path, "run": run, "network": network, "optimizer": optimizer,
             "states": states}

@@ -16,7 +16,7 @@ import shutil
 import sys
 from typing import List, Optional
 
-from .runner import run_tool
+from .runner import print_results, run_tool
 from ..errors import ConfigError, UserError
 
 __all__ = ["run", "train_main", "eval_main", "export_main", "predict_main", "summary_main", "make_demo_data_main",
@@ -180,17 +180,6 @@ def _train(argv):
         raise
 
 
-def _class_names(config, engine):
-    """Names from Infer.PostProcess.class_id_map_file, the dataset's folders, or ids."""
-    from ..data import read_class_id_map
-
-    path = (config.get("Infer") or {}).get("PostProcess", {}).get("class_id_map_file")
-    by_id = read_class_id_map(path) if path and os.path.isfile(path) else {}
-    folders = getattr(engine.eval_loader.dataset, "class_names", None) or []
-    return [by_id.get(i) or (folders[i] if i < len(folders) else str(i))
-            for i in range(engine.num_classes)]
-
-
 def _eval(argv):
     from ..engine import Engine
     from ..engine.report import plot_confusion
@@ -201,23 +190,20 @@ def _eval(argv):
         lambda parser: parser.add_argument(
             "--confusion-matrix", metavar="PNG",
             help="also write the confusion matrix, labelled with class names"))
-    engine = Engine(config, mode="eval")
-    result = engine.evaluate()
-    names = _class_names(config, engine)
+    report = Engine(config, mode="eval").evaluation_report()
+    figures = report.figures
     print(f"weights: {config['Global']['pretrained_model']}")
-    print(f"images: {result['images']}  loss: {result['loss']:.5f}  "
-          + "  ".join(f"{k}: {v:.5f}" for k, v in result.items()
+    print(f"images: {figures['images']}  loss: {figures['loss']:.5f}  "
+          + "  ".join(f"{k}: {v:.5f}" for k, v in figures.items()
                       if k not in ("images", "loss")))
-    width = max(len(n) for n in names)
+    width = max(len(n) for n in report.class_names)
     print(f"{'class':<{width + 6}} {'images':>7} {'accuracy':>9}")
-    matrix = engine.confusion.result
-    totals = matrix.sum(axis=1)
-    for i, (name, acc) in enumerate(zip(names, engine.confusion.per_class_accuracy(matrix))):
-        shown = f"{acc:.4f}" if acc is not None else "-"
-        print(f"{i:>4}  {name:<{width}} {int(totals[i]):>7} {shown:>9}")
+    for i, (name, images, accuracy) in enumerate(report.per_class()):
+        shown = f"{accuracy:.4f}" if accuracy is not None else "-"
+        print(f"{i:>4}  {name:<{width}} {images:>7} {shown:>9}")
     # Every process of a launch holds the same totals; one writes the picture.
     if args.confusion_matrix and is_main_process():
-        plot_confusion(matrix, names, args.confusion_matrix)
+        plot_confusion(report.confusion, report.class_names, args.confusion_matrix)
         print(f"confusion matrix: {args.confusion_matrix}")
 
 
@@ -270,14 +256,8 @@ def _predict(argv):
         paths = expand_images(args.images, where="IMAGE arguments")
     else:
         paths = expand_images(config["Infer"]["infer_imgs"])
-    failed = 0
-    for result in predictor.predict(paths):
-        failed += "error" in result
-        print(format_result(result, args.json), flush=True)
-    if failed:
-        print(f"{failed} of {len(paths)} images could not be predicted", file=sys.stderr)
-        return 1
-    return 0
+    return print_results(predictor.predict(paths), lambda r: format_result(r, args.json),
+                         len(paths), "predicted")
 
 
 def _summary(argv):

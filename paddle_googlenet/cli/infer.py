@@ -5,14 +5,13 @@ ONNX Runtime), so it runs where Paddle is not installed.
 """
 
 import argparse
-import sys
 from typing import List, Optional
 
 from ..deploy.infer import BACKENDS, DEFAULT_BACKEND, ImageClassifier, format_result
 from ..deploy.precisions import PRECISIONS
 from ..errors import DeployError
 from ..pixels import expand_images
-from .runner import run_tool
+from .runner import print_results, run_tool
 
 __all__ = ["main"]
 
@@ -75,14 +74,8 @@ def _infer(argv: List[str]) -> int:
     paths = expand_images(args.images + args.image, where="the image arguments")
     classifier = ImageClassifier(args.model_dir, args.backend, args.topk,
                                  threads=args.threads, **options)
-    failed = 0
-    for result in classifier.classify(paths, args.batch_size):
-        failed += "error" in result
-        print(format_result(result, args.json), flush=True)
-    if failed:
-        print(f"{failed} of {len(paths)} images could not be classified", file=sys.stderr)
-        return 1
-    return 0
+    return print_results(classifier.classify(paths, args.batch_size),
+                         lambda r: format_result(r, args.json), len(paths), "classified")
 
 
 def main(argv: Optional[List[str]] = None) -> int:

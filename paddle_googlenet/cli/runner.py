@@ -17,11 +17,11 @@ its results. A user's own ``GLOG_minloglevel`` or ``GLOG_v`` is kept.
 import os
 import sys
 import traceback
-from typing import Callable, List, Optional
+from typing import Callable, Iterable, List, Optional
 
 from ..errors import PADDLE_MISSING, UserError, shown
 
-__all__ = ["run_tool", "quiet_native_logs"]
+__all__ = ["run_tool", "quiet_native_logs", "print_results"]
 
 # glog severities: 0 INFO (VLOG(n) lines too), 1 WARNING, 2 ERROR, 3 FATAL
 GLOG_QUIET_LEVEL = "1"
@@ -68,3 +68,18 @@ def run_tool(main: Callable[[List[str]], Optional[int]], argv: Optional[List[str
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def print_results(results: Iterable[dict], show: Callable[[dict], str], count: int,
+                  what: str) -> int:
+    """Print ``show(result)`` for each of ``results`` as it comes (one line per image);
+    return 0 when every image was ``what`` (classified, predicted), else 1 with how many
+    were not on stderr."""
+    failed = 0
+    for result in results:
+        failed += "error" in result
+        print(show(result), flush=True)
+    if failed:
+        print(f"{failed} of {count} images could not be {what}", file=sys.stderr)
+        return 1
+    return 0

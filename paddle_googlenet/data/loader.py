@@ -215,7 +215,8 @@ def _build_dataset(cfg: Mapping, where: str, num_classes: Optional[int], trainin
 def build_dataloader(loader_cfg: Mapping[str, Any], seed: Optional[int] = None,
                      distributed: Optional[bool] = None,
                      where: str = "DataLoader.Train",
-                     num_classes: Optional[int] = None) -> EpochDataLoader:
+                     num_classes: Optional[int] = None,
+                     training: bool = True) -> EpochDataLoader:
     """Build the dataset, batch sampler and DataLoader of one config section.
 
     Args:
@@ -230,13 +231,14 @@ def build_dataloader(loader_cfg: Mapping[str, Any], seed: Optional[int] = None,
             ``paddle.distributed`` when True or None (with one process it has one
             shard: the whole dataset); False keeps the whole dataset in this process.
             BatchSampler never shards.
-        where: config path of the section, used in error messages. Only a section
-            ending in ``Train`` may list ``dataset.batch_transform_ops``; any other
-            section holds evaluation data, where DistributedBatchSampler becomes an
-            EvalShardBatchSampler (each image in one shard, none repeated) and other
-            samplers give every process the whole set.
+        where: config path of the section, used in error messages.
         num_classes: the number of classes (``Arch.class_num``); batch operators
             need it for the width of their soft targets.
+        training: the section is training data. Only training data may list
+            ``dataset.batch_transform_ops``; for evaluation data (False)
+            DistributedBatchSampler becomes an EvalShardBatchSampler (each image in
+            one shard, none repeated) and other samplers give every process the
+            whole set.
 
     Returns an ``EpochDataLoader`` (a ``paddle.io.DataLoader``); its
     ``batch_sampler`` is the sampler built here. Batches are ``[images, labels]``:
@@ -278,7 +280,6 @@ def build_dataloader(loader_cfg: Mapping[str, Any], seed: Optional[int] = None,
     use_shared_memory = workers_cfg.get("use_shared_memory", True)
     check_value(use_shared_memory, bool, f"{loader_at}.use_shared_memory")
 
-    training = where.endswith("Train")
     dataset, batch_transform = _build_dataset(_section(loader_cfg, "dataset", where), dataset_at,
                                               num_classes, training=training)
 

@@ -1,30 +1,17 @@
 """``paddle.Model`` callbacks that turn a ``fit`` into a PaddleClas-style run.
 
 Each has one job and is handed what it needs; they share a ``RunState``. hapi calls
-them in list order at every event, and the order is part of their meaning (the
-engine's ``training_callbacks`` lists them):
-
-    EpochProgress      position, running loss and timing; resumes mid-epoch
-    MovingAverage      moves the EMA weights after each optimizer step
-    NonFiniteLossGuard stops at a NaN/inf loss before it is logged or saved
-    TrainLog           step and epoch lines of the log
-    Evaluation         evaluates when due, tracks the best top-1
-    MetricsLog         the epoch's metrics.jsonl line and the plot
-    BestModel          saves the parameters of a new best evaluation
-    Checkpoints        the epoch's checkpoint; a mid-epoch one on request
-    StopOnSignal       stops between two optimizer steps after a signal, checkpoint saved
-
-The metrics line goes before the checkpoint: a resume drops lines after its
-checkpoint's epoch, so a crash between the two never loses an epoch's line. Another
-per-step or per-epoch behaviour (weight averaging, gradient accumulation) is one more
-callback, given what it needs and placed in that list. With ``Global.update_freq``
-above 1, "a step" in a checkpoint means a batch, and a stop waits for the end of an
-accumulation group so that no partly accumulated gradient is lost.
+them in list order at every event, and the order is part of their meaning: it is
+stated, with why, in one place, ``Engine.training_callbacks`` (engine/trainer.py),
+which builds the list. Another per-step or per-epoch behaviour (weight averaging,
+gradient accumulation) is one more callback, given what it needs and placed there.
+With ``Global.update_freq`` above 1, "a step" in a checkpoint means a batch, and a
+stop waits for the end of an accumulation group so that no partly accumulated
+gradient is lost.
 """
 
 
 import os
-import re
 import time
 from typing import Callable
 
@@ -87,9 +74,7 @@ class EpochProgress(paddle.callbacks.Callback):
             s.losses, s.seen = list(progress["losses"]), progress["seen"]
             s.seconds_before = progress["seconds"]
             for metric, saved in zip(self.metrics, progress["metrics"]):
-                own = vars(metric)  # only the metric's own fields, as they were typed
-                own.update({k: v for k, v in saved.items()
-                            if k in own and type(v) is type(own[k])})
+                metric.set_state_dict(saved)
         self.set_data_epoch(s.epoch, skip_batches=s.steps_before)
         s.started = time.time()
 
@@ -187,7 +172,6 @@ class Evaluation(paddle.callbacks.Callback):
         result = self.evaluate()
         for key, value in result.items():
             s.record[f"eval_{key}"] = value
-        s.last_eval = result
         self.log.info(f"[Eval][Epoch {s.epoch}][Avg] "
                       + " ".join(f"{k}: {v:.5f}" for k, v in result.items()
                                  if isinstance(v, float)))
@@ -267,21 +251,15 @@ class Checkpoints(paddle.callbacks.Callback):
         elif step:
             states["progress"] = {"step": step, "losses": s.losses, "seen": s.seen,
                                   "seconds": s.seconds(),
-                                  "metrics": [dict(vars(m)) for m in self.metrics]}
+                                  "metrics": [m.state_dict() for m in self.metrics]}
         if not is_main_process():
             return os.path.join(self.run_dir, checkpoint.checkpoint_name(done, step))
         return self._save(done, step, states)
 
-    def _epoch_checkpoints(self) -> set:
-        return {name for name in os.listdir(self.run_dir) if re.fullmatch(r"epoch_\d+", name)}
-
     def _save(self, epoch: int, step: int, states: dict) -> str:
-        before = self._epoch_checkpoints()
-        path = checkpoint.save_checkpoint(
+        path, pruned = checkpoint.save_checkpoint(
             self.run_dir, epoch, self.network, self.optimizer, states, keep=self.keep,
             step=step, ema_state=self.average.state_dict() if self.average else None)
-        pruned = sorted(before - self._epoch_checkpoints(),
-                        key=lambda name: int(name.split("_")[1]))
         if pruned:
             self.log.info(f"removed older checkpoint(s) {', '.join(pruned)}: "
                           f"Global.keep_checkpoints keeps the newest {self.keep}")

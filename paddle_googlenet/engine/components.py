@@ -101,7 +101,8 @@ def build_components(config: dict, mode: str, device: str, speed_up=None,
     train_loader = (build_dataloader(loaders["Train"], seed=g["seed"], where="DataLoader.Train",
                                      num_classes=network.num_classes)
                     if mode == "train" else None)
-    eval_loader = (build_dataloader(loaders["Eval"], seed=g["seed"], where="DataLoader.Eval")
+    eval_loader = (build_dataloader(loaders["Eval"], seed=g["seed"], where="DataLoader.Eval",
+                                   training=False)
                    if "Eval" in loaders else None)
 
     split = "Train" if mode == "train" else "Eval"

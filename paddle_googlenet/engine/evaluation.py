@@ -9,12 +9,36 @@ sums (loss times batch size, image count, the metrics' hits and counts) are adde
 over the ranks once, at the end, so the result is the one a single process gets.
 """
 
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
 import numpy as np
 import paddle
 
-from ..metrics import sum_across_ranks
+from ..metrics import ConfusionMatrix, sum_across_ranks
 
-__all__ = ["evaluate_loader"]
+__all__ = ["evaluate_loader", "EvaluationReport"]
+
+
+@dataclass
+class EvaluationReport:
+    """What an evaluation of the Eval split found, for a tool to show.
+
+    ``figures``: ``evaluate_loader``'s result (loss, each metric, image count);
+    ``class_names``: one per class id; ``confusion``: counts of (true class,
+    predicted class), ``[num_classes, num_classes]``.
+    """
+
+    figures: dict
+    class_names: List[str]
+    confusion: np.ndarray
+
+    def per_class(self) -> List[Tuple[str, int, Optional[float]]]:
+        """``(name, images, accuracy)`` of each class; accuracy None without images."""
+        totals = self.confusion.sum(axis=1)
+        accuracies = ConfusionMatrix.per_class_accuracy(self.confusion)
+        return [(name, int(images), accuracy)
+                for name, images, accuracy in zip(self.class_names, totals, accuracies)]
 
 
 def _as_list(value) -> list:

@@ -31,7 +31,6 @@ class RunState:
     started: float = 0.0              # time.time() when this process began ``epoch``
     record: dict = field(default_factory=dict)   # the epoch's metrics line
     improved: bool = False            # ``record``'s eval top-1 beat ``best_top1``
-    last_eval: Optional[dict] = None
     saved: Optional[str] = None       # checkpoint written at the end of ``epoch``
     update_freq: int = 1              # batches per optimizer step (Global.update_freq)
 

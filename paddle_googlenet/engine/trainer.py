@@ -18,6 +18,7 @@ the first epoch.
 """
 
 import contextlib
+import os
 import signal
 import time
 import warnings
@@ -25,6 +26,7 @@ import warnings
 import paddle
 
 from ..config import dump_config
+from ..data import read_class_id_map
 from ..errors import ConfigError, UserError
 from .runtime import is_main_process
 from .accumulation import FirstBatches, StepLROnUpdates, scale_gradients
@@ -34,7 +36,7 @@ from .callbacks import (BestModel, Checkpoints, EpochProgress, Evaluation, Metri
                         StopOnSignal, TrainLog, TrainingStopped)
 from .components import (build_components, describe_data, describe_weights,
                          visualdl_callbacks)
-from .evaluation import evaluate_loader
+from .evaluation import EvaluationReport, evaluate_loader
 from .process import set_up_process
 from .report import log_to_file, read_metrics, setup_logger, warnings_logged
 from .rundir import RunDirectory, load_resume_point
@@ -164,8 +166,41 @@ class Engine:
         self.skipped_images(self.eval_loader, "[Eval]")
         return result
 
+    def evaluation_report(self) -> EvaluationReport:
+        """``evaluate()``'s figures with the class names (``Infer.PostProcess``'s
+        ``class_id_map_file``, else the dataset's folders, else the ids) and the
+        confusion matrix."""
+        figures = self.evaluate()
+        path = (self.config.get("Infer") or {}).get("PostProcess", {}).get("class_id_map_file")
+        by_id = read_class_id_map(path) if path and os.path.isfile(path) else {}
+        folders = getattr(self.eval_loader.dataset, "class_names", None) or []
+        names = [by_id.get(i) or (folders[i] if i < len(folders) else str(i))
+                 for i in range(self.num_classes)]
+        return EvaluationReport(figures, names, self.confusion.result.copy())
+
     def training_callbacks(self, state: RunState, progress: dict = None) -> list:
-        """The callbacks of ``fit``, in the order they must run at each event."""
+        """The callbacks of ``fit``, in the order they must run at each event (hapi
+        calls them in list order):
+
+        1. ``EpochProgress``: the position, running loss and timing the others read;
+           resumes a mid-epoch checkpoint.
+        2. ``NonFiniteLossGuard``: stops at a NaN/inf loss before anything logs or
+           saves it.
+        3. ``MovingAverage`` (with ``EMA``): moves the average after each optimizer step.
+        4. ``TrainLog``: the step and epoch lines of the log.
+        5. ``Evaluation``: evaluates when due and records whether the best top-1 was
+           beaten (``state.improved``), which ``BestModel`` reads.
+        6. ``MetricsLog`` (main process): the epoch's metrics.jsonl line and plot,
+           before the checkpoint: a resume drops lines after its checkpoint's epoch,
+           so a crash between the two never loses an epoch's line.
+        7. ``BestModel`` (main process): saves a new best.
+        8. ``Checkpoints``: the epoch's checkpoint (``state.saved``), which
+           ``StopOnSignal`` names when a stop comes at an epoch's end.
+        9. ``StopOnSignal``: stops between two optimizer steps after a signal.
+        10. the extra callbacks given to the engine, then ``StepLROnUpdates`` (with
+            ``Global.update_freq`` above 1) last, as hapi's own per-batch one would
+            be, so the step's lines show its LR.
+        """
         g = self.config["Global"]
         checkpoints = Checkpoints(state, self.logger, self.run_dir, self.network,
                                   self.optimizer, self.metrics, g["save_interval"],

@@ -27,7 +27,7 @@ def dataset_images(config: dict, split: str, limit: Optional[int] = None, seed: 
     section["loader"] = {"num_workers": 0}
     images, labels, count = [], [], 0
     for x, y in build_dataloader(section, seed=seed, distributed=False,
-                                 where=f"DataLoader.{split}"):
+                                 where=f"DataLoader.{split}", training=split == "Train"):
         images.append(np.asarray(x, dtype="float32"))
         labels.append(np.asarray(y).reshape(-1))
         count += len(images[-1])

@@ -8,6 +8,8 @@ first output against the last argument.
 Every metric keeps sums (hits and image counts, a matrix of counts), so an
 evaluation split across processes adds them up with ``sum_across_ranks()`` before
 ``accumulate``: the result is the one a single process gets from all the images.
+``state_dict()`` returns those sums as plain data and ``set_state_dict()`` restores
+them (a checkpoint taken in mid-epoch carries on with its training metrics).
 
 Top-k accuracy needs integer labels. With ``batch_transform_ops`` (Mixup, Cutmix)
 the training labels are soft targets, and, as PaddleClas does, accuracy is then
@@ -83,6 +85,19 @@ class TopkAcc(paddle.metric.Metric):
     def reset(self):
         self.hits = [0.0] * len(self.topk)
         self.count = 0
+
+    def state_dict(self) -> dict:
+        return {"hits": list(self.hits), "count": self.count}
+
+    def set_state_dict(self, state: dict):
+        """Restore ``state_dict()``'s sums; ValueError if they are not this metric's."""
+        hits, count = state.get("hits"), state.get("count")
+        if (not isinstance(hits, (list, tuple)) or len(hits) != len(self.topk)
+                or not all(isinstance(h, (int, float)) and h >= 0 for h in hits)
+                or type(count) is not int or count < 0):
+            raise ValueError(f"not the state of {type(self).__name__} with topk "
+                             f"{self.topk}: {state!r:.200}")
+        self.hits, self.count = [float(h) for h in hits], count
 
     def sum_across_ranks(self):
         """Make the hits and image count those of all the ranks together."""
@@ -167,6 +182,17 @@ class ConfusionMatrix(paddle.metric.Metric):
 
     def reset(self):
         self.matrix = np.zeros((self.num_classes, self.num_classes), dtype=np.int64)
+
+    def state_dict(self) -> dict:
+        return {"matrix": self.matrix.copy()}
+
+    def set_state_dict(self, state: dict):
+        """Restore ``state_dict()``'s counts; ValueError if they are not this metric's."""
+        matrix = state.get("matrix")
+        if (not isinstance(matrix, np.ndarray) or matrix.shape != self.matrix.shape
+                or not np.issubdtype(matrix.dtype, np.integer)):
+            raise ValueError(f"not the counts of a {self.num_classes}-class confusion matrix")
+        self.matrix = matrix.astype(np.int64)
 
     def sum_across_ranks(self):
         """Make the counts those of all the ranks together."""

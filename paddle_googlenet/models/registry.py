@@ -15,15 +15,14 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Optional, Sequence, Tuple
 
 from ..errors import ConfigError
+from ..pixels import IMAGENET_MEAN, IMAGENET_STD
 from ..registry import Registry, check_value, closest
-from .base import MainHeadOnly
 from ..weights.loading import HEAD_POLICIES, load_weights
+from .base import MainHeadOnly
 
 __all__ = ["MODELS", "ModelInfo", "model_info", "register_model", "build_model",
            "build_main_head", "IMAGENET_MEAN", "IMAGENET_STD"]
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @dataclass(frozen=True)

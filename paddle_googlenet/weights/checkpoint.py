@@ -120,19 +120,23 @@ def _remove(path: str):
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _prune(run_dir: str, pattern: str, keep: int):
+def _prune(run_dir: str, pattern: str, keep: int) -> list:
     """Remove all but the newest ``keep`` directories matching ``pattern`` (never a
-    linked one), and temporary leftovers of interrupted writes."""
+    linked one), and temporary leftovers of interrupted writes; return the names of
+    the directories removed, oldest first."""
     protected = {_linked(run_dir, LATEST), _linked(run_dir, BEST)}
     numbered = sorted((int(m.group(1)), name) for name in os.listdir(run_dir)
                       if (m := re.fullmatch(pattern, name)))
+    removed = []
     for _, name in numbered[:-keep] if keep else numbered:
         if name not in protected:
             _remove(os.path.join(run_dir, name))
+            removed.append(name)
     for name in os.listdir(run_dir):
         if (name.startswith(".") and (".tmp-" in name or ".old-" in name)
                 and name not in protected):
             _remove(os.path.join(run_dir, name))
+    return removed
 
 
 def _plain(obj):
@@ -195,9 +199,10 @@ def checkpoint_name(epoch: int, step: int = 0) -> str:
 
 
 def save_checkpoint(run_dir: str, epoch: int, network, optimizer, states: dict,
-                    keep: int = 2, step: int = 0, ema_state: dict = None) -> str:
+                    keep: int = 2, step: int = 0, ema_state: dict = None) -> tuple:
     """Write the full checkpoint after ``epoch`` epochs and ``step`` batches of the
-    next one, and point ``latest`` at it.
+    next one, and point ``latest`` at it; return its path and the names of the epoch
+    checkpoints removed to keep the newest ``keep``.
 
     The directory is ``checkpoint_name(epoch, step)``; mid-epoch checkpoints are
     removed once a newer checkpoint is written. ``states`` gets ``epoch`` and ``step``;
@@ -211,9 +216,9 @@ def save_checkpoint(run_dir: str, epoch: int, network, optimizer, states: dict,
     if ema_state is not None:
         files[EMA] = _paddle(ema_state)
     _publish(run_dir, name, files, LATEST)
-    _prune(run_dir, r"epoch_(\d+)", keep)
+    pruned = _prune(run_dir, r"epoch_(\d+)", keep)
     _prune(run_dir, r"epoch_(\d+)_step_\d+", 0)
-    return os.path.join(run_dir, name)
+    return os.path.join(run_dir, name), pruned
 
 
 def save_best(run_dir: str, epoch: int, weights: dict, states: dict) -> str:
