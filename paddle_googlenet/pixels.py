@@ -18,6 +18,7 @@ or CHW arrays) and rejects a list whose operators do not fit together when it is
 built; ``model_input`` makes what a pipeline returns the model's CHW input.
 """
 
+import contextlib
 import glob
 import io
 import math
@@ -145,6 +146,26 @@ def check_backend(backend: Optional[str]) -> None:
 
 # ------------------------------------------------------------------ pixel functions
 
+def open_image(data: bytes) -> Image.Image:
+    """The image in ``data``, opened but not decoded (PIL reads the header only), so
+    that its size is known before any pixel is; ``ImageDecodeError`` if it is none."""
+    with decode_errors():
+        return Image.open(io.BytesIO(data))
+
+
+@contextlib.contextmanager
+def decode_errors():
+    """Turn what PIL raises for damaged or unknown data into ``ImageDecodeError``."""
+    try:
+        yield
+    except UnidentifiedImageError:
+        raise ImageDecodeError("not an image file (PIL cannot identify its format)") from None
+    # PIL reports damaged data with many types (OSError, SyntaxError, EOFError,
+    # struct.error, zlib.error, DecompressionBombError...), so catch them all.
+    except Exception as err:
+        raise ImageDecodeError(f"truncated or corrupt image data ({err})") from err
+
+
 def decode_rgb(data: bytes) -> np.ndarray:
     """The bytes of an image file -> ``uint8`` RGB array of shape ``(H, W, 3)``.
 
@@ -157,15 +178,9 @@ def decode_rgb(data: bytes) -> np.ndarray:
 
     Raises ``ImageDecodeError`` for bytes that are not an image or are truncated.
     """
-    try:
-        img = Image.open(io.BytesIO(data))
+    img = open_image(data)
+    with decode_errors():
         img.load()
-    except UnidentifiedImageError:
-        raise ImageDecodeError("not an image file (PIL cannot identify its format)") from None
-    # PIL reports damaged data with many types (OSError, SyntaxError, EOFError,
-    # struct.error, zlib.error, DecompressionBombError...), so catch them all.
-    except Exception as err:
-        raise ImageDecodeError(f"truncated or corrupt image data ({err})") from err
     try:
         img = ImageOps.exif_transpose(img)
     except Exception:  # a broken EXIF block is metadata trouble, the pixels are fine
@@ -430,7 +445,7 @@ class Compose:
 
     def __init__(self, ops: Sequence[Callable], where: str = "transform_ops",
                  input_layout: str = BYTES):
-        layout = input_layout
+        layout, steps = input_layout, []
         for index, op in enumerate(ops):
             name = type(op).__name__
             needs = getattr(op, "input_layout", None)
@@ -439,12 +454,21 @@ class Compose:
                                   f"receives {LAYOUT_NAMES[layout]} here; "
                                   f"{_layout_hint(op, layout)}")
             layout = getattr(op, "output_layout", layout)
+            # An operator may do the one before's work together with its own, in less
+            # time (``fused(previous)`` returns that callable, or None).
+            fused = getattr(op, "fused", None)
+            merged = fused(steps[-1]) if fused is not None and steps else None
+            if merged is not None:
+                steps[-1] = merged
+            else:
+                steps.append(op)
         self.ops = list(ops)
+        self.steps = steps
         self.output_layout = layout
 
     def __call__(self, sample: Any) -> Any:
-        for op in self.ops:
-            sample = op(sample)
+        for step in self.steps:
+            sample = step(sample)
         return sample
 
     def __repr__(self) -> str:

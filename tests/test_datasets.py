@@ -54,7 +54,7 @@ def test_imagenet_dataset_samples_and_items(image_list):
     root, list_path = image_list
     dataset = ImageNetDataset(str(root), str(list_path), transform_ops=PIPELINE, class_num=3)
     assert len(dataset) == 10
-    assert dataset.labels == [i % 3 for i in range(10)]
+    assert dataset.labels.tolist() == [i % 3 for i in range(10)]
     assert dataset.samples[4] == (os.path.join(str(root), "images", "img_4.png"), 1)
     image, label = dataset[4]
     assert image.shape == (3, 8, 8) and image.dtype == np.float32  # HWC pipeline made CHW
@@ -80,7 +80,7 @@ def test_imagenet_dataset_delimiter_and_spaces_in_paths(tmp_path):
     write_image(str(tmp_path / "my images" / "a b.png"), 1)
     write_image(str(tmp_path / "c.png"), 2)
     comma = write_list(tmp_path, "my images/a b.png,0\n\n  \nc.png, 1\n")
-    assert ImageNetDataset(str(tmp_path), comma, delimiter=",").labels == [0, 1]
+    assert ImageNetDataset(str(tmp_path), comma, delimiter=",").labels.tolist() == [0, 1]
     spaces = write_list(tmp_path, "my images/a b.png 0\nc.png\t1\n", "spaces.txt")
     assert ImageNetDataset(str(tmp_path), spaces).samples[0][0].endswith("a b.png")
 
@@ -209,7 +209,7 @@ def test_image_folder_dataset(tmp_path):
     assert [(os.path.relpath(p, tmp_path), label) for p, label in dataset.samples] == [
         (os.path.join("cat", "c.png"), 0), ("dog/a.png", 1),
         (os.path.join("dog", "nested", "b.JPG"), 1)]
-    assert dataset.labels == [0, 1, 1]
+    assert dataset.labels.tolist() == [0, 1, 1]
     image, label = dataset[2]
     assert image.shape == (3, 8, 8) and image.dtype == np.float32 and label == 1
     assert DATASETS.names() == ["ImageFolder", "ImageFolderDataset", "ImageNetDataset",

@@ -15,7 +15,7 @@ engine modules.
 
 from .datasets import DATASETS, IMAGE_EXTENSIONS, ImageFolderDataset, ImageNetDataset
 from .demo import (DEMO_DEFAULTS, SHAPES, DemoDataset, ensure_demo_dataset, make_demo_dataset,
-                   read_manifest)
+                   photographic_jpeg, read_manifest)
 from .labels import read_class_id_map
 from .loader import SAMPLERS, EpochDataLoader, build_dataloader
 from .batch_ops import (BATCH_TRANSFORMS, CutmixOperator, MixupOperator, OpSampler,
@@ -39,4 +39,4 @@ __all__ = ["ImageNetDataset", "ImageFolderDataset", "DATASETS", "IMAGE_EXTENSION
            "ColorJitter", "PCALighting", "CropImageAtRatio", "RandomErasing", "Cutout",
            "GridMask", "HideAndSeek", "SHAPES",
            "DEMO_DEFAULTS", "DemoDataset", "make_demo_dataset", "ensure_demo_dataset",
-           "read_manifest", "read_class_id_map"]
+           "read_manifest", "read_class_id_map", "photographic_jpeg"]

@@ -27,7 +27,7 @@ further and seeds it per sample, so augmentations do not depend on ``num_workers
 """
 
 import math
-from typing import Any, List, Mapping, Optional, Sequence, Union
+from typing import Any, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -118,9 +118,9 @@ class RandCropImage:
             return math.exp(np.random.uniform(math.log(self.ratio[0]), math.log(self.ratio[1])))
         return np.random.uniform(*self.ratio)
 
-    def __call__(self, img: np.ndarray) -> np.ndarray:
-        img = require_hwc(img, "RandCropImage")
-        img_height, img_width = img.shape[:2]
+    def sample(self, img_width: int, img_height: int) -> Tuple[int, int, int, int, int]:
+        """Draw the region of an image of that size, and the filter:
+        ``(left, top, width, height, resample)``."""
         aspect = self._aspect_ratio()
         # Largest area fraction a region of this aspect ratio can have and still fit.
         fits = min(img_width / (img_height * aspect), img_height * aspect / img_width)
@@ -130,11 +130,65 @@ class RandCropImage:
         height = min(img_height, max(1, int(math.sqrt(area / aspect))))
         left = np.random.randint(0, img_width - width + 1)
         top = np.random.randint(0, img_height - height + 1)
-        region = img[top:top + height, left:left + width]
         resample = self.resample_choices[0]
         if len(self.resample_choices) > 1:
             resample = self.resample_choices[np.random.randint(len(self.resample_choices))]
+        return left, top, width, height, resample
+
+    def __call__(self, img: np.ndarray) -> np.ndarray:
+        img = require_hwc(img, "RandCropImage")
+        left, top, width, height, resample = self.sample(img.shape[1], img.shape[0])
+        region = img[top:top + height, left:left + width]
         return pixels.resize(region, self.size[0], self.size[1], resample)
+
+    def fused(self, previous) -> Optional["DecodeRandCrop"]:
+        """After a ``DecodeImage`` that gives RGB HWC: one step that decodes only what
+        the crop needs (see ``DecodeRandCrop``)."""
+        if (type(previous) is DecodeImage and previous.to_rgb
+                and not previous.channel_first):
+            return DecodeRandCrop(previous, self)
+        return None
+
+
+class DecodeRandCrop:
+    """``DecodeImage`` then ``RandCropImage``, the same regions drawn, in far less work.
+
+    The region is drawn from the image's size, which the file's header gives, before
+    any pixel is decoded. A JPEG is then decoded with DCT scaling (``Image.draft``) by
+    the largest factor of 2, 4 or 8 that keeps the region at least the output size,
+    and the region is resized straight from the decoded image (``resize(box=...)``):
+    no full-size decode, no array of the whole image, no separate crop. The random
+    draws are the same calls in the same order as ``RandCropImage``'s, so a seed
+    gives the same regions and flips either way; the pixels differ by what DCT
+    scaling and the filter's support at the region's edge change. Other formats, and
+    JPEGs with an EXIF orientation or a mode other than RGB or grey, take the two
+    operators one after the other.
+    """
+
+    input_layout, output_layout = pixels.BYTES, HWC
+
+    def __init__(self, decode: DecodeImage, crop: RandCropImage):
+        self.decode, self.crop = decode, crop
+
+    def __call__(self, data: bytes):
+        image = pixels.open_image(data)
+        if (image.format != "JPEG" or image.mode not in ("RGB", "L")
+                or image.getexif().get(_EXIF_ORIENTATION, 1) != 1):
+            return self.crop(self.decode(data))
+        width, height = image.size
+        left, top, region_w, region_h, resample = self.crop.sample(width, height)
+        out_w, out_h = self.crop.size
+        factor = next((f for f in (8, 4, 2) if region_w >= out_w * f and region_h >= out_h * f), 1)
+        with pixels.decode_errors():
+            if factor > 1:
+                image.draft("RGB", (-(-width // factor), -(-height // factor)))
+            sx, sy = image.size[0] / width, image.size[1] / height
+            image = image.convert("RGB")
+        box = (left * sx, top * sy, (left + region_w) * sx, (top + region_h) * sy)
+        return np.asarray(image.resize((out_w, out_h), resample, box=box))
+
+
+_EXIF_ORIENTATION = 0x0112
 
 
 @TRANSFORMS.register
