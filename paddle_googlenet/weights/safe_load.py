@@ -166,10 +166,14 @@ class _Interpreter:
         self.shared_items = 0  # items of tuples referenced again
 
     # ---------------------------------------------------------------- reading
-    def read(self, n: int) -> bytes:
+    def check_remaining(self, n: int):
+        """Refuse a length reaching past the end of the file, before allocating it."""
         if n > self.size - self.pos:
             raise _Refused(f"the file ends {self.size - self.pos} bytes later, before the "
                            f"{n} this opcode reads (truncated or corrupt)")
+
+    def read(self, n: int) -> bytes:
+        self.check_remaining(n)
         data = self.f.read(n)
         if len(data) != n:
             raise _Refused("the file ended while it was read (it changed or is truncated)")
@@ -177,9 +181,7 @@ class _Interpreter:
         return data
 
     def read_raw(self, n: int) -> _Raw:
-        if n > self.size - self.pos:
-            raise _Refused(f"holds {n} bytes but the file ends {self.size - self.pos} "
-                           f"bytes later (truncated or corrupt)")
+        self.check_remaining(n)
         data = np.empty(n, np.uint8)
         if n and self.f.readinto(data) != n:
             raise _Refused("the file ended while it was read (it changed or is truncated)")

@@ -24,6 +24,8 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
+from tools.benchmark.memory import pss_kb, status_kb  # noqa: E402
+
 NORMALIZE = {"NormalizeImage": {"scale": "1.0/255.0", "mean": [0.485, 0.456, 0.406],
                                 "std": [0.229, 0.224, 0.225], "order": ""}}
 DECODE = {"DecodeImage": {"to_rgb": True, "channel_first": False}}
@@ -50,21 +52,11 @@ def rows():
             "eval list": evaluation}
 
 
-def _pss_kb() -> int:
-    with open("/proc/self/smaps_rollup") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("Pss:"))
-
-
-def _rss_kb() -> int:
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
-
-
 def _read_samples(samples, reads: int, seed: int, results):
     """What a loader worker does with the list: look up ``reads`` samples."""
     for i in np.random.default_rng(seed).integers(0, len(samples), reads):
         path, label = samples[int(i)]
-    results.put(_pss_kb())
+    results.put(pss_kb())
 
 
 def _list_memory_child(kind: str, list_path: str, root: str, reads: int, workers: int,
@@ -73,7 +65,7 @@ def _list_memory_child(kind: str, list_path: str, root: str, reads: int, workers
 
     from paddle_googlenet.data import ImageNetDataset
 
-    before = _rss_kb()
+    before = status_kb("VmRSS")
     started = time.perf_counter()
     if kind == "tuples":  # what the dataset held before: (full path, label) tuples
         samples = list(ImageNetDataset(root, list_path).samples)
@@ -82,7 +74,7 @@ def _list_memory_child(kind: str, list_path: str, root: str, reads: int, workers
     else:  # no list: what the process and its workers take without one
         samples = [("", 0)]
     built = time.perf_counter() - started
-    grown = _rss_kb() - before
+    grown = status_kb("VmRSS") - before
     queue = multiprocessing.get_context("fork").SimpleQueue()
     children = [multiprocessing.get_context("fork").Process(
         target=_read_samples, args=(samples, reads, seed, queue)) for seed in range(workers)]

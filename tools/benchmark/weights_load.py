@@ -80,9 +80,8 @@ state = _readers()[sys.argv[1]](sys.argv[2])
 seconds = time.perf_counter() - started
 big = np.asarray(state["big"])
 ok = big.shape == (2**30 + 8,) and int(big[::2**20].astype(np.int64).sum()) == {checksum}
-# VmHWM: the high-water mark of this program (ru_maxrss would carry the parent's over exec)
-peak = [line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM")][0]
-print(f"{{seconds:.1f}} s, peak RSS {{int(peak) >> 10}} MiB, joined array equal: {{ok}}")
+from tools.benchmark.memory import status_kb
+print(f"{{seconds:.1f}} s, peak RSS {{status_kb('VmHWM') >> 10}} MiB, joined array equal: {{ok}}")
 """
 
 
