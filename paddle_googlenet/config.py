@@ -48,7 +48,7 @@ GLOBAL_KEYS = {
     "export_softmax": (bool, True),              # append a softmax to the exported model
     "seed": (Optional[int], None),
     "num_threads": (Optional[int], None),        # CPU threads; None: every core
-    "cpu_fast_paths": (bool, True),              # fast_paths.py's CPU kernels (same numbers)
+    "cpu_fast_paths": (bool, True),              # engine/fast_paths (same numbers)
     "overwrite": (bool, False),                  # allow a new run over old checkpoints
     "demo_dataset": (Optional[str], None),       # generate the demo dataset here if absent
     "update_freq": (int, 1),                     # batches per optimizer step (accumulation)
