@@ -66,9 +66,9 @@ def test_imagenet_size_photographs_give_the_same_pixels_and_draws():
 
 @pytest.mark.slow
 def test_large_photographs_are_decoded_at_the_scale_the_crop_needs():
-    """A 2000x1500 photograph cropped to 64: DCT scaling by up to 8, the same regions
+    """A 1600x1200 photograph cropped to 64: DCT scaling by up to 8, the same regions
     (same draws after every image), pixels within a few grey levels."""
-    files = photographs([(2000, 1500), (1500, 2000)] * 6, seed=1)
+    files = photographs([(1600, 1200), (1200, 1600)] * 4, seed=1)
     ops = [DECODE, {"RandCropImage": {"size": 64, "scale": [0.3, 1.0]}}]
     fused, separate = run_both(ops, files, seed=5)
     differences = []
@@ -92,7 +92,7 @@ def test_the_draft_scale_keeps_the_region_at_least_the_output_size(monkeypatch):
         return draft(self, mode, size)
 
     monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", recording_draft)
-    files = photographs([(2400, 1800)] * 8, seed=2)
+    files = photographs([(1800, 1350)] * 6, seed=2)
     compose = build_transforms([DECODE, {"RandCropImage": {"size": 224}}])
     np.random.seed(0)
     for data in files:
