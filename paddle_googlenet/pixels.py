@@ -83,7 +83,7 @@ def expand_images(spec, where: Optional[str] = None) -> List[str]:
     if not specs:
         raise DataError(f"{where + ': ' if where else ''}no images given (a file, a folder "
                         f"or a glob)")
-    paths = []
+    paths, seen = [], set()
     for item in specs:
         if os.path.isdir(item):
             found = [os.path.join(root, name) for root, _, names in os.walk(item)
@@ -92,7 +92,11 @@ def expand_images(spec, where: Optional[str] = None) -> List[str]:
             found = [p for p in glob.glob(item, recursive=True) if os.path.isfile(p)]
         else:
             found = []
-        paths += sorted(found) or [item]
+        # A file named on its own and again inside a folder or glob is one image.
+        for path in sorted(found) or [item]:
+            if os.path.realpath(path) not in seen:
+                seen.add(os.path.realpath(path))
+                paths.append(path)
     return paths
 
 

@@ -1,10 +1,11 @@
 """tools/paddleclas_census.py on a few configs written in PaddleClas's spelling."""
 
-import pytest
 import json
 import os
 import subprocess
 import sys
+
+import pytest
 
 from paddle_googlenet.cli.census import main
 

@@ -1,9 +1,10 @@
 """tools/eval.py: the main head's figures on the Eval split, per class too."""
 
-import pytest
 import json
 import os
 import re
+
+import pytest
 
 from paddle_googlenet.cli import eval_main
 from tiny import DEFAULT_CONFIG, tiny_overrides

@@ -113,6 +113,15 @@ def test_warmup_as_long_as_the_run_is_cut_with_a_warning():
     assert lr_values(lr, 5) == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
 
 
+def test_warmup_exactly_as_long_as_the_run_is_not_called_cut():
+    with pytest.warns(UserWarning, match=r"equals Global.epochs \(1\): the whole run warms "
+                                         r"up and Cosine never decays") as caught:
+        lr = build_lr({"name": "Cosine", "learning_rate": 0.4, "warmup_epoch": 1}, epochs=1,
+                      steps_per_epoch=4)
+    assert not any("cut" in str(w.message) for w in caught)
+    assert lr_values(lr, 4) == pytest.approx([0.0, 0.1, 0.2, 0.3])
+
+
 class TwoLinears(paddle.nn.Layer):
     def __init__(self):
         super().__init__()

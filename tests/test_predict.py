@@ -1,9 +1,10 @@
 """tools/predict.py: top-k per image, odd image modes and bad files (its agreement
 with the exported model is in test_deploy.py)."""
 
-import pytest
 import json
 import os
+
+import pytest
 
 from paddle_googlenet.cli import predict_main
 from helpers import odd_images, random_weights
@@ -71,3 +72,15 @@ def test_images_given_as_arguments_replace_infer_imgs_and_each_miss_is_its_own_e
     assert errors[images[5]].startswith(f"no images in folder {images[5]}")
     assert captured.err.strip().splitlines()[-1] == \
         f"3 of {len(results)} images could not be predicted"
+
+
+def test_an_image_named_alone_and_in_its_folder_is_listed_once(tmp_path):
+    from paddle_googlenet.pixels import expand_images
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for name in ("a.jpg", "b.png"):
+        (folder / name).write_bytes(b"")
+    alone = str(folder / "b.png")
+    paths = expand_images([alone, str(folder), str(folder / "*.jpg")])
+    assert paths == [alone, str(folder / "a.jpg")]

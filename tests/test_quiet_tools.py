@@ -2,7 +2,6 @@
 compiler-cache warning, no glog INFO lines, no banner of flags Paddle set itself;
 and an interrupted launcher run says how to resume it through the launcher."""
 
-import pytest
 import os
 import re
 import shlex
@@ -10,6 +9,8 @@ import shutil
 import subprocess
 import sys
 from collections import namedtuple
+
+import pytest
 
 from paddle_googlenet.cli import _launcher_command, _resume_command
 from paddle_googlenet.cli.runner import quiet_native_logs
@@ -135,3 +136,32 @@ def test_resume_command_under_the_launcher_is_rebuilt_when_its_command_is_unknow
     assert words[:6] == ["python", "-m", "paddle.distributed.launch", "--nproc_per_node", "2",
                          "tools/train.py"]
     assert words[-2:] == ["-o", "Global.checkpoints=out/GoogLeNet/interrupted"]
+
+
+def test_a_reader_that_goes_away_ends_the_tool_quietly():
+    """``tool | head -2``: no BrokenPipeError traceback, the exit status SIGPIPE gives."""
+    code = ("import sys\nfrom paddle_googlenet.cli.runner import run_tool\n"
+            "def main(argv):\n"
+            "    for i in range(200000):\n"
+            "        print(f'line {i}')\n"
+            "sys.exit(run_tool(main, []))\n")
+    tool = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=ROOT,
+                            env=dict(os.environ, PYTHONPATH=ROOT))
+    first = [tool.stdout.readline() for _ in range(2)]
+    tool.stdout.close()  # what head does after its lines
+    err = tool.stderr.read().decode()
+    assert tool.wait(timeout=60) == 141
+    assert first == [b"line 0\n", b"line 1\n"]
+    assert err == ""
+
+
+def test_python_warnings_are_one_plain_line():
+    code = ("import sys, warnings\nfrom paddle_googlenet.cli.runner import run_tool\n"
+            "def main(argv):\n"
+            "    warnings.warn('Optimizer.lr.warmup_epoch is odd')\n"
+            "sys.exit(run_tool(main, []))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), timeout=60)
+    assert done.returncode == 0
+    assert done.stderr == "warning: Optimizer.lr.warmup_epoch is odd\n"

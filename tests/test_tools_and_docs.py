@@ -1,10 +1,11 @@
 """Command-line tools as a user runs them, and the docs that tell how."""
 
-import pytest
 import os
 import re
 import subprocess
 import sys
+
+import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 

@@ -17,6 +17,7 @@ its results. A user's own ``GLOG_minloglevel`` or ``GLOG_v`` is kept.
 import os
 import sys
 import traceback
+import warnings
 from typing import Callable, Iterable, List, Optional
 
 from ..errors import PADDLE_MISSING, UserError, shown
@@ -48,6 +49,8 @@ def run_tool(main: Callable[[List[str]], Optional[int]], argv: Optional[List[str
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     quiet_native_logs()
+    shown_before = warnings.showwarning
+    warnings.showwarning = _show_warning
     try:
         return main(argv) or 0
     except UserError as err:
@@ -68,6 +71,19 @@ def run_tool(main: Callable[[List[str]], Optional[int]], argv: Optional[List[str
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of the output went away (``| head``): stop quietly, as a shell tool
+        # does, with what SIGPIPE would have given; later writes go nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13
+    finally:
+        warnings.showwarning = shown_before
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """A Python warning as the tools print one: ``warning: <message>``, one line, without
+    the source line Python echoes (training logs its own through the run's logger)."""
+    print(f"warning: {shown(str(message))}", file=file or sys.stderr)
 
 
 def print_results(results: Iterable[dict], show: Callable[[dict], str], count: int,

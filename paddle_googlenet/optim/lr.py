@@ -65,11 +65,14 @@ class _Units:
                  by_epoch: bool):
         if warmup_epoch < 0:
             raise ValueError(f"warmup_epoch must be >= 0, got {warmup_epoch}")
-        if warmup_epoch >= epochs and warmup_epoch > 0:
-            warnings.warn(f"Optimizer.lr.warmup_epoch ({warmup_epoch}) is not below "
+        if warmup_epoch > epochs:
+            warnings.warn(f"Optimizer.lr.warmup_epoch ({warmup_epoch}) is above "
                           f"Global.epochs ({epochs}): {name}'s warm-up is cut to {epochs} "
-                          f"epochs, as PaddleClas does")
+                          f"epoch{'s' if epochs != 1 else ''}, as PaddleClas does")
             warmup_epoch = epochs
+        elif warmup_epoch == epochs and warmup_epoch > 0:
+            warnings.warn(f"Optimizer.lr.warmup_epoch ({warmup_epoch}) equals Global.epochs "
+                          f"({epochs}): the whole run warms up and {name} never decays")
         self.by_epoch = by_epoch
         self.per_epoch = 1 if by_epoch else steps_per_epoch
         self.steps_per_epoch = steps_per_epoch
