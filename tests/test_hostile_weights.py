@@ -423,3 +423,21 @@ def test_the_fuzz_seeds_load_or_are_refused_as_intended():
     for data in attacks:
         with pytest.raises(WeightsError):
             safe_load.read_pickle(io.BytesIO(data), len(data), "seed")
+
+
+def test_metric_sums_of_another_metric_are_refused_on_resume(saved_checkpoint, tmp_path):
+    """A mid-epoch checkpoint whose training-metric state does not fit Metric.Train
+    stops the resume with one error naming the checkpoint, not a traceback later."""
+    from paddle_googlenet.engine.rundir import load_resume_point
+    from paddle_googlenet.errors import ConfigError
+    from paddle_googlenet.metrics import TopkAcc
+
+    path, network, optimizer = saved_checkpoint
+    progress = {"step": 2, "losses": [(1.0, 2)], "seen": 2, "seconds": 1.0,
+                "metrics": [{"hits": [1.0], "count": 2}]}  # one k, TopkAcc has two
+    safe_load.save_pickle(dict(good_states(), step=2, progress=progress),
+                          os.path.join(path, checkpoint.STATES))
+    with pytest.raises(ConfigError, match=re.escape(path) + r": not the state of TopkAcc "
+                                          r"with topk \[1, 5\]"):
+        load_resume_point(path, network, optimizer, 4, 3, str(tmp_path),
+                          metrics=[TopkAcc()])

@@ -3,7 +3,7 @@
 import json
 import os
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 from ..weights import checkpoint
 from ..errors import ConfigError
@@ -128,10 +128,12 @@ class ResumePoint:
 
 
 def load_resume_point(path: Optional[str], network, optimizer, epochs: int,
-                      steps_per_epoch: int, run_dir: str, ema=None, logger=None) -> ResumePoint:
+                      steps_per_epoch: int, run_dir: str, ema=None, logger=None,
+                      metrics: Sequence = ()) -> ResumePoint:
     """Load the checkpoint at ``path`` (``Global.checkpoints``; none: a new run) into
     ``network`` and ``optimizer`` (and the averaged weights into ``ema``), before
-    anything is written."""
+    anything is written. A mid-epoch checkpoint's training metric sums are checked by
+    restoring them into ``metrics`` (the epoch's start restores them again)."""
     if not path:
         return ResumePoint()
     with located("Global.checkpoints"):
@@ -158,6 +160,13 @@ def load_resume_point(path: Optional[str], network, optimizer, epochs: int,
         raise ConfigError(f"Global.checkpoints: {path} is at epoch {start}, "
                           f"Global.epochs is {epochs}: nothing left to train; raise "
                           f"Global.epochs")
+    if step:
+        for metric, saved in zip(metrics, states["progress"]["metrics"]):
+            try:
+                metric.set_state_dict(saved)
+            except ValueError as err:
+                raise ConfigError(f"Global.checkpoints: {path}: {err}; resume with the "
+                                  f"Metric.Train it was saved with") from None
     set_rng_state(states["rng"])
     best = max(float(states.get("best_top1", -1.0)), checkpoint.saved_best_top1(run_dir))
     schedule = (int(states["epochs"]), int(saved_steps)) if "epochs" in states else None

@@ -267,7 +267,7 @@ class Engine:
         g = self.config["Global"]
         resume = load_resume_point(g["checkpoints"], self.network, self.optimizer, self.epochs,
                                    self.steps_per_epoch, self.run_dir, ema=self.average,
-                                   logger=self.logger)
+                                   logger=self.logger, metrics=self.metrics)
         if resume.step % self.update_freq:
             raise ConfigError(f"Global.checkpoints: {resume.path} stopped {resume.step} "
                               f"batches into an epoch, inside a group of "
