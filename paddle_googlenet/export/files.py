@@ -1,8 +1,10 @@
-"""The names of the files an export writes (what ``tools/infer.py`` reads is
-``deploy``'s: these must agree with it)."""
+"""The names of the files an export writes: those ``deploy`` reads (``tools/infer.py``),
+taken from there so that the two cannot disagree."""
 
 from ..deploy.infer import DEPLOY_CONFIG
+from ..deploy.precisions import PARAMS_FILE, PROGRAM_FILES
 
 __all__ = ["MODEL_FILES", "DEPLOY_CONFIG"]
 
-MODEL_FILES = ("inference.json", "inference.pdiparams")
+# what paddle.jit.save writes with PIR on (Paddle 3): the program as JSON, and the weights
+MODEL_FILES = (PROGRAM_FILES[0], PARAMS_FILE)
