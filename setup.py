@@ -24,6 +24,9 @@ setup(
         "numpy",
         "pyyaml",
         "Pillow",       # image decoding for datasets and prediction
+        # JPEG decoding and resizing as PaddleClas does them (the same pixels), and
+        # faster per image than PIL; the headless build has no GUI libraries to drag in
+        "opencv-python-headless",
         "matplotlib",   # the per-epoch loss/accuracy plot every training run writes
         # weights in .safetensors (tensors only, nothing to execute) are read and
         # written wherever a weights path is accepted, and by googlenet-convert-weights

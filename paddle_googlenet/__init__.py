@@ -59,7 +59,7 @@ from .errors import (PADDLE_MISSING, ConfigError, DataError, DeployError,  # noq
 __version__ = "0.1.0"
 
 # The models (``pg.GoogLeNet``, ``pg.build_model``, everything ``paddle_googlenet.models``
-# exports) are loaded on first use, so that ``paddle_googlenet.deploy`` (numpy, PIL and
+# exports) are loaded on first use, so that ``paddle_googlenet.deploy`` (numpy, OpenCV, PIL and
 # an inference runtime only) can be imported on a deployment host without Paddle.
 __all__ = ["UserError", "ConfigError", "DataError", "WeightsError", "DeployError",
            "__version__"]

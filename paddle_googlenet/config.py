@@ -53,7 +53,7 @@ GLOBAL_KEYS = {
     "demo_dataset": (Optional[str], None),       # generate the demo dataset here if absent
     "update_freq": (int, 1),                     # batches per optimizer step (accumulation)
     "to_static": (bool, False),                  # train through paddle.jit.to_static
-    "use_dali": (bool, False),                   # no DALI here: the PIL/numpy loader runs
+    "use_dali": (bool, False),                   # no DALI here: the OpenCV/numpy loader runs
     "image_channel": (Optional[int], None),      # PaddleClas's YAML anchor; must match image_shape
     "eval_mode": (Literal["classification"], "classification"),
     "train_mode": (Optional[str], None),         # PaddleClas's progressive resizing: refused

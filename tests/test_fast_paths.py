@@ -288,6 +288,14 @@ def test_benchmark_smoke_writes_every_key(tiny_data, tmp_path):
     assert report["infer"]["fp32"]["b32"]["n"] >= 1
     assert report["train_b16"]["baseline"]["ratio_vs_baseline"]["median"] == 1.0
     assert "(n=" in done.stdout
+    # the data rows, beside PaddleClas's own operators where a checkout is named
+    data = report["data"]
+    assert data["of_decode_only"]["decode only (cv2.imdecode)"]["median"] == 1.0
+    workers = data["by_workers"]["train: this project"]
+    assert set(workers) == {str(n) for n in range(os.cpu_count() + 1)}
+    assert ("vs_paddleclas" in data) == bool(os.environ.get("PADDLECLAS_HOME"))
+    assert ("this project / PaddleClas" if "vs_paddleclas" in data
+            else "skipped: needs PaddleClas") in done.stdout
     onnx = report["infer"].get("onnxruntime_fp32")
     if "onnxruntime_fp32" in report["infer_skipped"]:
         assert onnx is None and report["onnxruntime_over_paddle_b32"] is None

@@ -131,8 +131,12 @@ print(json.dumps(sorted(m for m in sys.modules
 
 
 def test_base_modules_load_nothing_else_of_the_package():
+    """Nor Paddle: the base is what tools load before they know they will need it.
+    OpenCV comes with ``pixels``, which decodes and resizes with it."""
     base = sorted(f"paddle_googlenet.{name}" for name in BASE)
-    assert loaded_after(", ".join(base)) == ["paddle_googlenet"] + base
+    loaded = loaded_after(", ".join(base))
+    assert [m for m in loaded if not m.startswith("cv2")] == ["paddle_googlenet"] + base
+    assert "cv2" in loaded
 
 
 def test_the_tool_runner_loads_only_the_errors():

@@ -1,6 +1,6 @@
 """``tools/infer.py``: classify images with an exported model, without the training code.
 
-It imports the deployment side only (``deploy``: numpy, PIL and Paddle Inference or
+It imports the deployment side only (``deploy``: numpy, OpenCV, PIL and Paddle Inference or
 ONNX Runtime), so it runs where Paddle is not installed.
 """
 

@@ -9,7 +9,7 @@
                                "sampler": {"name": "BatchSampler", "batch_size": 32,
                                            "shuffle": True}}, seed=0)
 
-This package uses paddle, numpy and PIL only; it never imports the model, config or
+This package uses paddle, numpy, OpenCV and PIL only; it never imports the model, config or
 engine modules.
 """
 

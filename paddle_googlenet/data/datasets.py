@@ -21,7 +21,7 @@ import numpy as np
 import paddle
 
 from ..errors import ConfigError, DataError, ImageDecodeError
-from ..pixels import BYTES, IMAGE_EXTENSIONS, Compose, DecodeImage, model_input
+from ..pixels import BYTES, IMAGE_EXTENSIONS, Compose, DecodeImage, NormalizeImage, model_input
 from ..registry import Registry
 from .transforms import build_transforms
 
@@ -170,6 +170,14 @@ class _ImageSamples(paddle.io.Dataset):
 
     def __len__(self) -> int:
         return len(self.samples)
+
+    def defer_normalize(self) -> Optional[NormalizeImage]:
+        """Drop the NormalizeImage that ends the pipeline and return it, for a loader
+        that normalizes whole batches (loader.BatchNormalize); None, and the pipeline
+        kept, when it does not end so (see ``Compose.split_final_normalize``)."""
+        pipeline, normalize = self.transform.split_final_normalize()
+        self.transform = pipeline
+        return normalize
 
     @property
     def bad_images(self) -> List[str]:

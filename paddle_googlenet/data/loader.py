@@ -16,6 +16,11 @@ The training dataset may list ``batch_transform_ops`` (Mixup, Cutmix; see
 batch_ops.py): its labels are then soft targets ``[N, num_classes]`` float32, and
 ``loader.soft_targets`` is True. Besides the two samplers here, ``RASampler`` and
 ``MultiScaleSampler`` (with ``MultiScaleDataset``) are in samplers.py.
+When the transform list ends with NormalizeImage (a ToCHWImage may follow), the
+workers stop before it and collate ``uint8`` images, and the loader normalizes each
+batch with Paddle where Paddle put it (the training device): the same float32
+numbers, a quarter of the bytes through worker memory and onto a GPU, and no
+per-image float work (see BatchNormalize).
 Every ``iter(loader)`` is one epoch, counted by the loader: the epoch orders the
 shuffle and, with a seed, seeds the augmentations (see EpochDataLoader). To resume
 at epoch ``k``, call ``loader.set_epoch(k)`` or, as PaddleClas engines do,
@@ -29,11 +34,13 @@ raised in the main process, naming the file.
 
 from typing import Any, Mapping, Optional
 
+import cv2
 import numpy as np
 import paddle
 from paddle.io.dataloader.collate import default_collate_fn
 
 from ..errors import ConfigError, UserError
+from ..pixels import NormalizeImage
 from ..registry import Registry, check_value
 from .batch_ops import BatchTransforms, build_batch_transforms
 from .datasets import DATASETS, FAILED_SAMPLE
@@ -41,13 +48,56 @@ from .samplers import (SAMPLERS, DistributedBatchSampler, EpochBatchSampler,
                        EvalShardBatchSampler, eval_shard_batch_sampler)
 from .transforms import build_transforms
 
-__all__ = ["build_dataloader", "EpochDataLoader", "EpochBatchSampler", "DistributedBatchSampler",
+__all__ = ["build_dataloader", "BatchNormalize", "EpochDataLoader", "EpochBatchSampler", "DistributedBatchSampler",
            "EvalShardBatchSampler", "SAMPLERS"]
 
 # Sampler arguments build_dataloader fills in; the config gives the others.
 _SAMPLER_FILLED = ("dataset", "seed", "distributed")
 _SECTION_KEYS = ("dataset", "sampler", "loader")
 _LOADER_KEYS = ("num_workers", "use_shared_memory")
+
+
+class BatchNormalize:
+    """A transform list's final NormalizeImage, run on whole NCHW batches.
+
+    Each image gets exactly the float32 numbers the per-image operator gives. On a
+    GPU the ``uint8`` batch is copied there (a quarter of the bytes) and normalized
+    by Paddle. On the CPU, where Paddle's broadcasting arithmetic takes about 3.5 ms
+    an image, a ``uint8`` batch is looked up in NormalizeImage's table of the 256
+    levels of each channel (``cv2.LUT``, 0.16 ms an image).
+    """
+
+    def __init__(self, normalize: NormalizeImage):
+        self.scale = normalize.scale
+        self.mean = normalize.mean.reshape(1, 3, 1, 1)
+        self.std = normalize.std.reshape(1, 3, 1, 1)
+        self.tables = [np.ascontiguousarray(normalize.table[:, c]) for c in range(3)]
+        self._constants = {}  # place -> (mean, std) tensors
+
+    def __call__(self, images) -> paddle.Tensor:
+        if paddle.get_device().startswith("gpu"):
+            return self._on_device(images if isinstance(images, paddle.Tensor)
+                                   else paddle.to_tensor(np.asarray(images)))
+        array = _array(images)
+        if array.dtype != np.uint8:
+            return paddle.to_tensor((array.astype(np.float32) * np.float32(self.scale)
+                                     - self.mean) / self.std)
+        out = np.empty(array.shape, np.float32)
+        for c, table in enumerate(self.tables):
+            channel = np.ascontiguousarray(array[:, c])
+            out[:, c] = cv2.LUT(channel.reshape(-1, channel.shape[-1]), table).reshape(
+                channel.shape)
+        return paddle.to_tensor(out)
+
+    def _on_device(self, images: paddle.Tensor) -> paddle.Tensor:
+        if not images.place.is_gpu_place():
+            images = images.cuda()
+        key = str(images.place)
+        if key not in self._constants:
+            self._constants[key] = (paddle.to_tensor(self.mean, place=images.place),
+                                    paddle.to_tensor(self.std, place=images.place))
+        mean, std = self._constants[key]
+        return (images.astype("float32") * self.scale - mean) / std
 
 
 class EpochDataLoader(paddle.io.DataLoader):
@@ -73,6 +123,9 @@ class EpochDataLoader(paddle.io.DataLoader):
     with ``skip_bad_images``, ``dataset.bad_images`` lists the files the current
     (or last) epoch skipped.
 
+    ``normalize`` (a BatchNormalize) makes each batch's images float32 in the main
+    process, for datasets whose pipeline leaves that last step to the loader.
+
     ``batch_transform`` (a batch_ops.BatchTransforms) is applied to each collated
     batch in the main process, in order: with a seed its draws come from a
     ``np.random.RandomState`` seeded from ``(seed, epoch, batch position)``, so a
@@ -84,8 +137,9 @@ class EpochDataLoader(paddle.io.DataLoader):
 
     def __init__(self, dataset: Any, batch_sampler: Any, seed: Optional[int] = None,
                  where: str = "DataLoader", batch_transform: Optional[BatchTransforms] = None,
-                 **kwargs: Any):
+                 normalize: Optional[BatchNormalize] = None, **kwargs: Any):
         super().__init__(dataset, batch_sampler=batch_sampler, collate_fn=_collate, **kwargs)
+        self.normalize = normalize
         self.seed = seed
         self.where = where  # the config section, for messages
         self.epoch = 0
@@ -122,9 +176,20 @@ class EpochDataLoader(paddle.io.DataLoader):
             self.dataset.skipped.clear()  # bad_images counts this epoch's
             self.dataset.defer_errors = True
             batches = self._checked(super().__iter__())
+        if self.normalize is not None:
+            return self._normalized(batches)
         if self.batch_transform is None:
             return batches
         return self._transformed(batches, epoch, first_position)
+
+    def _normalized(self, batches):
+        try:
+            for images, labels in batches:
+                yield [self.normalize(images), labels]
+        finally:
+            close = getattr(batches, "close", None)
+            if close:
+                close()
 
     def _transformed(self, batches, epoch: int, first_position: int):
         """Apply the batch operators to each ``[images, labels]`` batch."""
@@ -305,8 +370,13 @@ def build_dataloader(loader_cfg: Mapping[str, Any], seed: Optional[int] = None,
                           f"{per_process} samples this process gets from the dataset "
                           f"({len(dataset)} in all), and drop_last is true, so there would be "
                           f"no batch at all; lower batch_size or set drop_last false")
+    normalize = None
+    if batch_transform is None:  # batch operators mix normalized images on the host
+        final_normalize = getattr(dataset, "defer_normalize", lambda: None)()
+        normalize = final_normalize and BatchNormalize(final_normalize)
     return EpochDataLoader(dataset, sampler, seed=seed, where=where,
-                           batch_transform=batch_transform, num_workers=num_workers,
+                           batch_transform=batch_transform, normalize=normalize,
+                           num_workers=num_workers,
                            use_shared_memory=use_shared_memory, return_list=True)
 
 

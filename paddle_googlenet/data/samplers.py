@@ -389,6 +389,10 @@ class MultiScaleDataset(ImageNetDataset):
                          skip_bad_images=skip_bad_images)
         self.pipelines = {None: self.transform}
 
+    def defer_normalize(self) -> None:
+        """Each batch scale has a pipeline of its own: every one normalizes its images."""
+        return None
+
     def pipeline(self, width: int, height: int):
         """The transform pipeline that makes ``width`` x ``height`` images."""
         key = (int(width), int(height))

@@ -16,8 +16,8 @@ bytes of an image file, the others take numpy arrays.
 The deterministic operators (DecodeImage, ResizeImage, CropImage, NormalizeImage,
 ToCHWImage) and ``Compose`` are ``paddle_googlenet.pixels``'s, which inference
 uses too; they are registered here beside the random training operators. See
-that module for how they differ from PaddleClas's on purpose (PIL instead of cv2,
-layouts checked when the list is built).
+that module for what they add to PaddleClas's (any image mode decoded, layouts
+checked when the list is built).
 
 Randomness: the random operators draw from numpy's global RNG (``np.random``), so
 ``np.random.seed`` controls them in a single process, and Paddle's DataLoader
@@ -29,6 +29,7 @@ further and seeds it per sample, so augmentations do not depend on ``num_workers
 import math
 from typing import Any, List, Mapping, Optional, Sequence, Tuple, Union
 
+import cv2
 import numpy as np
 
 from .. import pixels
@@ -73,7 +74,8 @@ class RandCropImage:
         progress_size: PaddleClas's progressive training (``Global.train_mode:
             progressive``) replaces ``size`` with these, stage by stage; a list of
             sizes, checked and kept in ``progress_size``, otherwise unused here.
-        backend: accepted ('cv2' or 'pil'); PIL resizes either way.
+        backend: 'cv2' (default) or 'pil': the library that resizes (see
+            ``pixels.Resampler``).
     """
 
     input_layout = output_layout = HWC
@@ -91,12 +93,13 @@ class RandCropImage:
         if not isinstance(use_log_aspect, bool):
             raise ConfigError(f"use_log_aspect must be true or false, got {use_log_aspect!r}")
         self.use_log_aspect = use_log_aspect
+        pixels.check_backend(backend)
         if isinstance(interpolation, str) and interpolation.lower() == "random":
-            self.resample_choices = tuple(pixels.resample_filter(name)
+            self.resample_choices = tuple(pixels.Resampler(name, backend)
                                           for name in RANDOM_RESAMPLE)
         elif interpolation is None or (isinstance(interpolation, str)
                                        and interpolation.lower() in pixels.RESAMPLE):
-            self.resample_choices = (pixels.resample_filter(interpolation),)
+            self.resample_choices = (pixels.Resampler(interpolation, backend),)
         else:
             raise ConfigError(f"interpolation must be one of {sorted(pixels.RESAMPLE)} or "
                               f"'random' (or null for bilinear), got {interpolation!r}")
@@ -106,11 +109,10 @@ class RandCropImage:
                 raise ConfigError(f"progress_size must be a list of sizes, one per training "
                                   f"stage, got {progress_size!r}")
             self.progress_size = [pixels.size_pair(s) for s in progress_size]
-        pixels.check_backend(backend)
 
     @property
-    def resample(self) -> int:
-        """The PIL filter, when there is one (not ``interpolation: random``)."""
+    def resample(self) -> pixels.Resampler:
+        """The resampler, when there is one (not ``interpolation: random``)."""
         return self.resample_choices[0]
 
     def _aspect_ratio(self) -> float:
@@ -118,8 +120,9 @@ class RandCropImage:
             return math.exp(np.random.uniform(math.log(self.ratio[0]), math.log(self.ratio[1])))
         return np.random.uniform(*self.ratio)
 
-    def sample(self, img_width: int, img_height: int) -> Tuple[int, int, int, int, int]:
-        """Draw the region of an image of that size, and the filter:
+    def sample(self, img_width: int, img_height: int
+               ) -> Tuple[int, int, int, int, pixels.Resampler]:
+        """Draw the region of an image of that size, and the resampler:
         ``(left, top, width, height, resample)``."""
         aspect = self._aspect_ratio()
         # Largest area fraction a region of this aspect ratio can have and still fit.
@@ -144,25 +147,26 @@ class RandCropImage:
     def fused(self, previous) -> Optional["DecodeRandCrop"]:
         """After a ``DecodeImage`` that gives RGB HWC: one step that decodes only what
         the crop needs (see ``DecodeRandCrop``)."""
-        if (type(previous) is DecodeImage and previous.to_rgb
+        if (type(previous) is DecodeImage and previous.to_rgb and previous.use_cv2
                 and not previous.channel_first):
             return DecodeRandCrop(previous, self)
         return None
 
 
 class DecodeRandCrop:
-    """``DecodeImage`` then ``RandCropImage``, the same regions drawn, in far less work.
+    """``DecodeImage`` then ``RandCropImage``, the same regions drawn, in less work.
 
     The region is drawn from the image's size, which the file's header gives, before
-    any pixel is decoded. A JPEG is then decoded with DCT scaling (``Image.draft``) by
-    the largest factor of 2, 4 or 8 that keeps the region at least the output size,
-    and the region is resized straight from the decoded image (``resize(box=...)``):
-    no full-size decode, no array of the whole image, no separate crop. The random
-    draws are the same calls in the same order as ``RandCropImage``'s, so a seed
-    gives the same regions and flips either way; the pixels differ by what DCT
-    scaling and the filter's support at the region's edge change. Other formats, and
-    JPEGs with an EXIF orientation or a mode other than RGB or grey, take the two
-    operators one after the other.
+    any pixel is decoded. A JPEG is then decoded with DCT scaling by the largest
+    factor of 2, 4 or 8 that keeps the region at least the output size, the region
+    is cut out of the decoded image as a view, resized, and only the resized pixels
+    are turned from OpenCV's BGR into RGB. At factor 1 the pixels are exactly
+    ``RandCropImage``'s (and PaddleClas's: the same crop, the same cv2.resize); with
+    DCT scaling they differ by what the scaling changes. The random draws are the
+    same calls in the same order as ``RandCropImage``'s, so a seed gives the same
+    regions and flips either way. Other formats, JPEGs with an EXIF orientation or
+    a mode other than RGB or grey, and ``backend: pil`` take the two operators one
+    after the other.
     """
 
     input_layout, output_layout = pixels.BYTES, HWC
@@ -171,21 +175,27 @@ class DecodeRandCrop:
         self.decode, self.crop = decode, crop
 
     def __call__(self, data: bytes):
+        if not pixels.is_complete_jpeg(data):
+            return self.crop(self.decode(data))
         image = pixels.open_image(data)
         if (image.format != "JPEG" or image.mode not in ("RGB", "L")
                 or image.getexif().get(_EXIF_ORIENTATION, 1) != 1):
             return self.crop(self.decode(data))
         width, height = image.size
-        left, top, region_w, region_h, resample = self.crop.sample(width, height)
+        left, top, region_w, region_h, resampler = self.crop.sample(width, height)
         out_w, out_h = self.crop.size
         factor = next((f for f in (8, 4, 2) if region_w >= out_w * f and region_h >= out_h * f), 1)
-        with pixels.decode_errors():
-            if factor > 1:
-                image.draft("RGB", (-(-width // factor), -(-height // factor)))
-            sx, sy = image.size[0] / width, image.size[1] / height
-            image = image.convert("RGB")
-        box = (left * sx, top * sy, (left + region_w) * sx, (top + region_h) * sy)
-        return np.asarray(image.resize((out_w, out_h), resample, box=box))
+        bgr = pixels.decode_jpeg_bgr(data, factor)
+        if bgr is None:
+            return self.crop(self.decode(data))
+        if factor > 1:  # the region in the decoded image's pixels
+            sx, sy = bgr.shape[1] / width, bgr.shape[0] / height
+            left, right = round(left * sx), round((left + region_w) * sx)
+            top, bottom = round(top * sy), round((top + region_h) * sy)
+        else:
+            right, bottom = left + region_w, top + region_h
+        out = resampler(bgr[top:bottom, left:right], out_w, out_h)
+        return cv2.cvtColor(out, cv2.COLOR_BGR2RGB)
 
 
 _EXIF_ORIENTATION = 0x0112
@@ -207,13 +217,12 @@ class RandFlipImage:
         img = require_hwc(img, "RandFlipImage")
         if np.random.randint(2) == 0:
             return img
-        if self.flip_code == 1:
-            img = img[:, ::-1]
-        elif self.flip_code == 0:
-            img = img[::-1]
-        else:
-            img = img[::-1, ::-1]
-        return np.ascontiguousarray(img)  # negative strides upset some consumers
+        if img.shape[2] <= 4 and img.dtype in (np.uint8, np.float32):
+            # cv2 writes a contiguous flipped copy in one pass: a tenth of what
+            # copying numpy's negative-stride view costs.
+            return cv2.flip(img, self.flip_code).reshape(img.shape)
+        flipped = {1: img[:, ::-1], 0: img[::-1], -1: img[::-1, ::-1]}[self.flip_code]
+        return np.ascontiguousarray(flipped)  # negative strides upset some consumers
 
 
 def build_transforms(op_list: Sequence[Mapping[str, Any]],
@@ -243,8 +252,8 @@ class CropImageAtRatio:
     Args:
         size: output side.
         pad: margin that the crop ratio leaves out: ratio = size / (size + pad).
-        interpolation: as for ResizeImage (default 'bilinear'). PaddleClas resizes with
-            cv2 here; PIL's filters antialias when shrinking, so pixels differ slightly.
+        interpolation: as for ResizeImage (default 'bilinear'), resized with cv2 as
+            PaddleClas does.
     """
 
     input_layout = output_layout = HWC
@@ -255,7 +264,7 @@ class CropImageAtRatio:
         if not isinstance(interpolation, str) or interpolation.lower() not in pixels.RESAMPLE:
             raise ConfigError(f"interpolation must be one of {sorted(pixels.RESAMPLE)}"
                               f"{closest(interpolation, pixels.RESAMPLE)}, got {interpolation!r}")
-        self.resample = pixels.RESAMPLE[interpolation.lower()]
+        self.resample = pixels.Resampler(interpolation)
 
     def __call__(self, img: np.ndarray) -> np.ndarray:
         height, width = require_hwc(img, "CropImageAtRatio").shape[:2]

@@ -1,5 +1,5 @@
 """Deployment of an exported GoogLeNet: preprocessing and inference without the
-training code (numpy, PIL and Paddle Inference or ONNX Runtime only; ONNX Runtime
+training code (numpy, OpenCV, PIL and Paddle Inference or ONNX Runtime only; ONNX Runtime
 needs no Paddle at all).
 
     from paddle_googlenet.deploy import ImageClassifier

@@ -9,7 +9,7 @@ The model directory is what ``tools/export_model.py`` writes: the program
 non-PIR exports) with ``inference.pdiparams``; optionally ``inference.onnx`` and
 the int8 ``inference_int8.pdmodel`` + ``.pdiparams``; and ``inference.yml``, which
 holds the preprocessing, top-k and class names. Nothing else is read: this module
-needs numpy, PIL and the runtime (paddle or onnxruntime) and never imports the
+needs numpy, OpenCV, PIL and the runtime (paddle or onnxruntime) and never imports the
 training code.
 
 ``--backend paddle`` is the default (``DEFAULT_BACKEND`` says what was measured).

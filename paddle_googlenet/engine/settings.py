@@ -11,7 +11,7 @@ def setting_notes(config: dict, update_freq: int, steps_per_epoch: int, device: 
     notes = []
     if g["use_dali"]:
         notes.append("Global.use_dali: NVIDIA DALI is not used by this package; the "
-                     "PIL/numpy loader reads and transforms the images")
+                     "OpenCV/numpy loader reads and transforms the images")
     if g["to_static"]:
         notes.append("Global.to_static: the network runs through paddle.jit.to_static")
     # An update_freq cut to 1 (more than an epoch's batches) has its warning already.

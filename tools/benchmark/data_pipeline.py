@@ -1,22 +1,31 @@
-"""Images per second of the training and evaluation transform lists, per core, on
-ImageNet-size photographs (500x375 and 375x500 JPEGs at quality 90, generated).
+"""Images per second of PaddleClas's GoogLeNet transform lists on ImageNet-size
+photographs (500x375 and 375x500 JPEGs at quality 90, generated), per core, beside
+PaddleClas's own operators and dataset on the same files.
 
-    python -m tools.benchmark.data_pipeline                # 200 photographs, 5 rounds
-    python -m tools.benchmark.data_pipeline --images 400 --rounds 9
-    python -m tools.benchmark.data_pipeline --size 1024x768    # larger photographs
-    python -m tools.benchmark.data_pipeline --list-memory      # a 1.28M-line list file
+    python -m tools.benchmark.data_pipeline --paddleclas PaddleClas   # with the peer
+    python -m tools.benchmark.data_pipeline                           # without it
+    python -m tools.benchmark.data_pipeline --images 512 --rounds 9 --size 1024x768
+    python -m tools.benchmark.data_pipeline --list-memory   # a 1.28M-line list file
 
-One process, one thread: the figure is per core (a loader with N workers scales it
-by about N). Each round runs every row once over the same bytes, in an order that
-turns every round; medians and min-max over rounds are printed, with each row's
-ratio to the decode alone (the bound of any list that decodes every pixel) and of the
-training list run as one step against its operators run one by one.
+Per core: one process reads every sample of the list through the dataset and
+collates batches of 64, as a DataLoader worker does; the figure is images per
+second of that process's CPU time (its threads included), so a library that spreads
+a resize over two threads gains nothing from it. This project's loader leaves the
+list's final NormalizeImage to the batch (see data/loader.py), so its workers
+collate uint8; the row "normalized per image" runs the list as written. Each round
+runs every row once, in an order that turns every round; ratios are taken within
+a round, then the median. The decode alone (``cv2.imdecode``) bounds any list that
+decodes every pixel. By workers: a DataLoader over the same list with 0 to the
+core count of worker processes, wall-clock images/s after a first epoch that starts
+the workers (this project's rows include normalizing each batch on this CPU).
 """
 
 import argparse
 import os
+import random
 import statistics
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -24,7 +33,9 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
+from tools.benchmark import paddleclas_peer  # noqa: E402
 from tools.benchmark.memory import pss_kb, status_kb  # noqa: E402
+from tools.benchmark.report import paired, spread, summary  # noqa: E402
 
 NORMALIZE = {"NormalizeImage": {"scale": "1.0/255.0", "mean": [0.485, 0.456, 0.406],
                                 "std": [0.229, 0.224, 0.225], "order": ""}}
@@ -34,22 +45,162 @@ TRAIN = [DECODE, {"RandCropImage": {"size": 224}}, {"RandFlipImage": {"flip_code
          NORMALIZE]
 EVAL = [DECODE, {"ResizeImage": {"resize_short": 256}}, {"CropImage": {"size": 224}},
         NORMALIZE]
+LISTS = {"train": TRAIN, "eval": EVAL}
+BATCH = 64
+OURS, PEER = "this project", "PaddleClas"
 
 
-def rows():
-    from paddle_googlenet.data import build_transforms
+def write_photographs(folder: str, count: int, width: int, height: int):
+    """``count`` photographs (half turned) and a list file naming them; returns the
+    list file's path."""
+    from paddle_googlenet.data import photographic_jpeg
 
-    train, evaluation = build_transforms(TRAIN), build_transforms(EVAL)
+    rng = np.random.default_rng(0)
+    os.makedirs(os.path.join(folder, "images"), exist_ok=True)
+    list_path = os.path.join(folder, "list.txt")
+    with open(list_path, "w") as listing:
+        for i in range(count):
+            w, h = (width, height) if i % 2 else (height, width)
+            with open(os.path.join(folder, "images", f"{i:05d}.jpg"), "wb") as f:
+                f.write(photographic_jpeg(w, h, rng))
+            listing.write(f"images/{i:05d}.jpg {i % 10}\n")
+    return list_path
 
-    def one_by_one(data):
-        for op in train.ops:
-            data = op(data)
-        return data
 
-    return {"decode only": build_transforms([DECODE]),
-            "train list (one step per operator)": one_by_one,
-            "train list": train,
-            "eval list": evaluation}
+def datasets(folder: str, list_path: str, peer_root):
+    """name -> (dataset, loader kwargs) for every row that reads the list."""
+    from paddle_googlenet.data import ImageNetDataset, build_dataloader
+
+    found = {}
+    for split, ops in LISTS.items():
+        section = {"dataset": {"name": "ImageNetDataset", "image_root": folder,
+                               "cls_label_path": list_path, "transform_ops": ops},
+                   "sampler": {"name": "BatchSampler", "batch_size": BATCH}}
+        found[f"{split}: {OURS}"] = section
+        found[f"{split}: {OURS}, normalized per image"] = ImageNetDataset(
+            folder, list_path, transform_ops=ops)
+        if peer_root:
+            found[f"{split}: {PEER}"] = paddleclas_peer.imagenet_dataset(
+                peer_root, folder, list_path, ops)
+    return found, build_dataloader
+
+
+def _epoch(dataset) -> int:
+    """Every sample of ``dataset``, collated into batches, as one worker would."""
+    from paddle.io.dataloader.collate import default_collate_fn
+
+    for start in range(0, len(dataset), BATCH):
+        default_collate_fn([dataset[i] for i in range(start, min(start + BATCH, len(dataset)))])
+    return len(dataset)
+
+
+def per_core(folder: str, list_path: str, rounds: int, peer_root=None) -> dict:
+    """Images per CPU-second of each row, ``rounds`` samples each."""
+    import cv2
+
+    found, build_dataloader = datasets(folder, list_path, peer_root)
+    rows = {}
+    for name, item in found.items():
+        dataset = (build_dataloader(item, where=name).dataset if isinstance(item, dict)
+                   else item)
+        rows[name] = lambda dataset=dataset: _epoch(dataset)
+    with open(list_path) as f:
+        paths = [os.path.join(folder, line.split()[0]) for line in f]
+
+    def decode_only():
+        for path in paths:
+            with open(path, "rb") as f:
+                cv2.imdecode(np.frombuffer(f.read(), np.uint8), cv2.IMREAD_COLOR)
+        return len(paths)
+
+    rows["decode only (cv2.imdecode)"] = decode_only
+    names = list(rows)
+    rates = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            np.random.seed(r)
+            random.seed(r)  # PaddleClas's operators draw from python's random
+            started = time.process_time()
+            count = rows[name]()
+            rates[name].append(count / (time.process_time() - started))
+    result = {"images_per_cpu_s": {name: summary(v) for name, v in rates.items()},
+              "of_decode_only": {name: paired(v, rates["decode only (cv2.imdecode)"])
+                                 for name, v in rates.items()}}
+    if peer_root:
+        result["vs_paddleclas"] = {split: paired(rates[f"{split}: {OURS}"],
+                                                 rates[f"{split}: {PEER}"]) for split in LISTS}
+    return result
+
+
+def by_workers(folder: str, list_path: str, workers, epochs: int, samples: int,
+               peer_root=None) -> dict:
+    """Wall-clock images/s of a DataLoader over the list (its lines repeated up to
+    ``samples``, so that an epoch outlasts starting the workers), by ``num_workers``."""
+    import paddle
+
+    with open(list_path) as f:
+        lines = f.readlines()
+    list_path = os.path.join(folder, "repeated.txt")
+    with open(list_path, "w") as f:
+        f.writelines((lines * (samples // len(lines) + 1))[:max(samples, len(lines))])
+    found, build_dataloader = datasets(folder, list_path, peer_root)
+    rates = {}
+    for name in (f"train: {OURS}", f"train: {PEER}"):
+        if name not in found:
+            continue
+        rates[name] = {}
+        for count in workers:
+            if isinstance(found[name], dict):
+                section = dict(found[name], loader={"num_workers": count})
+                loader = build_dataloader(section, where=name)
+            else:
+                loader = paddle.io.DataLoader(found[name], batch_size=BATCH, num_workers=count)
+            samples = []
+            for epoch in range(epochs + 1):  # the first starts the workers
+                started, seen = time.perf_counter(), 0
+                for images, _ in loader:
+                    seen += len(images)
+                if epoch:
+                    samples.append(seen / (time.perf_counter() - started))
+            rates[name][str(count)] = summary(samples)
+    return rates
+
+
+def measure(images: int, rounds: int, size: str = "500x375", peer=None,
+            workers=None, epochs: int = 2, samples: int = 1024) -> dict:
+    """The data section of the benchmark: photographs written to a temporary folder,
+    per-core rows and, when ``workers`` is given, rows by ``num_workers``."""
+    width, height = (int(n) for n in size.lower().split("x"))
+    peer_root = paddleclas_peer.checkout(peer)
+    with tempfile.TemporaryDirectory(prefix="googlenet-photographs-") as folder:
+        list_path = write_photographs(folder, images, width, height)
+        kilobytes = sum(os.path.getsize(os.path.join(folder, "images", n))
+                        for n in os.listdir(os.path.join(folder, "images"))) / images / 1024
+        result = {"photographs": {"count": images, "size": f"{width}x{height}",
+                                  "kilobytes": round(kilobytes, 1)},
+                  "paddleclas": peer_root or f"skipped: {paddleclas_peer.skip_reason()}",
+                  **per_core(folder, list_path, rounds, peer_root)}
+        if workers:
+            result["by_workers"] = by_workers(folder, list_path, workers, epochs, samples,
+                                              peer_root)
+    return result
+
+
+def table(result: dict) -> str:
+    """The data section as text."""
+    p = result["photographs"]
+    lines = [f"data: {p['count']} photographs ({p['size']}, both ways, {p['kilobytes']:.0f} kB "
+             f"on average), batches of {BATCH}; PaddleClas: {result['paddleclas']}",
+             "", "| per core | images per CPU-second | of decode only |", "|---|---|---|"]
+    for name, figure in result["images_per_cpu_s"].items():
+        lines.append(f"| {name} | {spread(figure, '.0f')} | "
+                     f"{spread(result['of_decode_only'][name])} |")
+    for split, figure in result.get("vs_paddleclas", {}).items():
+        lines.append(f"\n{split} list, this project / PaddleClas per core: {spread(figure)}")
+    for name, rates in result.get("by_workers", {}).items():
+        lines.append(f"\n{name}, DataLoader images/s by num_workers: " + ", ".join(
+            f"{w}: {spread(v, '.0f')}" for w, v in rates.items()))
+    return "\n".join(lines)
 
 
 def _read_samples(samples, reads: int, seed: int, results):
@@ -120,47 +271,23 @@ def list_memory(lines: int = 1_280_000, reads: int = 20_000, workers: int = 2):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=200)
+    parser.add_argument("--images", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--size", default="500x375",
                         help="WxH of the photographs; half are generated turned (HxW)")
+    parser.add_argument("--paddleclas", metavar="DIR",
+                        help=f"a PaddleClas checkout (the folder holding ppcls/; default "
+                             f"${paddleclas_peer.ENV}) for its rows")
+    parser.add_argument("--workers", action="store_true",
+                        help="also time a DataLoader with 0 to the core count of workers")
     parser.add_argument("--list-memory", action="store_true",
                         help="only measure the memory of a 1.28M-line list file")
     args = parser.parse_args(argv)
     if args.list_memory:
         return list_memory()
-    from paddle_googlenet.data import photographic_jpeg
-
-    width, height = (int(n) for n in args.size.lower().split("x"))
-    rng = np.random.default_rng(0)
-    files = [photographic_jpeg(width, height, rng) if i % 2 else
-             photographic_jpeg(height, width, rng) for i in range(args.images)]
-    candidates = rows()
-    names = list(candidates)
-    rates = {name: [] for name in names}
-    for r in range(args.rounds):
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            np.random.seed(r)
-            started = time.perf_counter()
-            for data in files:
-                candidates[name](data)
-            rates[name].append(len(files) / (time.perf_counter() - started))
-    size = sum(map(len, files)) / len(files) / 1024
-    print(f"{len(files)} photographs ({width}x{height} and {height}x{width}, {size:.0f} kB on "
-          f"average), "
-          f"{args.rounds} rounds, one core; median [min-max]")
-    for name in names:
-        ratio = [a / b for a, b in zip(rates[name], rates["decode only"])]
-        print(f"  {name:36s} {statistics.median(rates[name]):7.1f} images/s "
-              f"[{min(rates[name]):.1f}-{max(rates[name]):.1f}]  "
-              f"{1000 / statistics.median(rates[name]):5.2f} ms/image   of decode only: "
-              f"{statistics.median(ratio):.2f}x")
-    fused = [a / b for a, b in zip(rates["train list"],
-                                   rates["train list (one step per operator)"])]
-    print(f"train list as one step / one step per operator: {statistics.median(fused):.2f}x "
-          f"[{min(fused):.2f}-{max(fused):.2f}]")
+    workers = list(range(os.cpu_count() + 1)) if args.workers else None
+    print(table(measure(args.images, args.rounds, args.size, args.paddleclas, workers)))
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     main()

@@ -22,6 +22,7 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 from . import report
+from .report import paired, summary
 from .workers import turned
 
 WORKER_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "workers.py")
@@ -31,24 +32,12 @@ REQUIRED_KEYS = ("train_default_b16", "train_baseline_b16", "train_best_b16", "t
                  "infer_dygraph_b32", "infer_fp32_b32", "infer_bf16_b32", "bf16_top1_agreement",
                  "infer_onnxruntime_fp32_b1", "infer_onnxruntime_fp32_b32",
                  "onnxruntime_over_paddle_b1", "onnxruntime_over_paddle_b32",
-                 "fp32_forward_bound", "fit_over_step", "train_peak_rss_mb_b32")
+                 "fp32_forward_bound", "fit_over_step", "train_peak_rss_mb_b32", "data")
 
 # A fast path must reproduce the baseline's losses this closely to be chosen.
 LOSS_TOLERANCE = 1e-4
 INT8_CALIBRATION_IMAGES = 128
 MKL_CPU_TYPE_VAR = "MKL_DEBUG_CPU_TYPE"
-
-
-def summary(values: Sequence[float]) -> dict:
-    """``{"median", "n", "min", "max"}`` of a figure's samples."""
-    values = [float(v) for v in values]
-    return {"median": statistics.median(values), "n": len(values), "min": min(values),
-            "max": max(values)}
-
-
-def paired(numerators: Sequence[float], denominators: Sequence[float]) -> dict:
-    """Summary of the per-round ratios of two figures measured in the same rounds."""
-    return summary([a / b for a, b in zip(numerators, denominators)])
 
 
 # -- training candidates -------------------------------------------------------------
@@ -115,7 +104,11 @@ class Settings:
         self.matmul_size = 256 if smoke else 2048
         self.matmul_repeats = 3
         self.fresh_memory_mib = 64 if smoke else 512
-        self.data_workers = (0, 1, 2)
+        # photographs read per core in each round, and DataLoader samples per epoch
+        # by num_workers (0 to the core count)
+        self.data_images = 16 if smoke else (128 if quick else 256)
+        self.data_rounds = 1 if smoke else (3 if quick else 5)
+        self.data_loader_samples = 32 if smoke else 1024
         self.data_epochs = 1 if smoke else 2
         # each epoch against model-only bursts either side of it, long enough not to
         # rest on a second or two of the machine's time
@@ -477,7 +470,10 @@ class Benchmark:
         common = {"config": self.config, "mkl_avx2": self.report["mkl_avx2_applies"]}
         self.log("data pipeline and fit epochs")
         pipeline = self.workers.run(dict(common, kind="data", threads=self.cores,
-                                         workers=list(s.data_workers), epochs=s.data_epochs))[0]
+                                         images=s.data_images, rounds=s.data_rounds,
+                                         workers=list(range(self.cores + 1)),
+                                         samples=s.data_loader_samples, epochs=s.data_epochs,
+                                         paddleclas=self.args.paddleclas))[0]
         fit = self.workers.run(dict(common, kind="fit", scratch=os.path.join(self.scratch, "fit"),
                                     epochs=s.fit_epochs, model_only_steps=s.model_only_steps,
                                     other_workers=list(s.fit_other_workers)))[0]
@@ -488,8 +484,9 @@ class Benchmark:
             "fit_over_step_by_workers": {w: summary(r) for w, r in
                                          fit["fit_over_step_by_workers"].items()},
             **{k: fit[k] for k in ("num_workers", "batch", "input_shape", "threads")}}
-        self.report.update({"data_images_per_s_by_workers": {
-                                w: summary(r) for w, r in pipeline["images_per_s"].items()},
+        pipeline.pop("library", None)
+        pipeline.pop("peak_rss_mb", None)
+        self.report.update({"data": pipeline,
                             "fit": fit_summary,
                             "fit_over_step": fit_summary["fit_over_step"]["median"]})
 
@@ -529,6 +526,11 @@ def _parser() -> argparse.ArgumentParser:
                              "from an earlier run in --work-dir, else trained now)")
     parser.add_argument("--work-dir", default=os.path.join("output", "benchmark"),
                         help="keeps the demo model between runs (default: %(default)s)")
+    parser.add_argument("--paddleclas", metavar="DIR",
+                        help="a PaddleClas checkout (the folder holding ppcls/; default "
+                             "$PADDLECLAS_HOME) whose own operators and dataset the data rows "
+                             "are measured beside; without one those rows say they were "
+                             "skipped")
     parser.add_argument("--compare", nargs=2, metavar=("FIRST", "SECOND"),
                         help="measure nothing: print every ratio of two --out files and how "
                              "far apart they are")

@@ -1,12 +1,25 @@
 """The benchmark's table and JSON.
 
 Every measured figure is a summary ``{"median", "n", "min", "max"}`` of its samples
-(``harness.summary``); the table prints the median and, beside it, how many samples
+(``summary``); the table prints the median and, beside it, how many samples
 it rests on and their spread.
 """
 
 import json
-from typing import Dict, List
+import statistics
+from typing import Dict, List, Sequence
+
+
+def summary(values: Sequence[float]) -> dict:
+    """``{"median", "n", "min", "max"}`` of a figure's samples."""
+    values = [float(v) for v in values]
+    return {"median": statistics.median(values), "n": len(values), "min": min(values),
+            "max": max(values)}
+
+
+def paired(numerators: Sequence[float], denominators: Sequence[float]) -> dict:
+    """Summary of the per-round ratios of two figures measured in the same rounds."""
+    return summary([a / b for a, b in zip(numerators, denominators)])
 
 
 def spread(figure: dict, fmt: str = ".2f") -> str:
@@ -28,6 +41,10 @@ def ratios(report: dict) -> Dict[str, dict]:
                     field.startswith("vs_fp32_") and name != "fp32"):
                 found[f"infer/{name}/{field}"] = value
     found["fit_over_step"] = report["fit"]["fit_over_step"]
+    for name, value in report["data"]["of_decode_only"].items():
+        found[f"data/{name}/of_decode_only"] = value
+    for split, value in report["data"].get("vs_paddleclas", {}).items():
+        found[f"data/{split}/vs_paddleclas"] = value
     return found
 
 
@@ -87,10 +104,10 @@ def table(r: dict) -> str:
                   f"dygraph top-1 {r['infer_eval_top1']:.2%}; int8 offered (agreement >= 99%): "
                   f"{r['int8_offered']}; bound during the inference rounds "
                   f"{spread(r['infer_bound_b32'], '.1f')} images/s", ""]
-    rates = ", ".join(f"{w} workers {spread(v, '.0f')}" for w, v in
-                      r["data_images_per_s_by_workers"].items())
+    from .data_pipeline import table as data_table
+
     fit = r["fit"]
-    lines += [f"data pipeline (decode + augmentation), images/s: {rates}",
+    lines += [data_table(r["data"]), "",
               f"fit epoch {spread(fit['fit_images_per_s'], '.1f')} images/s vs model-only "
               f"{spread(fit['model_only_images_per_s'], '.1f')} at batch {fit['batch']}, "
               f"{'x'.join(map(str, fit['input_shape']))}, num_workers {fit['num_workers']}: "

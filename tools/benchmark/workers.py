@@ -303,23 +303,14 @@ def infer_time_worker(job: dict) -> dict:
 
 
 def data_worker(job: dict) -> dict:
-    """Decode + train-time augmentation alone: images/s per DataLoader worker count."""
-    from paddle_googlenet.data import build_dataloader
+    """The input pipeline on photographs: per core, beside PaddleClas's own operators
+    when a checkout is given, and by DataLoader worker count (data_pipeline.py)."""
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))))  # this file runs as a script: find tools/
+    from tools.benchmark.data_pipeline import measure
 
-    config = _config(job)
-    rates = {}
-    for workers in job["workers"]:
-        section = json.loads(json.dumps(config["DataLoader"]["Train"]))
-        section.setdefault("loader", {})["num_workers"] = workers
-        loader = build_dataloader(section, seed=0, where="DataLoader.Train")
-        epochs = []
-        for _ in range(job["epochs"]):  # the first epoch pays for starting the workers
-            start, count = time.perf_counter(), 0
-            for images, _ in loader:
-                count += len(images)
-            epochs.append(count / (time.perf_counter() - start))
-        rates[str(workers)] = epochs
-    return {"images_per_s": rates}
+    return measure(job["images"], job["rounds"], peer=job.get("paddleclas"),
+                   workers=job["workers"], epochs=job["epochs"], samples=job["samples"])
 
 
 def fit_worker(job: dict) -> dict:
