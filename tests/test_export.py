@@ -154,3 +154,52 @@ def test_export_api_refuses_a_precision_or_option_it_cannot_export(tiny_data, tm
         with pytest.raises(UserError, match=re.escape(message)):
             export_inference_model(config, precisions=precisions, options=options)
     assert not os.path.exists(tmp_path / "inference")
+
+
+@pytest.mark.slow
+def test_uint8_input_export_takes_pixels_and_classifies_as_the_float_one(tiny_data, trained_run,
+                                                                         tmp_path):
+    """--uint8-input: the model normalizes its uint8 input itself; Paddle Inference and
+    ONNX Runtime give the float32 export's probabilities for the same images."""
+    from paddle_googlenet.deploy import ImageClassifier
+
+    argv = export_argv(tiny_data, tmp_path, **{"Global.pretrained_model":
+                                               os.path.join(trained_run, "latest")})
+    float_dir = str(tmp_path / "inference")
+    assert export_main(argv + ["--onnx"]) == 0
+    uint8_dir = str(tmp_path / "inference_uint8")
+    assert export_main(argv + ["-o", f"Global.save_inference_dir={uint8_dir}", "--onnx",
+                               "--uint8-input"]) == 0
+    with open(os.path.join(uint8_dir, "inference.yml")) as f:
+        assert yaml.safe_load(f)["input_dtype"] == "uint8"
+    images = [os.path.join(tiny_data, "images", "val", name)
+              for name in sorted(os.listdir(os.path.join(tiny_data, "images", "val")))]
+    for backend in ("paddle", "onnxruntime"):
+        classifier = ImageClassifier(uint8_dir, backend=backend, threads=1)
+        pixels = classifier.preprocess.read(images[0])
+        assert pixels.dtype == np.uint8 and pixels.shape == (3, 64, 64)
+        reference = ImageClassifier(float_dir, backend=backend, threads=1)
+        batch = np.stack([classifier.preprocess.read(p) for p in images])
+        float_batch = np.stack([reference.preprocess.read(p) for p in images])
+        np.testing.assert_allclose(classifier.probabilities(batch),
+                                   reference.probabilities(float_batch), atol=1e-5)
+        ranked = [[t["class_id"] for t in r["topk"]] for r in classifier.classify(images)]
+        assert ranked == [[t["class_id"] for t in r["topk"]] for r in reference.classify(images)]
+
+
+def test_uint8_input_export_needs_a_final_normalize_and_no_other_precision(tiny_data,
+                                                                           tmp_path, capsys):
+    from paddle_googlenet.errors import UserError
+    from paddle_googlenet.export import export_inference_model
+
+    argv = export_argv(tiny_data, tmp_path)
+    config = load_config(DEFAULT_CONFIG, [argv[i + 1] for i in range(2, len(argv), 2)])
+    config["Infer"]["transforms"] = [{"DecodeImage": {}}, {"ResizeImage": {"size": 64}},
+                                     {"ToCHWImage": {}}]
+    with pytest.raises(UserError, match="ends with NormalizeImage"):
+        export_inference_model(config, uint8_input=True)
+    capsys.readouterr()
+    assert export_main(argv + ["--uint8-input", "--int8"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "without it" in err and "--int8" in err
+    assert not os.path.exists(tmp_path / "inference")

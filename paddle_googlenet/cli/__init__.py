@@ -216,6 +216,10 @@ def _export(argv):
         parser.add_argument(
             "--onnx", action="store_true",
             help="also write inference.onnx (needs the onnx extra: paddle2onnx, onnxruntime)")
+        parser.add_argument(
+            "--uint8-input", action="store_true",
+            help="the model takes uint8 pixels and applies the Infer transforms' final "
+                 "NormalizeImage itself, so a client sends bytes (float32 and ONNX only)")
         for exporter in EXPORTERS.values():
             parser.add_argument(exporter.flag, action="store_true",
                                 dest=f"export_{exporter.name}", help=exporter.help)
@@ -230,7 +234,8 @@ def _export(argv):
     chosen = [e for e in EXPORTERS.values() if getattr(args, f"export_{e.name}")]
     options = {o.name: getattr(args, o.name) for e in chosen for o in e.options}
     result = export_inference_model(config, onnx=args.onnx,
-                                    precisions=[e.name for e in chosen], options=options)
+                                    precisions=[e.name for e in chosen], options=options,
+                                    uint8_input=args.uint8_input)
     print(f"exported to {result['dir']}: {', '.join(result['files'])}")
     if args.onnx:
         print(f"ONNX Runtime matches Paddle Inference to {result['onnx_max_diff']:.2g}")

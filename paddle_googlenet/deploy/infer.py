@@ -86,7 +86,15 @@ def read_deploy_config(model_dir: str) -> dict:
     names = config.get("class_names") or {}
     if not isinstance(names, dict):
         raise DeployError(f"{path}: class_names must map class ids to names, got {names!r}")
+    if config.setdefault("input_dtype", "float32") not in INPUT_DTYPES:
+        raise DeployError(f"{path}: input_dtype must be one of {list(INPUT_DTYPES)}, got "
+                          f"{config['input_dtype']!r}")
     return config
+
+
+# What an exported model takes: normalized float32 pixels, or uint8 pixels that it
+# normalizes itself (tools/export_model.py --uint8-input).
+INPUT_DTYPES = {"float32": np.float32, "uint8": np.uint8}
 
 
 def paddle_model_files(model_dir: str, precision: str = "fp32") -> (str, str):
@@ -133,6 +141,8 @@ class PaddleModel:
             than return it to the system (``hardware.keep_freed_memory``: about
             12% faster at batch 32, resident memory stays at its peak; process-wide).
         gpu_id, gpu_memory_mb: GPU to use and its initial memory pool.
+        input_dtype: what the model takes, 'float32' or 'uint8' (``inference.yml``'s
+            ``input_dtype``).
         tensorrt: run supported subgraphs with TensorRT (GPU only), in
             ``tensorrt_precision`` ('fp32' or 'fp16') for batches up to ``max_batch_size``.
     """
@@ -140,10 +150,12 @@ class PaddleModel:
     def __init__(self, model_dir: str, device: str = "cpu", threads: Optional[int] = None,
                  onednn: bool = True, precision: str = "fp32", keep_memory: bool = True,
                  gpu_id: int = 0, gpu_memory_mb: int = 500, tensorrt: bool = False,
-                 tensorrt_precision: str = "fp32", max_batch_size: int = 32):
+                 tensorrt_precision: str = "fp32", max_batch_size: int = 32,
+                 input_dtype: str = "float32"):
         import paddle
         import paddle.inference as paddle_infer
 
+        self.input_dtype = INPUT_DTYPES[input_dtype]
         chosen = precision_named(precision)
         program, params = paddle_model_files(model_dir, precision)
         config = paddle_infer.Config(program, params)
@@ -196,7 +208,7 @@ class PaddleModel:
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         self.input.reshape(batch.shape)
-        self.input.copy_from_cpu(np.ascontiguousarray(batch, dtype=np.float32))
+        self.input.copy_from_cpu(np.ascontiguousarray(batch, dtype=self.input_dtype))
         self.predictor.run()
         return self.predictor.get_output_handle(self.output_name).copy_to_cpu()
 
@@ -205,7 +217,9 @@ class OnnxModel:
     """``inference.onnx`` (``tools/export_model.py --onnx``) under ONNX Runtime's CPU
     provider: ``model(batch) -> outputs``."""
 
-    def __init__(self, model_dir: str, threads: Optional[int] = None):
+    def __init__(self, model_dir: str, threads: Optional[int] = None,
+                 input_dtype: str = "float32"):
+        self.input_dtype = INPUT_DTYPES[input_dtype]
         path = os.path.join(model_dir, ONNX_FILE)
         if not os.path.isfile(path):
             raise DeployError(f"{path} not found: export with tools/export_model.py --onnx")
@@ -222,7 +236,7 @@ class OnnxModel:
         self.input_name = self.session.get_inputs()[0].name
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {self.input_name: batch.astype(np.float32)})[0]
+        return self.session.run(None, {self.input_name: batch.astype(self.input_dtype)})[0]
 
 
 def classify_files(paths: Sequence[str], prepare: Callable[[str], np.ndarray],
@@ -277,14 +291,18 @@ class ImageClassifier:
                  **model_options):
         config = read_deploy_config(model_dir)
         where = os.path.join(model_dir, DEPLOY_CONFIG)
-        self.preprocess = Preprocess(config["transforms"], where=f"{where}: transforms")
+        uint8_input = config["input_dtype"] == "uint8"
+        self.preprocess = Preprocess(config["transforms"], where=f"{where}: transforms",
+                                     uint8_input=uint8_input)
         self.class_names = {int(k): v for k, v in config.get("class_names", {}).items()}
         self.topk = topk or config.get("topk", 5)
         self.softmax_in_model = bool(config.get("softmax", True))
         if backend == "paddle":
-            self.model = PaddleModel(model_dir, **model_options)
+            self.model = PaddleModel(model_dir, input_dtype=config["input_dtype"],
+                                     **model_options)
         elif backend == "onnxruntime":
-            self.model = OnnxModel(model_dir, threads=model_options.get("threads"))
+            self.model = OnnxModel(model_dir, threads=model_options.get("threads"),
+                                   input_dtype=config["input_dtype"])
         else:
             raise DeployError(f"backend must be 'paddle' or 'onnxruntime', got {backend!r}")
 

@@ -26,9 +26,15 @@ for _op in pixels.DETERMINISTIC_OPS:
 
 class Preprocess:
     """The bytes of an image file -> the model's CHW float32 input, following a
-    PaddleClas transform list (``where`` names it in errors)."""
+    PaddleClas transform list (``where`` names it in errors).
 
-    def __init__(self, ops: Sequence[Mapping[str, Any]], where: str = "transforms"):
+    With ``uint8_input`` (a model exported with ``--uint8-input``, which normalizes
+    its input itself) the list stops before its final NormalizeImage and the input
+    is the CHW ``uint8`` pixels.
+    """
+
+    def __init__(self, ops: Sequence[Mapping[str, Any]], where: str = "transforms",
+                 uint8_input: bool = False):
         if not ops:
             raise DeployError(f"{where} is empty; it must start with DecodeImage")
         steps = []
@@ -43,10 +49,18 @@ class Preprocess:
                                   f"input; remove output_fp16 and channel_num")
             steps.append(step)
         self.pipeline = pixels.Compose(steps, where=where)
+        self.dtype = np.float32
+        if uint8_input:
+            self.pipeline, normalize = self.pipeline.split_final_normalize()
+            if normalize is None:
+                raise DeployError(f"{where}: a model that takes uint8 pixels needs a list "
+                                  f"that ends with NormalizeImage (a ToCHWImage may follow): "
+                                  f"the model applies it")
+            self.dtype = np.uint8
 
     def __call__(self, data: bytes) -> np.ndarray:
         sample = self.pipeline(data)
-        return pixels.model_input(sample, self.pipeline.output_layout).astype(np.float32)
+        return pixels.model_input(sample, self.pipeline.output_layout).astype(self.dtype)
 
     def read(self, path: str) -> np.ndarray:
         """The model input for an image file; ``ImageError`` names the file."""

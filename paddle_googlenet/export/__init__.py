@@ -5,8 +5,12 @@
 - ``inference.json`` + ``inference.pdiparams``: the program and weights written by
   ``paddle.jit.save`` with PIR (Paddle 3). Only the main path is traced, so the aux
   heads' operators and parameters are not in them.
-- ``inference.yml``: what deployment needs besides the model: input shape, the
-  ``Infer`` transforms, whether a softmax is appended, top-k and the class names.
+- ``inference.yml``: what deployment needs besides the model: input shape and dtype,
+  the ``Infer`` transforms, whether a softmax is appended, top-k and the class names.
+- with ``uint8_input=True``, the model takes the ``uint8`` pixels and applies the
+  Infer list's final NormalizeImage itself (``uint8_input.Uint8Input``);
+  ``inference.yml`` says ``input_dtype: uint8`` and deployment stops its
+  preprocessing before that NormalizeImage.
   It is written as JSON, which is also YAML, so a deployment host reads it with
   the standard library alone.
 - with ``onnx=True``, ``inference.onnx``: the same program converted by paddle2onnx
@@ -44,12 +48,13 @@ from .exporters import EXPORTERS, exporter_named
 from .files import DEPLOY_CONFIG, MODEL_FILES
 from .images import dataset_images
 from .onnx import convert_to_onnx, import_paddle2onnx
+from .uint8_input import Uint8Input
 
 __all__ = ["export_inference_model", "convert_to_onnx", "dataset_images", "EXPORTERS",
            "MODEL_FILES", "DEPLOY_CONFIG"]
 
 
-def _deploy_config(config: dict, softmax: bool) -> dict:
+def _deploy_config(config: dict, softmax: bool, uint8_input: bool) -> dict:
     infer = config.get("Infer")
     if not infer:
         raise ConfigError("Infer: needed to export (its transforms are the deployment's "
@@ -58,10 +63,11 @@ def _deploy_config(config: dict, softmax: bool) -> dict:
     id_map = post.get("class_id_map_file")
     names = read_class_id_map(id_map) if id_map else {}
     # the deployment side must be able to run these transforms
-    Preprocess(infer["transforms"], where="Infer.transforms")
+    Preprocess(infer["transforms"], where="Infer.transforms", uint8_input=uint8_input)
     return {
         "model": config["Arch"]["name"],
         "input_shape": config["Global"]["image_shape"],
+        "input_dtype": "uint8" if uint8_input else "float32",
         "softmax": softmax,
         "transforms": infer["transforms"],
         "topk": post.get("topk", 5),
@@ -71,11 +77,13 @@ def _deploy_config(config: dict, softmax: bool) -> dict:
 
 def export_inference_model(config: dict, save_dir: str = None, onnx: bool = False,
                            precisions: Iterable[str] = (),
-                           options: Optional[Dict[str, Any]] = None) -> dict:
+                           options: Optional[Dict[str, Any]] = None,
+                           uint8_input: bool = False) -> dict:
     """Export the configured model with ``Global.pretrained_model``'s weights; with
     ``onnx`` an ONNX copy of it, and the files of each of ``precisions`` (names in
     ``EXPORTERS``, e.g. ``("int8",)``). ``options`` holds values for the exporters'
-    ``options`` by name; those missing take their defaults.
+    ``options`` by name; those missing take their defaults. ``uint8_input`` makes the
+    model take ``uint8`` pixels and normalize them itself (see above).
 
     Returns ``{"dir": ..., "files": [...]}``, plus ``"onnx_max_diff"`` with ``onnx``
     and, under each precision's name, what its ``export`` returned. Nothing is
@@ -85,7 +93,10 @@ def export_inference_model(config: dict, save_dir: str = None, onnx: bool = Fals
     weights = required_weights(config, "export")
     save_dir = os.path.normpath(save_dir or g["save_inference_dir"])
     softmax = g["export_softmax"]
-    deploy = _deploy_config(config, softmax)  # checked before anything is written
+    deploy = _deploy_config(config, softmax, uint8_input)  # checked before anything is written
+    if uint8_input and precisions:
+        raise UserError(f"--uint8-input exports the float32 model (and its ONNX copy); "
+                        f"export {', '.join('--' + p for p in precisions)} without it")
     if onnx:
         import_paddle2onnx()
     options = dict(options or {})
@@ -99,7 +110,11 @@ def export_inference_model(config: dict, save_dir: str = None, onnx: bool = Fals
 
     main_head = build_main_head(config["Arch"], weights, softmax, heads="strict")
     _check_image_shape(main_head.net, g["image_shape"])
-    spec = [paddle.static.InputSpec([None] + list(g["image_shape"]), "float32", name="x")]
+    if uint8_input:
+        normalize = Preprocess(config["Infer"]["transforms"]).pipeline.split_final_normalize()[1]
+        main_head = Uint8Input(main_head, normalize)
+    spec = [paddle.static.InputSpec([None] + list(g["image_shape"]), deploy["input_dtype"],
+                                    name="x")]
 
     tmp = temp_dir_for(save_dir)
     result = {"dir": save_dir}
@@ -113,7 +128,8 @@ def export_inference_model(config: dict, save_dir: str = None, onnx: bool = Fals
             raise ConfigError(f"paddle.jit.save did not write {', '.join(missing)}; this "
                               f"export needs Paddle 3 with PIR (FLAGS_enable_pir_api=1)")
         if onnx:
-            result["onnx_max_diff"] = convert_to_onnx(tmp, [2] + list(g["image_shape"]))
+            result["onnx_max_diff"] = convert_to_onnx(tmp, [2] + list(g["image_shape"]),
+                                                      deploy["input_dtype"])
         for exporter, values in exports:
             result[exporter.name] = deploy[exporter.name] = exporter.export(
                 config, weights, tmp, values)

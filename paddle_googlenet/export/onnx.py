@@ -26,10 +26,11 @@ def import_paddle2onnx():
     return paddle2onnx
 
 
-def convert_to_onnx(model_dir: str, check_shape) -> float:
+def convert_to_onnx(model_dir: str, check_shape, input_dtype: str = "float32") -> float:
     """Write ``model_dir/inference.onnx`` from the Paddle model there, run both on a
-    random batch of ``check_shape`` and return the max abs difference; a difference
-    above ``ONNX_TOLERANCE`` removes the file and raises."""
+    random batch of ``check_shape`` (of the model's ``input_dtype``) and return the
+    max abs difference; a difference above ``ONNX_TOLERANCE`` removes the file and
+    raises."""
     paddle2onnx = import_paddle2onnx()
     # save_file=None returns the model instead of running paddle2onnx's optional
     # optimizers, one of which (polygraphy) pip-installs packages at run time.
@@ -46,9 +47,13 @@ def convert_to_onnx(model_dir: str, check_shape) -> float:
     path = os.path.join(model_dir, ONNX_FILE)
     with open(path, "wb") as f:
         f.write(model)
-    batch = np.random.RandomState(0).rand(*check_shape).astype(np.float32)
-    reference = PaddleModel(model_dir, onednn=False, keep_memory=False)(batch)
-    difference = float(np.abs(OnnxModel(model_dir)(batch) - reference).max())
+    rng = np.random.RandomState(0)
+    batch = (rng.randint(0, 256, check_shape).astype(np.uint8) if input_dtype == "uint8"
+             else rng.rand(*check_shape).astype(np.float32))
+    reference = PaddleModel(model_dir, onednn=False, keep_memory=False,
+                            input_dtype=input_dtype)(batch)
+    difference = float(np.abs(OnnxModel(model_dir, input_dtype=input_dtype)(batch)
+                              - reference).max())
     if not difference <= ONNX_TOLERANCE:
         os.remove(path)
         raise UserError(f"the ONNX model differs from the Paddle model by {difference:.3g} "

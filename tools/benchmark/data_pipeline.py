@@ -12,7 +12,9 @@ collates batches of 64, as a DataLoader worker does; the figure is images per
 second of that process's CPU time (its threads included), so a library that spreads
 a resize over two threads gains nothing from it. This project's loader leaves the
 list's final NormalizeImage to the batch (see data/loader.py), so its workers
-collate uint8; the row "normalized per image" runs the list as written. Each round
+collate uint8; the row "normalized per image" runs the list as written. OpenCV runs
+one thread, as this package sets it, for PaddleClas too: its best figure per core
+(a row also shows it with OpenCV's default thread count). Each round
 runs every row once, in an order that turns every round; ratios are taken within
 a round, then the median. The decode alone (``cv2.imdecode``) bounds any list that
 decodes every pixel. By workers: a DataLoader over the same list with 0 to the
@@ -94,6 +96,17 @@ def _epoch(dataset) -> int:
     return len(dataset)
 
 
+def _with_default_threads(run):
+    """``run()`` with OpenCV's own thread count; this package sets one (pixels.py)."""
+    import cv2
+
+    cv2.setNumThreads(-1)
+    try:
+        return run()
+    finally:
+        cv2.setNumThreads(1)
+
+
 def per_core(folder: str, list_path: str, rounds: int, peer_root=None) -> dict:
     """Images per CPU-second of each row, ``rounds`` samples each."""
     import cv2
@@ -104,6 +117,9 @@ def per_core(folder: str, list_path: str, rounds: int, peer_root=None) -> dict:
         dataset = (build_dataloader(item, where=name).dataset if isinstance(item, dict)
                    else item)
         rows[name] = lambda dataset=dataset: _epoch(dataset)
+        if name.endswith(PEER):
+            rows[f"{name}, OpenCV's default threads"] = lambda dataset=dataset: (
+                _with_default_threads(lambda: _epoch(dataset)))
     with open(list_path) as f:
         paths = [os.path.join(folder, line.split()[0]) for line in f]
 
