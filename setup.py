@@ -31,6 +31,9 @@ setup(
         # weights in .safetensors (tensors only, nothing to execute) are read and
         # written wherever a weights path is accepted, and by googlenet-convert-weights
         "safetensors",
+        # the progress bar of long work (eval, predict, infer, calibration, census) on
+        # a terminal: width, rate and redraws handled as users of the ecosystem know it
+        "tqdm",
     ],
     extras_require={
         "cpu": ["paddlepaddle>=3.0,<4"],

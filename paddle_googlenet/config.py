@@ -319,6 +319,7 @@ def dump_config(config: Mapping) -> str:
 
 
 # A message about a config key starts with it: "Global.epochs: expected int, ...".
+_UNKNOWN_SECTION = re.compile(r"(?P<source>.*?): unknown section '(?P<name>[^']*)'")
 _KEY_AT_START = re.compile(r"(?:%s)(?:\.[\w-]+)*(?=[:\s])" % "|".join(SECTIONS))
 
 
@@ -349,6 +350,14 @@ def locate_key(message: str, path: Optional[str] = None,
     """``message`` about a config key, with where that key was set: `` (set by -o
     KEY=VALUE)`` after it when an override set it, ``path:line: `` before it when the
     config file does. A message that starts with no key is returned as it is."""
+    unknown = _UNKNOWN_SECTION.match(message)
+    if unknown:  # "<file>: unknown section 'X'...": set by an override, or in the file
+        name, rest = unknown.group("name"), message[len(unknown.group("source")) + 2:]
+        for option in reversed(overrides or []):
+            if option.partition("=")[0].strip().split(".")[0] == name:
+                return f"{rest} (set by -o {option})"
+        line = _key_line(path, [name]) if path else None
+        return f"{path}:{line}: {rest}" if line else message
     match = _KEY_AT_START.match(message)
     if not match:
         return message

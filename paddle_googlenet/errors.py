@@ -4,8 +4,11 @@ Anything a user can get wrong (a config key, a path, a file of the wrong network
 an exported model directory) raises a ``UserError`` subclass with a message that
 names the culprit and says what would be valid. The tools print that message and
 exit 2 (``cli.runner.run_tool``); any other exception is a bug and keeps its
-traceback. This module imports nothing, so deployment can use it without Paddle.
+traceback. This module imports only the standard library, so deployment can use it
+without Paddle.
 """
+
+import contextlib
 
 
 def shown(text, keep: str = "") -> str:
@@ -56,3 +59,13 @@ PADDLE_MISSING = (
     "(or `pip install paddlepaddle`) for CPU; for GPU, install the paddlepaddle-gpu "
     "build for your CUDA version as PaddlePaddle's install guide describes, then "
     "`pip install paddle_googlenet`.")
+
+
+@contextlib.contextmanager
+def located(key: str):
+    """Prefix a UserError raised inside with the config key it concerns, so that every
+    tool names the key the same way (``Global.pretrained_model: ...``)."""
+    try:
+        yield
+    except UserError as err:
+        raise type(err)(f"{key}: {err}") from err

@@ -22,7 +22,10 @@ CONFIG_WITH_A_TYPE_ERROR = open(DEFAULT_CONFIG).read().replace("use_visualdl: Fa
 
 
 @pytest.mark.parametrize("config_text, options, expected", [
-    (None, ["Globl.epochs=1"], r"unknown section 'Globl' \(did you mean 'Global'\?\)"),
+    (None, ["Globl.epochs=1"], r"^error: unknown section 'Globl' \(did you mean 'Global'\?\)"
+                               r".* \(set by -o Globl\.epochs=1\)$"),
+    ("Global: {epochs: 1}\nArch: {name: GoogLeNet}\nGlobl: {seed: 1}\n", [],
+     r"^error: .*c\.yaml:3: unknown section 'Globl' \(did you mean 'Global'\?\)"),
     (None, ["Global.epoch=1"], r"Global\.epoch: unknown key \(did you mean 'epochs'\?\).* "
                                r"\(set by -o Global\.epoch=1\)$"),
     (None, ["Global.epochs=many"], r"Global\.epochs: expected int, got 'many' .*\(set by -o "),
@@ -38,7 +41,7 @@ CONFIG_WITH_A_TYPE_ERROR = open(DEFAULT_CONFIG).read().replace("use_visualdl: Fa
     ("Global:\n  epochs: [1\nArch: {name: GoogLeNet}\n", [], r"c\.yaml:3:\d+: YAML syntax error"),
     (CONFIG_WITH_A_TYPE_ERROR, [], r"c\.yaml:18: Global\.use_visualdl: expected bool, got "
                                    r"'sometimes'"),
-], ids=["unknown-section", "unknown-key", "wrong-type", "bad-override", "no-section",
+], ids=["unknown-section", "unknown-section-in-file", "unknown-key", "wrong-type", "bad-override", "no-section",
         "unknown-nested-key",
         "batch-larger-than-data", "missing-file", "yaml-syntax", "wrong-type-in-file"])
 def test_config_errors_are_one_located_line(tiny_data, tmp_path, capfd, config_text, options,

@@ -70,6 +70,23 @@ def test_overwrite_logs_what_it_removed(tiny_data, trained_run, tmp_path):
     log = open(os.path.join(copy, "GoogLeNet", "train.log")).read()
     assert ("Global.overwrite: removed the earlier run's best_epoch_1, best_model, epoch_1, "
             "latest, metrics.jsonl, metrics.png") in log
+    # every step line ends with the time left, PaddleClas-style; the last one with none
+    steps = re.findall(r"\[Iter (\d+)/(\d+)\] .* eta: (\d+):(\d\d):(\d\d)$", log, re.M)
+    assert steps and steps[-1][0] == steps[-1][1] and steps[-1][2:] == ("0", "00", "00")
+
+
+def test_training_eta_counts_the_steps_left_at_this_epochs_pace():
+    import time
+
+    from paddle_googlenet.engine.callbacks import training_eta
+    from paddle_googlenet.engine.state import RunState
+
+    state = RunState(epochs=7, steps_per_epoch=47, epoch=2, started=time.time() - 20)
+    # 2 s a step so far; 37 steps of this epoch and 5 epochs of 47 left: 272 steps
+    assert training_eta(state, 10) == "0:09:04"
+    resumed = RunState(epochs=2, steps_per_epoch=10, epoch=2, steps_before=4,
+                       seconds_before=8, started=time.time() - 4)
+    assert training_eta(resumed, 6) == "0:00:08"  # 2 s a step, 4 steps left
 
 
 # ------------------------------------------------------------------ resume and pruning

@@ -94,6 +94,7 @@ def test_signals_save_a_checkpoint_and_print_the_resume_command(tiny_data, tmp_p
     resuming twice ends where an uninterrupted run does, metrics included."""
     out = str(tmp_path / "out")
     command = train_command(cli_options(tiny_data, out))
+    stopped_at = None  # the words the last stop used for where it stopped
     for signum, epoch in ((signal.SIGTERM, 1), (signal.SIGINT, 2)):
         log = str(tmp_path / f"{signum}.log")
         process = start_training(command, log)
@@ -106,7 +107,10 @@ def test_signals_save_a_checkpoint_and_print_the_resume_command(tiny_data, tmp_p
                           rf"step ([12]) of 3; saved a resumable checkpoint: (\S+); resume "
                           rf"with: (.*)$", text, re.M)
         assert match, text[-3000:]
+        if stopped_at:  # the resume says where it starts as the stop said where it stopped
+            assert f"resumed from {stopped_at[1]} at {stopped_at[0]}" in text
         step, saved, command = match.groups()
+        stopped_at = (f"epoch {epoch}, step {step} of 3", saved)
         assert saved == os.path.join(out, "GoogLeNet", f"epoch_{epoch}_step_{step}")
         assert os.readlink(os.path.join(out, "GoogLeNet", "latest")) == os.path.basename(saved)
         command = shlex.split(command)

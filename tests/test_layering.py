@@ -48,7 +48,7 @@ def training_files():
 
 
 # The layers, bottom up, and what each may import besides itself and the base.
-BASE = {"errors", "registry", "hardware", "pixels", "validators"}
+BASE = {"errors", "registry", "hardware", "pixels", "validators", "progress"}
 LAYERS = {
     "weights": set(),
     "config": set(),

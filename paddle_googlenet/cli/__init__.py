@@ -16,7 +16,7 @@ import shutil
 import sys
 from typing import List, Optional
 
-from .runner import print_results, run_tool
+from .runner import print_results, results_progress, run_tool
 from ..errors import ConfigError, UserError
 
 __all__ = ["run", "train_main", "eval_main", "export_main", "predict_main", "summary_main", "make_demo_data_main",
@@ -190,7 +190,13 @@ def _eval(argv):
         lambda parser: parser.add_argument(
             "--confusion-matrix", metavar="PNG",
             help="also write the confusion matrix, labelled with class names"))
-    report = Engine(config, mode="eval").evaluation_report()
+    from ..progress import Progress
+
+    engine = Engine(config, mode="eval")
+    loader = engine.eval_loader  # this process's share of the images, when shared out
+    images = getattr(loader.batch_sampler, "num_samples", None) or len(loader.dataset)
+    with Progress(images, "eval") as progress:
+        report = engine.evaluation_report(progress)
     figures = report.figures
     print(f"weights: {config['Global']['pretrained_model']}")
     print(f"images: {figures['images']}  loss: {figures['loss']:.5f}  "
@@ -261,8 +267,10 @@ def _predict(argv):
         paths = expand_images(args.images, where="IMAGE arguments")
     else:
         paths = expand_images(config["Infer"]["infer_imgs"])
-    return print_results(predictor.predict(paths), lambda r: format_result(r, args.json),
-                         len(paths), "predicted")
+    progress = results_progress(len(paths), "predict")
+    return print_results(predictor.predict(paths, progress),
+                         lambda r: format_result(r, args.json), len(paths), "predicted",
+                         progress)
 
 
 def _summary(argv):

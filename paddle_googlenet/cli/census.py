@@ -4,10 +4,12 @@ can train (``paddleclas.census`` does the work)."""
 import argparse
 import json
 import os
+import sys
 import tempfile
 from typing import Dict
 
 from ..errors import UserError
+from ..progress import Progress
 from ..paddleclas.census import find_configs, format_line, format_report, run_census
 from ..weights.atomic import write_file_atomically
 from .runner import run_tool
@@ -62,14 +64,23 @@ def _census(argv) -> int:
     args = parser.parse_args(argv)
     if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
         raise UserError(f"--json {args.json}: its folder does not exist")
-    find_configs(args.folder)  # an empty or missing folder fails before any work
+    configs = find_configs(args.folder)  # an empty or missing folder fails before any work
+    # per-config lines show how far it is on a terminal; else a progress line on stderr
+    shown = Progress(len(configs), "census", "configs") if (
+        args.quiet or not sys.stdout.isatty()) else None
     with tempfile.TemporaryDirectory(prefix="paddleclas_census-") as scratch:
         data = _data_args(args, scratch)
 
         def progress(result):
+            if shown is not None:
+                shown.update()
             if not args.quiet:
                 print(format_line(result), flush=True)
-        report = run_census(args.folder, data, os.path.join(scratch, "output"), progress)
+        try:
+            report = run_census(args.folder, data, os.path.join(scratch, "output"), progress)
+        finally:
+            if shown is not None:
+                shown.close()
     print(format_report(report, args.top))
     if args.json:
         _write_json(args.json, report)

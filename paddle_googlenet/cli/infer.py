@@ -11,7 +11,7 @@ from ..deploy.infer import BACKENDS, DEFAULT_BACKEND, ImageClassifier, format_re
 from ..deploy.precisions import PRECISIONS
 from ..errors import DeployError
 from ..pixels import expand_images
-from .runner import print_results, run_tool
+from .runner import print_results, results_progress, run_tool
 
 __all__ = ["main"]
 
@@ -74,8 +74,10 @@ def _infer(argv: List[str]) -> int:
     paths = expand_images(args.images + args.image, where="the image arguments")
     classifier = ImageClassifier(args.model_dir, args.backend, args.topk,
                                  threads=args.threads, **options)
-    return print_results(classifier.classify(paths, args.batch_size),
-                         lambda r: format_result(r, args.json), len(paths), "classified")
+    progress = results_progress(len(paths), "infer")
+    return print_results(classifier.classify(paths, args.batch_size, progress),
+                         lambda r: format_result(r, args.json), len(paths), "classified",
+                         progress)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

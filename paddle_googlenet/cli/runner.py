@@ -86,15 +86,31 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"warning: {shown(str(message))}", file=file or sys.stderr)
 
 
+def results_progress(count: int, what: str):
+    """A ``progress.Progress`` over ``count`` images when standard output goes to a
+    file or a pipe (on a terminal the result lines show how far the work is); else
+    None."""
+    if sys.stdout.isatty():
+        return None
+    from ..progress import Progress
+
+    return Progress(count, what)
+
+
 def print_results(results: Iterable[dict], show: Callable[[dict], str], count: int,
-                  what: str) -> int:
+                  what: str, progress=None) -> int:
     """Print ``show(result)`` for each of ``results`` as it comes (one line per image);
     return 0 when every image was ``what`` (classified, predicted), else 1 with how many
-    were not on stderr."""
+    were not on stderr. ``progress``, the one ``results`` reports to, is closed at the
+    end."""
     failed = 0
-    for result in results:
-        failed += "error" in result
-        print(show(result), flush=True)
+    try:
+        for result in results:
+            failed += "error" in result
+            print(show(result), flush=True)
+    finally:
+        if progress is not None:
+            progress.close()
     if failed:
         print(f"{failed} of {count} images could not be {what}", file=sys.stderr)
         return 1

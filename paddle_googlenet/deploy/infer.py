@@ -241,9 +241,10 @@ class OnnxModel:
 
 def classify_files(paths: Sequence[str], prepare: Callable[[str], np.ndarray],
                    probabilities: Callable[[np.ndarray], np.ndarray], batch_size: int,
-                   topk: int, class_names: Dict[int, str]) -> Iterator[dict]:
+                   topk: int, class_names: Dict[int, str], progress=None) -> Iterator[dict]:
     """Yield per file ``{"file", "topk": [{"class_id", "label", "score"}]}``, or
-    ``{"file", "error"}`` when ``prepare`` raises ``ImageError``; the others go on."""
+    ``{"file", "error"}`` when ``prepare`` raises ``ImageError``; the others go on.
+    ``progress`` (a ``progress.Progress``) is told of every batch."""
     for start in range(0, len(paths), batch_size):
         batch, ready, errors = paths[start:start + batch_size], [], {}
         for path in batch:
@@ -255,6 +256,8 @@ def classify_files(paths: Sequence[str], prepare: Callable[[str], np.ndarray],
         if ready:
             probs = probabilities(np.stack([array for _, array in ready]))
             scores = {path: p for (path, _), p in zip(ready, probs)}
+        if progress is not None:
+            progress.update(len(batch))
         for path in batch:
             if path in errors:
                 yield {"file": path, "error": errors[path]}
@@ -310,7 +313,8 @@ class ImageClassifier:
         out = self.model(batch)
         return out if self.softmax_in_model else _softmax(out)
 
-    def classify(self, paths: Sequence[str], batch_size: int = 8) -> Iterator[dict]:
+    def classify(self, paths: Sequence[str], batch_size: int = 8,
+                 progress=None) -> Iterator[dict]:
         topk = min(self.topk, len(self.class_names) or self.topk)
         return classify_files(paths, self.preprocess.read, self.probabilities, batch_size,
-                              topk, self.class_names)
+                              topk, self.class_names, progress)

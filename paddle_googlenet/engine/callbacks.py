@@ -11,6 +11,7 @@ gradient is lost.
 """
 
 
+import datetime
 import os
 import time
 from typing import Callable
@@ -127,6 +128,13 @@ class NonFiniteLossGuard(paddle.callbacks.Callback):
                 f"Optimizer.lr.learning_rate or add warm-up epochs")
 
 
+def training_eta(state: RunState, done: int) -> str:
+    """Time left to the last step of the run, ``H:MM:SS``, at this epoch's pace so far
+    (``done`` of its steps); evaluation is not counted, as in PaddleClas's logs."""
+    left = (state.epochs - state.epoch + 1) * state.steps_per_epoch - done
+    return str(datetime.timedelta(seconds=round(state.seconds() / max(done, 1) * left)))
+
+
 class TrainLog(paddle.callbacks.Callback):
     """A log line every ``every`` steps and one per epoch, PaddleClas-style."""
 
@@ -145,7 +153,8 @@ class TrainLog(paddle.callbacks.Callback):
             rate = s.seen / max(s.seconds(), 1e-9)
             self.log.info(f"[Train][Epoch {s.epoch}/{s.epochs}][Iter {step + 1}/"
                           f"{s.steps_per_epoch}] lr: {self.current_lr():.6f} loss: "
-                          f"{loss:.5f} {metrics} ips: {rate:.1f} images/s")
+                          f"{loss:.5f} {metrics} ips: {rate:.1f} images/s "
+                          f"eta: {training_eta(s, step + 1)}")
 
     def on_epoch_end(self, epoch, logs=None):
         s, record = self.state, self.state.record

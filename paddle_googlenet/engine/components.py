@@ -2,7 +2,6 @@
 pre-flight checks that make a bad label or input size fail in seconds, before any
 file is written or any step is taken."""
 
-import contextlib
 import os
 import warnings
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ import paddle
 
 from ..config import required_weights
 from ..data import build_dataloader, ensure_demo_dataset
-from ..errors import ConfigError, UserError
+from ..errors import ConfigError, located
 from ..losses import build_loss
 from ..metrics import ConfusionMatrix, build_metrics
 from ..models import build_model, load_weights
@@ -22,15 +21,6 @@ from .accumulation import effective_update_freq
 
 __all__ = ["Components", "build_components", "located", "describe_data",
            "describe_weights", "visualdl_callbacks"]
-
-
-@contextlib.contextmanager
-def located(key: str):
-    """Prefix a UserError raised inside with the config key it concerns."""
-    try:
-        yield
-    except UserError as err:
-        raise type(err)(f"{key}: {err}") from err
 
 
 def _default_entries(config, section, split, default):

@@ -50,7 +50,7 @@ def _numpy(value) -> np.ndarray:
 
 
 def evaluate_loader(network: paddle.nn.Layer, loss: paddle.nn.Layer, metrics: list,
-                    loader) -> dict:
+                    loader, progress=None) -> dict:
     """Score ``network`` on ``loader``: ``{"loss", <each metric's names>..., "images"}``.
 
     ``loss(*outputs, label)`` is the batch's mean loss; ``metrics`` are reset, then
@@ -58,6 +58,7 @@ def evaluate_loader(network: paddle.nn.Layer, loss: paddle.nn.Layer, metrics: li
     ranks (``splits_across_ranks``), every rank must call this: the sums are added up
     over the ranks and every rank returns the totals. Otherwise each process scores
     the whole set on its own. The loss is None when there were no images.
+    ``progress`` (a ``progress.Progress``) is told of every batch.
     """
     for metric in metrics:
         metric.reset()
@@ -72,6 +73,8 @@ def evaluate_loader(network: paddle.nn.Layer, loss: paddle.nn.Layer, metrics: li
                 size = int(label.shape[0])
                 loss_sum += float(loss(*outputs, label)) * size
                 images += size
+                if progress is not None:
+                    progress.update(size)
                 for metric in metrics:
                     scored = _as_list(metric.compute(*outputs, label))
                     metric.update(*[_numpy(t) for t in scored])

@@ -10,7 +10,7 @@ from .. import pixels
 from ..config import required_weights
 from ..data import build_transforms, read_class_id_map
 from ..deploy import classify_files
-from ..errors import ConfigError
+from ..errors import ConfigError, located
 from ..models import build_main_head
 
 __all__ = ["expand_images", "Predictor"]
@@ -35,7 +35,8 @@ class Predictor:
         self.class_names: Dict[int, str] = read_class_id_map(id_map) if id_map else {}
         self.batch_size = infer["batch_size"]
         self.transform = build_transforms(infer["transforms"], where="Infer.transforms")
-        self.model = build_main_head(config["Arch"], weights, softmax=True, heads="strict")
+        with located("Global.pretrained_model"):
+            self.model = build_main_head(config["Arch"], weights, softmax=True, heads="strict")
         self.topk = min(int(post.get("topk", 5)), self.model.net.num_classes)
 
     def _prepare(self, path: str) -> np.ndarray:
@@ -47,8 +48,9 @@ class Predictor:
         with paddle.no_grad():
             return self.model(paddle.to_tensor(batch)).numpy()
 
-    def predict(self, paths: List[str]) -> Iterator[dict]:
+    def predict(self, paths: List[str], progress=None) -> Iterator[dict]:
         """Yield per file ``{"file", "topk": [{"class_id", "label", "score"}]}``, or
-        ``{"file", "error"}`` for a file that cannot be read; the others go on."""
+        ``{"file", "error"}`` for a file that cannot be read; the others go on.
+        ``progress`` (a ``progress.Progress``) is told of every batch."""
         return classify_files(paths, self._prepare, self._probabilities, self.batch_size,
-                              self.topk, self.class_names)
+                              self.topk, self.class_names, progress)

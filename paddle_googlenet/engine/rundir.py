@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from typing import Optional, Sequence
 
 from ..weights import checkpoint
-from ..errors import ConfigError
+from ..errors import ConfigError, located
 from .runtime import is_main_process, set_rng_state
-from .components import located
 from .report import read_metrics
 
 __all__ = ["RunDirectory", "ResumePoint", "load_resume_point"]
@@ -121,10 +120,20 @@ class ResumePoint:
     def resumed(self) -> bool:
         return self.path is not None
 
-    def describe(self) -> str:
-        where = f"epoch {self.start_epoch}" + (
-            f", step {self.step} of epoch {self.start_epoch + 1}" if self.step else "")
+    def describe(self, steps_per_epoch: int) -> str:
+        if self.step:
+            where = position(self.start_epoch + 1, self.step, steps_per_epoch)
+        else:
+            where = position(self.start_epoch, steps_per_epoch, steps_per_epoch)
         return f"resumed from {self.path} at {where}"
+
+
+def position(epoch: int, step: int, steps_per_epoch: int) -> str:
+    """Where training is, in the words every message uses: ``epoch 2, step 44 of 47``
+    (``step`` steps of epoch ``epoch``, counted from 1, done), or ``the end of epoch 2``."""
+    if step >= steps_per_epoch:
+        return f"the end of epoch {epoch}"
+    return f"epoch {epoch}, step {step} of {steps_per_epoch}"
 
 
 def load_resume_point(path: Optional[str], network, optimizer, epochs: int,

@@ -39,7 +39,7 @@ from .components import (build_components, describe_data, describe_weights,
 from .evaluation import EvaluationReport, evaluate_loader
 from .process import set_up_process
 from .report import log_to_file, read_metrics, setup_logger, warnings_logged
-from .rundir import RunDirectory, load_resume_point
+from .rundir import RunDirectory, load_resume_point, position
 from .settings import setting_notes
 from .signals import StopSignal
 from .state import RunState
@@ -157,20 +157,21 @@ class Engine:
         EMA weights with an ``EMA`` section, its own otherwise."""
         return self.average.swapped_in() if self.average else contextlib.nullcontext()
 
-    def evaluate(self) -> dict:
+    def evaluate(self, progress=None) -> dict:
         """Evaluate the main head on the Eval split: loss, Metric.Eval and image count,
-        each image counted once however many processes share the split."""
+        each image counted once however many processes share the split. ``progress``
+        (a ``progress.Progress``) is told of every batch."""
         with self.eval_weights():
             result = evaluate_loader(self.network, self.loss, self.eval_metrics,
-                                     self.eval_loader)
+                                     self.eval_loader, progress)
         self.skipped_images(self.eval_loader, "[Eval]")
         return result
 
-    def evaluation_report(self) -> EvaluationReport:
+    def evaluation_report(self, progress=None) -> EvaluationReport:
         """``evaluate()``'s figures with the class names (``Infer.PostProcess``'s
         ``class_id_map_file``, else the dataset's folders, else the ids) and the
         confusion matrix."""
-        figures = self.evaluate()
+        figures = self.evaluate(progress)
         path = (self.config.get("Infer") or {}).get("PostProcess", {}).get("class_id_map_file")
         by_id = read_class_id_map(path) if path and os.path.isfile(path) else {}
         folders = getattr(self.eval_loader.dataset, "class_names", None) or []
@@ -245,7 +246,7 @@ class Engine:
                                   self.device):
             self.logger.info(line)
         if resume.resumed:
-            self.logger.info(resume.describe())
+            self.logger.info(resume.describe(self.steps_per_epoch))
             changed = resume.schedule_warning(self.epochs, self.steps_per_epoch)
             if changed:
                 self.logger.warning(f"warning: {changed}")
@@ -297,8 +298,7 @@ class Engine:
                                accumulate_grad_batches=self.update_freq,
                                callbacks=self.training_callbacks(state, resume.progress))
         except TrainingStopped as stop:
-            where = (f"the end of epoch {stop.epoch}" if stop.step == self.steps_per_epoch
-                     else f"epoch {stop.epoch}, step {stop.step} of {self.steps_per_epoch}")
+            where = position(stop.epoch, stop.step, self.steps_per_epoch)
             raise TrainingInterrupted(f"training interrupted by {self.stop.name} at {where}; "
                                       f"saved a resumable checkpoint: {stop.checkpoint}",
                                       stop.checkpoint, self.stop.signum or signal.SIGTERM

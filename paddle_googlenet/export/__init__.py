@@ -41,7 +41,7 @@ from ..config import required_weights
 from ..data import read_class_id_map
 from ..deploy import Preprocess
 from ..deploy.infer import native_stderr_held_back
-from ..errors import ConfigError, UserError
+from ..errors import ConfigError, UserError, located
 from ..models import build_main_head
 from ..weights.atomic import replace_dir, temp_dir_for
 from .exporters import EXPORTERS, exporter_named
@@ -108,7 +108,8 @@ def export_inference_model(config: dict, save_dir: str = None, onnx: bool = Fals
     for exporter, values in exports:
         exporter.check(config, values)
 
-    main_head = build_main_head(config["Arch"], weights, softmax, heads="strict")
+    with located("Global.pretrained_model"):
+        main_head = build_main_head(config["Arch"], weights, softmax, heads="strict")
     _check_image_shape(main_head.net, g["image_shape"])
     if uint8_input:
         normalize = Preprocess(config["Infer"]["transforms"]).pipeline.split_final_normalize()[1]

@@ -4,22 +4,22 @@ PaddleClas's own operators and dataset on the same files.
 
     python -m tools.benchmark.data_pipeline --paddleclas PaddleClas   # with the peer
     python -m tools.benchmark.data_pipeline                           # without it
-    python -m tools.benchmark.data_pipeline --images 512 --rounds 9 --size 1024x768
+    python -m tools.benchmark.data_pipeline --images 512 --passes 9 --size 1024x768
     python -m tools.benchmark.data_pipeline --list-memory   # a 1.28M-line list file
 
-Per core: one process reads every sample of the list through the dataset and
-collates batches of 64, as a DataLoader worker does; the figure is images per
-second of that process's CPU time (its threads included), so a library that spreads
-a resize over two threads gains nothing from it. This project's loader leaves the
-list's final NormalizeImage to the batch (see data/loader.py), so its workers
-collate uint8; the row "normalized per image" runs the list as written. OpenCV runs
-one thread, as this package sets it, for PaddleClas too: its best figure per core
-(a row also shows it with OpenCV's default thread count). Each round
-runs every row once, in an order that turns every round; ratios are taken within
-a round, then the median. The decode alone (``cv2.imdecode``) bounds any list that
-decodes every pixel. By workers: a DataLoader over the same list with 0 to the
-core count of worker processes, wall-clock images/s after a first epoch that starts
-the workers (this project's rows include normalizing each batch on this CPU).
+Per core: one process reads the samples of the list through the dataset and
+collates them in batches of 64, as a DataLoader worker does; the figure is images
+per second of that process's CPU time (its threads included). This project's loader
+leaves the list's final NormalizeImage to the batch (see data/loader.py), so its
+workers collate uint8; the row "normalized per image" runs the list as written.
+OpenCV runs one thread for both projects, as this package sets it: PaddleClas's
+figure per core is no worse so. A round is one batch: every row reads the same 64
+photographs in turn, in an order that turns every round, so that a round's rows
+see the machine alike; ratios are taken within a round, then the median. The decode
+alone (``cv2.imdecode``) bounds any list that decodes every pixel. By workers: a
+DataLoader over the same list with 0 to the core count of worker processes,
+wall-clock images/s after a first epoch that starts the workers (this project's
+rows include normalizing each batch on this CPU).
 """
 
 import argparse
@@ -50,6 +50,7 @@ EVAL = [DECODE, {"ResizeImage": {"resize_short": 256}}, {"CropImage": {"size": 2
 LISTS = {"train": TRAIN, "eval": EVAL}
 BATCH = 64
 OURS, PEER = "this project", "PaddleClas"
+DECODE_ONLY = "decode only (cv2.imdecode)"
 
 
 def write_photographs(folder: str, count: int, width: int, height: int):
@@ -87,28 +88,18 @@ def datasets(folder: str, list_path: str, peer_root):
     return found, build_dataloader
 
 
-def _epoch(dataset) -> int:
-    """Every sample of ``dataset``, collated into batches, as one worker would."""
+def _batch(dataset, indices) -> int:
+    """The samples ``indices`` of ``dataset``, collated, as one worker would."""
     from paddle.io.dataloader.collate import default_collate_fn
 
-    for start in range(0, len(dataset), BATCH):
-        default_collate_fn([dataset[i] for i in range(start, min(start + BATCH, len(dataset)))])
-    return len(dataset)
+    default_collate_fn([dataset[i] for i in indices])
+    return len(indices)
 
 
-def _with_default_threads(run):
-    """``run()`` with OpenCV's own thread count; this package sets one (pixels.py)."""
-    import cv2
-
-    cv2.setNumThreads(-1)
-    try:
-        return run()
-    finally:
-        cv2.setNumThreads(1)
-
-
-def per_core(folder: str, list_path: str, rounds: int, peer_root=None) -> dict:
-    """Images per CPU-second of each row, ``rounds`` samples each."""
+def per_core(folder: str, list_path: str, passes: int, peer_root=None) -> dict:
+    """Images per CPU-second of each row. A round is one batch of the list, which
+    every row reads in turn (in an order that turns each round), so that the rows of
+    a round see the machine alike; ``passes`` times over the list."""
     import cv2
 
     found, build_dataloader = datasets(folder, list_path, peer_root)
@@ -116,31 +107,30 @@ def per_core(folder: str, list_path: str, rounds: int, peer_root=None) -> dict:
     for name, item in found.items():
         dataset = (build_dataloader(item, where=name).dataset if isinstance(item, dict)
                    else item)
-        rows[name] = lambda dataset=dataset: _epoch(dataset)
-        if name.endswith(PEER):
-            rows[f"{name}, OpenCV's default threads"] = lambda dataset=dataset: (
-                _with_default_threads(lambda: _epoch(dataset)))
+        rows[name] = lambda indices, dataset=dataset: _batch(dataset, indices)
     with open(list_path) as f:
         paths = [os.path.join(folder, line.split()[0]) for line in f]
 
-    def decode_only():
-        for path in paths:
-            with open(path, "rb") as f:
+    def decode_only(indices):
+        for i in indices:
+            with open(paths[i], "rb") as f:
                 cv2.imdecode(np.frombuffer(f.read(), np.uint8), cv2.IMREAD_COLOR)
-        return len(paths)
+        return len(indices)
 
-    rows["decode only (cv2.imdecode)"] = decode_only
+    rows[DECODE_ONLY] = decode_only
     names = list(rows)
     rates = {name: [] for name in names}
-    for r in range(rounds):
+    batches = [list(range(start, min(start + BATCH, len(paths))))
+               for start in range(0, len(paths), BATCH)]
+    for r in range(passes * len(batches)):
         for name in names[r % len(names):] + names[:r % len(names)]:
             np.random.seed(r)
             random.seed(r)  # PaddleClas's operators draw from python's random
             started = time.process_time()
-            count = rows[name]()
+            count = rows[name](batches[r % len(batches)])
             rates[name].append(count / (time.process_time() - started))
     result = {"images_per_cpu_s": {name: summary(v) for name, v in rates.items()},
-              "of_decode_only": {name: paired(v, rates["decode only (cv2.imdecode)"])
+              "of_decode_only": {name: paired(v, rates[DECODE_ONLY])
                                  for name, v in rates.items()}}
     if peer_root:
         result["vs_paddleclas"] = {split: paired(rates[f"{split}: {OURS}"],
@@ -182,7 +172,7 @@ def by_workers(folder: str, list_path: str, workers, epochs: int, samples: int,
     return rates
 
 
-def measure(images: int, rounds: int, size: str = "500x375", peer=None,
+def measure(images: int, passes: int, size: str = "500x375", peer=None,
             workers=None, epochs: int = 2, samples: int = 1024) -> dict:
     """The data section of the benchmark: photographs written to a temporary folder,
     per-core rows and, when ``workers`` is given, rows by ``num_workers``."""
@@ -195,7 +185,7 @@ def measure(images: int, rounds: int, size: str = "500x375", peer=None,
         result = {"photographs": {"count": images, "size": f"{width}x{height}",
                                   "kilobytes": round(kilobytes, 1)},
                   "paddleclas": peer_root or f"skipped: {paddleclas_peer.skip_reason()}",
-                  **per_core(folder, list_path, rounds, peer_root)}
+                  **per_core(folder, list_path, passes, peer_root)}
         if workers:
             result["by_workers"] = by_workers(folder, list_path, workers, epochs, samples,
                                               peer_root)
@@ -288,7 +278,8 @@ def list_memory(lines: int = 1_280_000, reads: int = 20_000, workers: int = 2):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=256)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--passes", type=int, default=5,
+                        help="times over the photographs; a round is one batch of them")
     parser.add_argument("--size", default="500x375",
                         help="WxH of the photographs; half are generated turned (HxW)")
     parser.add_argument("--paddleclas", metavar="DIR",
@@ -302,7 +293,7 @@ def main(argv=None):
     if args.list_memory:
         return list_memory()
     workers = list(range(os.cpu_count() + 1)) if args.workers else None
-    print(table(measure(args.images, args.rounds, args.size, args.paddleclas, workers)))
+    print(table(measure(args.images, args.passes, args.size, args.paddleclas, workers)))
 
 
 if __name__ == "__main__":

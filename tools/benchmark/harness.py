@@ -107,7 +107,7 @@ class Settings:
         # photographs read per core in each round, and DataLoader samples per epoch
         # by num_workers (0 to the core count)
         self.data_images = 16 if smoke else (128 if quick else 256)
-        self.data_rounds = 1 if smoke else (3 if quick else 5)
+        self.data_passes = 1 if smoke else (3 if quick else 5)
         self.data_loader_samples = 32 if smoke else 1024
         self.data_epochs = 1 if smoke else 2
         # each epoch against model-only bursts either side of it, long enough not to
@@ -470,7 +470,7 @@ class Benchmark:
         common = {"config": self.config, "mkl_avx2": self.report["mkl_avx2_applies"]}
         self.log("data pipeline and fit epochs")
         pipeline = self.workers.run(dict(common, kind="data", threads=self.cores,
-                                         images=s.data_images, rounds=s.data_rounds,
+                                         images=s.data_images, passes=s.data_passes,
                                          workers=list(range(self.cores + 1)),
                                          samples=s.data_loader_samples, epochs=s.data_epochs,
                                          paddleclas=self.args.paddleclas))[0]

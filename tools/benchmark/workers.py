@@ -309,7 +309,7 @@ def data_worker(job: dict) -> dict:
         os.path.abspath(__file__)))))  # this file runs as a script: find tools/
     from tools.benchmark.data_pipeline import measure
 
-    return measure(job["images"], job["rounds"], peer=job.get("paddleclas"),
+    return measure(job["images"], job["passes"], peer=job.get("paddleclas"),
                    workers=job["workers"], epochs=job["epochs"], samples=job["samples"])
 
 
