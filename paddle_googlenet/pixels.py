@@ -281,12 +281,20 @@ def is_complete_jpeg(data: bytes) -> bool:
             and bytes(data[-64:]).rstrip(b"\x00\r\n ").endswith(b"\xff\xd9"))
 
 
-def decode_jpeg_bgr(data: bytes, reduction: int = 1) -> Optional[np.ndarray]:
+def decode_jpeg_bgr(data: bytes, reduction: int = 1,
+                    header_read: bool = False) -> Optional[np.ndarray]:
     """A complete JPEG as a BGR ``uint8`` array, decoded by OpenCV with DCT scaling by
     ``reduction`` (1, 2, 4 or 8) and its EXIF orientation applied; None for anything
-    else (left to PIL)."""
+    else (left to PIL).
+
+    PIL reads the header first (unless the caller did: ``header_read``), so that a
+    file claiming more pixels than PIL's decompression-bomb limit is refused
+    (``ImageDecodeError``) before OpenCV allocates them.
+    """
     if not is_complete_jpeg(data):
         return None
+    if not header_read:
+        open_image(data)
     flags = _CV2_REDUCED[reduction]
     bgr = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     return bgr if bgr is not None and bgr.ndim == 3 and bgr.shape[2] == 3 else None

@@ -73,9 +73,9 @@ def test_large_photographs_are_decoded_at_the_scale_the_crop_needs(monkeypatch):
     reductions = []
     decode = pixels.decode_jpeg_bgr
 
-    def recording_decode(data, reduction=1):
+    def recording_decode(data, reduction=1, **options):
         reductions.append(reduction)
-        return decode(data, reduction)
+        return decode(data, reduction, **options)
 
     monkeypatch.setattr(pixels, "decode_jpeg_bgr", recording_decode)
     files = photographs([(1600, 1200), (1200, 1600)] * 4, seed=1)
@@ -126,3 +126,24 @@ def test_undecodable_bytes_are_an_image_decode_error(data):
     np.random.seed(0)
     with pytest.raises(ImageDecodeError):
         compose(data)
+
+
+def test_a_jpeg_claiming_billions_of_pixels_is_refused_before_decoding():
+    """OpenCV would allocate what the header claims; PIL's decompression-bomb limit is
+    checked first, by DecodeImage and by the fused training step alike."""
+    import struct
+    import tracemalloc
+
+    small = io.BytesIO()
+    Image.new("RGB", (16, 16)).save(small, "JPEG")
+    data = bytearray(small.getvalue())
+    at = data.index(b"\xff\xc0")  # the frame header: precision, height, width
+    data[at + 5:at + 9] = struct.pack(">HH", 60000, 60000)
+    for ops in ([DECODE], TRAIN_OPS):
+        compose = build_transforms(ops)
+        tracemalloc.start()
+        with pytest.raises(ImageDecodeError, match="decompression bomb"):
+            compose(bytes(data))
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak < 8 << 20

@@ -97,3 +97,19 @@ def test_tensorrt_inference_agrees_with_the_cpu(tiny_data, exported_model, devic
         scores = {t["class_id"]: t["score"] for t in expected["topk"]}
         for t in got["topk"]:
             assert abs(t["score"] - scores[t["class_id"]]) < tolerance, (got["file"], t)
+
+
+def test_batch_normalization_on_the_gpu_gives_the_cpu_numbers(device_restored):
+    """On a GPU the loader copies the uint8 batch there and normalizes it with Paddle;
+    the numbers are the table's on the CPU (within float32 rounding of the division)."""
+    from paddle_googlenet.data.loader import BatchNormalize
+    from paddle_googlenet.pixels import NormalizeImage
+
+    normalize = BatchNormalize(NormalizeImage(order=""))
+    batch = np.random.default_rng(0).integers(0, 256, (4, 3, 16, 16), dtype=np.uint8)
+    paddle.set_device("cpu")
+    on_cpu = normalize(paddle.to_tensor(batch)).numpy()
+    paddle.set_device("gpu")
+    on_gpu = normalize(paddle.to_tensor(batch, place=paddle.CPUPlace()))
+    assert on_gpu.place.is_gpu_place()
+    np.testing.assert_allclose(on_gpu.numpy(), on_cpu, rtol=1e-6, atol=1e-6)

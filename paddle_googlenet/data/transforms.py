@@ -185,7 +185,7 @@ class DecodeRandCrop:
         left, top, region_w, region_h, resampler = self.crop.sample(width, height)
         out_w, out_h = self.crop.size
         factor = next((f for f in (8, 4, 2) if region_w >= out_w * f and region_h >= out_h * f), 1)
-        bgr = pixels.decode_jpeg_bgr(data, factor)
+        bgr = pixels.decode_jpeg_bgr(data, factor, header_read=True)
         if bgr is None:
             return self.crop(self.decode(data))
         if factor > 1:  # the region in the decoded image's pixels
