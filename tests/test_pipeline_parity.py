@@ -217,3 +217,18 @@ def test_a_uint8_image_is_normalized_through_the_table_with_the_same_numbers():
     for order, img in (("", image), ("chw", np.ascontiguousarray(image.transpose(2, 0, 1)))):
         op = NormalizeImage(order=order)
         np.testing.assert_array_equal(op(img), normalize(img, op.scale, op.mean, op.std))
+
+
+def test_batch_normalization_of_a_float_batch_is_the_formula():
+    """A list whose last operator before NormalizeImage makes floats still gives the
+    per-image numbers (no table applies)."""
+    import paddle
+
+    from paddle_googlenet.data.loader import BatchNormalize
+    from paddle_googlenet.pixels import NormalizeImage, normalize
+
+    op = NormalizeImage(order="chw")
+    batch = np.random.default_rng(1).random((2, 3, 5, 4)).astype(np.float32) * 255
+    out = BatchNormalize(op)(paddle.to_tensor(batch)).numpy()
+    np.testing.assert_array_equal(out, np.stack([normalize(b, op.scale, op.mean, op.std)
+                                                 for b in batch]))

@@ -40,7 +40,7 @@ import paddle
 from paddle.io.dataloader.collate import default_collate_fn
 
 from ..errors import ConfigError, UserError
-from ..pixels import NormalizeImage
+from ..pixels import NormalizeImage, normalize
 from ..registry import Registry, check_value
 from .batch_ops import BatchTransforms, build_batch_transforms
 from .datasets import DATASETS, FAILED_SAMPLE
@@ -80,8 +80,7 @@ class BatchNormalize:
                                    else paddle.to_tensor(np.asarray(images)))
         array = _array(images)
         if array.dtype != np.uint8:
-            return paddle.to_tensor((array.astype(np.float32) * np.float32(self.scale)
-                                     - self.mean) / self.std)
+            return paddle.to_tensor(normalize(array, self.scale, self.mean, self.std))
         out = np.empty(array.shape, np.float32)
         for c, table in enumerate(self.tables):
             channel = np.ascontiguousarray(array[:, c])
