@@ -446,7 +446,6 @@ def test_rand_crop_log_aspect_is_seeded_and_within_bounds():
 
 def test_rand_crop_random_interpolation_draws_bilinear_or_bicubic(monkeypatch):
     from paddle_googlenet import pixels
-    from PIL import Image
 
     used = []
     real_resize = pixels.resize

@@ -25,7 +25,6 @@ rows include normalizing each batch on this CPU).
 import argparse
 import os
 import random
-import statistics
 import sys
 import tempfile
 import time
