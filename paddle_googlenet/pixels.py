@@ -362,6 +362,19 @@ def normalize_table(scale: float, mean: np.ndarray, std: np.ndarray) -> np.ndarr
     return normalize(levels, scale, np.reshape(mean, (1, 3)), np.reshape(std, (1, 3)))
 
 
+def look_up(img: np.ndarray, table: np.ndarray, channel_axis: int) -> np.ndarray:
+    """A ``uint8`` array whose channels lie along ``channel_axis`` (an HWC or CHW image,
+    an NCHW batch), each looked up in its column of ``table`` (``normalize_table``)."""
+    if channel_axis == img.ndim - 1 == 2:  # HWC: OpenCV looks up interleaved channels
+        return cv2.LUT(img, table.reshape(1, 256, img.shape[2]))
+    out = np.empty(img.shape, np.float32)
+    for c in range(img.shape[channel_axis]):
+        at = (slice(None),) * channel_axis + (c,)
+        plane = np.ascontiguousarray(img[at])
+        out[at] = cv2.LUT(plane.reshape(-1, plane.shape[-1]), table[:, c]).reshape(plane.shape)
+    return out
+
+
 def to_chw(img: np.ndarray) -> np.ndarray:
     """HWC -> a contiguous CHW array."""
     return np.ascontiguousarray(img.transpose(2, 0, 1))
@@ -527,12 +540,10 @@ class NormalizeImage:
             got = f"shape {img.shape}" if isinstance(img, np.ndarray) else type(img).__name__
             layout = "CHW" if self.channel_axis == 0 else "HWC"
             raise DataError(f"NormalizeImage expects a 3-channel {layout} array, got {got}")
-        if img.dtype != np.uint8:
-            out = normalize(img, self.scale, self.mean, self.std)
-        elif self.channel_axis == 2:
-            out = cv2.LUT(img, self.table.reshape(1, 256, 3))
+        if img.dtype == np.uint8:
+            out = look_up(img, self.table, self.channel_axis)
         else:
-            out = np.stack([cv2.LUT(img[c], self.table[:, c]) for c in range(3)])
+            out = normalize(img, self.scale, self.mean, self.std)
         if self.channel_num == 4:
             zeros_shape = list(out.shape)
             zeros_shape[self.channel_axis] = 1

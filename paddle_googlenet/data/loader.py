@@ -34,13 +34,12 @@ raised in the main process, naming the file.
 
 from typing import Any, Mapping, Optional
 
-import cv2
 import numpy as np
 import paddle
 from paddle.io.dataloader.collate import default_collate_fn
 
 from ..errors import ConfigError, UserError
-from ..pixels import NormalizeImage, normalize
+from ..pixels import NormalizeImage, look_up, normalize
 from ..registry import Registry, check_value
 from .batch_ops import BatchTransforms, build_batch_transforms
 from .datasets import DATASETS, FAILED_SAMPLE
@@ -71,7 +70,7 @@ class BatchNormalize:
         self.scale = normalize.scale
         self.mean = normalize.mean.reshape(1, 3, 1, 1)
         self.std = normalize.std.reshape(1, 3, 1, 1)
-        self.tables = [np.ascontiguousarray(normalize.table[:, c]) for c in range(3)]
+        self.table = normalize.table
         self._constants = {}  # place -> (mean, std) tensors
 
     def __call__(self, images) -> paddle.Tensor:
@@ -81,12 +80,7 @@ class BatchNormalize:
         array = _array(images)
         if array.dtype != np.uint8:
             return paddle.to_tensor(normalize(array, self.scale, self.mean, self.std))
-        out = np.empty(array.shape, np.float32)
-        for c, table in enumerate(self.tables):
-            channel = np.ascontiguousarray(array[:, c])
-            out[:, c] = cv2.LUT(channel.reshape(-1, channel.shape[-1]), table).reshape(
-                channel.shape)
-        return paddle.to_tensor(out)
+        return paddle.to_tensor(look_up(array, self.table, 1))
 
     def _on_device(self, images: paddle.Tensor) -> paddle.Tensor:
         if not images.place.is_gpu_place():
