@@ -26,7 +26,7 @@ import glob
 import io
 import math
 import os
-from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -281,20 +281,103 @@ def is_complete_jpeg(data: bytes) -> bool:
             and bytes(data[-64:]).rstrip(b"\x00\r\n ").endswith(b"\xff\xd9"))
 
 
+class JpegHeader(NamedTuple):
+    width: int
+    height: int
+    components: int  # 1 grey, 3 colour, 4 CMYK or YCCK
+    orientation: int  # EXIF orientation, 1 when there is none
+
+
+# Start-of-frame markers (baseline, extended, progressive, lossless, arithmetic);
+# 0xC4, 0xC8 and 0xCC are other segments in the same range.
+_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_EXIF_ORIENTATION = 0x0112
+
+
+def jpeg_header(data: bytes) -> Optional[JpegHeader]:
+    """Size, component count and EXIF orientation of a JPEG, read from its markers
+    in a few microseconds (PIL takes 20 to open it); None for anything this reader
+    does not follow (not a JPEG, a broken segment or EXIF block, no frame before
+    the scan), which callers leave to PIL. Every length is checked against the
+    data, so no file can make it read out of bounds or loop."""
+    view, end = memoryview(data), len(data)
+    if bytes(view[:2]) != b"\xff\xd8":
+        return None
+    position, orientation = 2, 1
+    while position + 4 <= end:
+        if view[position] != 0xFF:
+            return None
+        marker = view[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # markers without a segment
+            position += 2
+            continue
+        length = int.from_bytes(view[position + 2:position + 4], "big")
+        segment = view[position + 4:position + 2 + length]
+        if length < 2 or len(segment) != length - 2 or marker in (0xD9, 0xDA):
+            return None
+        if marker in _SOF_MARKERS:
+            if len(segment) < 6:
+                return None
+            height = int.from_bytes(segment[1:3], "big")
+            width = int.from_bytes(segment[3:5], "big")
+            if not (width and height):  # a height given later (DNL): leave it to PIL
+                return None
+            return JpegHeader(width, height, segment[5], orientation)
+        if marker == 0xE1 and bytes(segment[:6]) == b"Exif\x00\x00":
+            orientation = _exif_orientation(bytes(segment[6:]))
+            if orientation is None:
+                return None
+        position += 2 + length
+    return None
+
+
+def _exif_orientation(tiff: bytes) -> Optional[int]:
+    """The orientation tag of an EXIF block's first directory (1 when absent); None
+    when the block is not a TIFF structure this reader follows."""
+    order = {b"II": "little", b"MM": "big"}.get(tiff[:2])
+    if order is None or len(tiff) < 8 or int.from_bytes(tiff[2:4], order) != 42:
+        return None
+    directory = int.from_bytes(tiff[4:8], order)
+    if directory + 2 > len(tiff):
+        return None
+    entries = int.from_bytes(tiff[directory:directory + 2], order)
+    first = directory + 2
+    if first + 12 * entries > len(tiff):
+        return None
+    for at in range(first, first + 12 * entries, 12):
+        if int.from_bytes(tiff[at:at + 2], order) == _EXIF_ORIENTATION:
+            if int.from_bytes(tiff[at + 2:at + 4], order) != 3:  # not a SHORT
+                return None
+            return int.from_bytes(tiff[at + 8:at + 10], order)
+    return 1
+
+
+def too_many_pixels(width: int, height: int) -> bool:
+    """Whether PIL's decompression-bomb limit (``Image.MAX_IMAGE_PIXELS``, which a
+    user may change) would warn about or refuse an image of this size."""
+    limit = Image.MAX_IMAGE_PIXELS
+    return limit is not None and width * height > limit
+
+
 def decode_jpeg_bgr(data: bytes, reduction: int = 1,
                     header_read: bool = False) -> Optional[np.ndarray]:
     """A complete JPEG as a BGR ``uint8`` array, decoded by OpenCV with DCT scaling by
     ``reduction`` (1, 2, 4 or 8) and its EXIF orientation applied; None for anything
     else (left to PIL).
 
-    PIL reads the header first (unless the caller did: ``header_read``), so that a
-    file claiming more pixels than PIL's decompression-bomb limit is refused
+    The header is read first (unless the caller did: ``header_read``), so that a
+    file claiming more pixels than PIL's decompression-bomb limit is refused by PIL
     (``ImageDecodeError``) before OpenCV allocates them.
     """
     if not is_complete_jpeg(data):
         return None
     if not header_read:
-        open_image(data)
+        header = jpeg_header(data)
+        if header is None or too_many_pixels(header.width, header.height):
+            open_image(data)  # PIL warns about or refuses it, as for any other format
     flags = _CV2_REDUCED[reduction]
     bgr = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     return bgr if bgr is not None and bgr.ndim == 3 and bgr.shape[2] == 3 else None
@@ -362,16 +445,26 @@ def normalize_table(scale: float, mean: np.ndarray, std: np.ndarray) -> np.ndarr
     return normalize(levels, scale, np.reshape(mean, (1, 3)), np.reshape(std, (1, 3)))
 
 
-def look_up(img: np.ndarray, table: np.ndarray, channel_axis: int) -> np.ndarray:
+def look_up(img: np.ndarray, table: np.ndarray, channel_axis: int,
+            out_axis: Optional[int] = None) -> np.ndarray:
     """A ``uint8`` array whose channels lie along ``channel_axis`` (an HWC or CHW image,
-    an NCHW batch), each looked up in its column of ``table`` (``normalize_table``)."""
-    if channel_axis == img.ndim - 1 == 2:  # HWC: OpenCV looks up interleaved channels
+    an NHWC or NCHW batch), each looked up in its column of ``table``
+    (``normalize_table``); the float32 result has its channels along ``out_axis``
+    (default ``channel_axis``), so an NHWC batch comes out NCHW in the same pass."""
+    out_axis = channel_axis if out_axis is None else out_axis
+    if channel_axis == out_axis == img.ndim - 1 == 2:  # HWC: OpenCV looks up interleaved channels
         return cv2.LUT(img, table.reshape(1, 256, img.shape[2]))
-    out = np.empty(img.shape, np.float32)
-    for c in range(img.shape[channel_axis]):
-        at = (slice(None),) * channel_axis + (c,)
-        plane = np.ascontiguousarray(img[at])
-        out[at] = cv2.LUT(plane.reshape(-1, plane.shape[-1]), table[:, c]).reshape(plane.shape)
+    shape = list(img.shape)
+    channels = shape.pop(channel_axis)
+    out = np.empty(shape[:out_axis] + [channels] + shape[out_axis:], np.float32)
+    if channel_axis == img.ndim - 1:  # interleaved: OpenCV splits them in one pass
+        planes = cv2.split(img.reshape(-1, img.shape[-2], channels))
+    else:
+        planes = [np.ascontiguousarray(np.take(img, c, axis=channel_axis))
+                  for c in range(channels)]
+    for c, plane in enumerate(planes):
+        at = (slice(None),) * out_axis + (c,)
+        out[at] = cv2.LUT(plane.reshape(-1, plane.shape[-1]), table[:, c]).reshape(out[at].shape)
     return out
 
 

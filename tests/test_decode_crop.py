@@ -3,6 +3,7 @@ the same regions and flips, decodes a JPEG only at the scale the crop needs, and
 the two operators' pixels exactly where no DCT scaling applies."""
 
 import io
+import warnings
 
 import cv2
 import numpy as np
@@ -147,3 +148,74 @@ def test_a_jpeg_claiming_billions_of_pixels_is_refused_before_decoding():
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         assert peak < 8 << 20
+
+
+def _jpeg_variants():
+    """JPEGs PIL writes in the forms a dataset holds: colour, grey, CMYK, progressive,
+    with and without EXIF orientation, big-endian EXIF, a comment and an ICC profile."""
+    base = Image.open(io.BytesIO(photographs([(120, 90)], seed=5)[0]))
+    variants = {"colour": (base, {}), "grey": (base.convert("L"), {}),
+                "cmyk": (base.convert("CMYK"), {}), "progressive": (base, {"progressive": True}),
+                "comment": (base, {"comment": b"x" * 300}),
+                "icc": (base, {"icc_profile": bytes(range(256)) * 40})}
+    for orientation in (1, 3, 6, 8):
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        exif[0x010F] = "camera"
+        variants[f"orientation {orientation}"] = (base, {"exif": exif})
+    no_orientation = Image.Exif()
+    no_orientation[0x0110] = "model"
+    variants["EXIF without orientation"] = (base, {"exif": no_orientation})
+    found = {}
+    for name, (image, options) in variants.items():
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=85, **options)
+        found[name] = out.getvalue()
+    tiff = bytearray(b"MM\x00\x2a\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01"
+                     b"\x00\x06\x00\x00\x00\x00\x00\x00")
+    colour = found["colour"]
+    segment = b"Exif\x00\x00" + bytes(tiff)
+    found["big-endian EXIF"] = (colour[:2] + b"\xff\xe1" + (len(segment) + 2).to_bytes(2, "big")
+                                + segment + colour[2:])
+    return found
+
+
+@pytest.mark.parametrize("name,data", list(_jpeg_variants().items()))
+def test_the_jpeg_header_reader_agrees_with_pil(name, data):
+    header = pixels.jpeg_header(data)
+    image = Image.open(io.BytesIO(data))
+    components = {"L": 1, "RGB": 3, "CMYK": 4}[image.mode]
+    assert header == (image.width, image.height, components, image.getexif().get(0x0112, 1))
+
+
+def test_the_jpeg_header_reader_survives_any_damage():
+    """Truncated, bit-flipped and spliced headers give None or a header, never an
+    exception or a read beyond the data; where PIL reads the size, it is the same."""
+    rng = np.random.default_rng(11)
+    files = list(_jpeg_variants().values())
+    checked = agreed = 0
+    for _ in range(3000):
+        data = bytearray(files[rng.integers(len(files))])
+        cut = int(rng.integers(2, 700))
+        kind = rng.integers(3)
+        if kind == 0:
+            data = data[:cut]
+        elif kind == 1:
+            for at in rng.integers(0, cut, 4):
+                data[at] = int(rng.integers(256))
+        else:
+            data[cut:cut] = rng.integers(0, 256, int(rng.integers(1, 40)), dtype=np.uint8).tobytes()
+        header = pixels.jpeg_header(bytes(data))
+        checked += 1
+        if header is None:
+            continue
+        assert header.width > 0 and header.height > 0
+        try:
+            with warnings.catch_warnings():  # PIL warns about what the damage broke
+                warnings.simplefilter("ignore")
+                size = Image.open(io.BytesIO(bytes(data))).size
+        except Exception:
+            continue
+        agreed += size == (header.width, header.height)
+        assert size == (header.width, header.height)
+    assert checked == 3000 and agreed > 100

@@ -342,12 +342,28 @@ def test_onnx_export_without_paddle2onnx_is_a_clear_error(tiny_data, deployed, t
 
 @pytest.mark.slow
 def test_int8_export_is_checked_recorded_and_runs_with_precision_int8(tiny_data, deployed,
-                                                                    tmp_path, capsys):
+                                                                    tmp_path, capsys,
+                                                                    monkeypatch):
+    import io
+
+    from paddle_googlenet import progress
+
+    shown = []
+
+    class Recorded(progress.Progress):  # what the tool's progress lines were told
+        def __init__(self, total, what, unit="images", stream=None, every=10.0):
+            super().__init__(total, what, unit, io.StringIO(), every)
+            shown.append(self)
+
+    monkeypatch.setattr(progress, "Progress", Recorded)
     target = str(tmp_path / "inference")
     argv = config_argv(tiny_data, deployed["weights"], **{"Global.save_inference_dir": target})
     # 6 eval images decide nothing about a threshold; the refusal has its own test
     assert export_main(argv + ["--int8", "--calibration_images", "8",
                                "--int8_min_agreement", "0"]) == 0
+    # calibration (counted by the child process) and the check each show their images
+    assert [(p.what, p.done, p.total) for p in shown] == [("int8 calibration", 8, 8),
+                                                          ("int8 agreement check", 6, 6)]
     out = capsys.readouterr().out
     assert "inference_int8.pdmodel" in out and "tools/infer.py --precision int8" in out
     assert {"inference_int8.pdmodel", "inference_int8.pdiparams"} <= set(os.listdir(target))
@@ -427,7 +443,7 @@ def test_a_new_precision_exports_through_its_exporter_entry_alone(
             if options["note_text"] == "refused":
                 raise ConfigError("--note_text must not be 'refused'")
 
-        def export(self, config, weights, model_dir, options):
+        def export(self, config, weights, model_dir, options, progress=None):
             calls.append(("export", sorted(os.listdir(model_dir))))
             with open(os.path.join(model_dir, "note.txt"), "w") as f:
                 f.write(options["note_text"])

@@ -253,6 +253,32 @@ def test_benchmark_ratios_are_paired_per_round():
     assert ratio == {"median": 2.0, "n": 3, "min": 2.0, "max": 2.0}
 
 
+def test_benchmark_compare_holds_inference_and_data_to_ten_percent_training_to_its_spread():
+    from benchmark.report import compare
+
+    def figure(median, low, high):
+        return {"median": median, "n": 5, "min": low, "max": high}
+
+    def run(train, train_bound, infer, data):
+        return {"train_b16": {"baseline": {"ratio_vs_baseline": train,
+                                           "fraction_of_training_bound": train_bound}},
+                "train_b32": {}, "infer": {"int8": {"vs_fp32_b32": infer}},
+                "fit": {"fit_over_step": figure(0.9, 0.8, 1.0)},
+                "data": {"of_decode_only": {}, "vs_paddleclas": {"train": data}}}
+
+    first = run(figure(1.0, 0.8, 1.2), figure(0.30, 0.29, 0.31), figure(1.0, 0.9, 1.3),
+                figure(2.0, 1.5, 2.5))
+    second = run(figure(1.15, 0.9, 1.3), figure(0.36, 0.35, 0.37), figure(1.15, 0.8, 1.2),
+                 figure(2.1, 1.6, 2.6))
+    flagged = {row[0]: row[5] for row in compare(first, second)}
+    assert flagged == {
+        "train_b16/baseline/vs_baseline": False,  # 15% apart, within both spreads
+        "train_b16/baseline/of_training_bound": True,  # outside both spreads
+        "infer/int8/vs_fp32_b32": True,  # 15% apart: more than 10%
+        "data/train/vs_paddleclas": False,  # 5% apart
+        "fit_over_step": False}
+
+
 def test_benchmark_compare_of_a_file_that_is_not_a_report_is_one_line(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
@@ -311,6 +337,7 @@ def test_benchmark_smoke_writes_every_key(tiny_data, tmp_path):
     assert compared.returncode == 0, compared.stderr[-2000:]
     assert "onnxruntime_fp32/vs_fp32_b32" in compared.stdout or onnx is None
     assert "| 0.0% | yes |" in compared.stdout
+    assert "\n0 of " in compared.stdout and "FLAGGED" not in compared.stdout
 
 
 def test_benchmark_training_rounds_turn_the_order_and_pair_each_round(tmp_path):

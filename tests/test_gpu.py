@@ -113,3 +113,7 @@ def test_batch_normalization_on_the_gpu_gives_the_cpu_numbers(device_restored):
     on_gpu = normalize(paddle.to_tensor(batch, place=paddle.CPUPlace()))
     assert on_gpu.place.is_gpu_place()
     np.testing.assert_allclose(on_gpu.numpy(), on_cpu, rtol=1e-6, atol=1e-6)
+    channels_last = BatchNormalize(NormalizeImage(order=""), "hwc")(
+        paddle.to_tensor(batch.transpose(0, 2, 3, 1), place=paddle.CPUPlace()))
+    assert channels_last.place.is_gpu_place()
+    np.testing.assert_allclose(channels_last.numpy(), on_cpu, rtol=1e-6, atol=1e-6)

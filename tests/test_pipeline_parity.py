@@ -186,7 +186,10 @@ def test_batch_normalization_gives_the_per_image_numbers(tmp_path, ops):
     loader = build_dataloader(dict(sections(folder, list_path, ops, 6),
                                    sampler={"name": "BatchSampler", "batch_size": 6}), seed=1)
     assert loader.normalize is not None
-    assert loader.dataset[0][0].dtype == np.uint8
+    item = loader.dataset[0][0]
+    assert item.dtype == np.uint8
+    # left as the shorter list ends (HWC unless ToCHWImage comes before NormalizeImage)
+    assert item.shape == ((3, 64, 64) if "ToCHWImage" in ops[-2] else (64, 64, 3))
     images, _ = next(iter(loader))
     whole = ImageNetDataset(folder, list_path, transform_ops=ops)
     expected = []
@@ -229,6 +232,21 @@ def test_batch_normalization_of_a_float_batch_is_the_formula():
 
     op = NormalizeImage(order="chw")
     batch = np.random.default_rng(1).random((2, 3, 5, 4)).astype(np.float32) * 255
-    out = BatchNormalize(op)(paddle.to_tensor(batch)).numpy()
-    np.testing.assert_array_equal(out, np.stack([normalize(b, op.scale, op.mean, op.std)
-                                                 for b in batch]))
+    expected = np.stack([normalize(b, op.scale, op.mean, op.std) for b in batch])
+    np.testing.assert_array_equal(BatchNormalize(op)(paddle.to_tensor(batch)).numpy(), expected)
+    channels_last = paddle.to_tensor(batch.transpose(0, 2, 3, 1))
+    np.testing.assert_array_equal(BatchNormalize(op, "hwc")(channels_last).numpy(), expected)
+
+
+def test_batch_normalization_turns_an_nhwc_uint8_batch_to_nchw():
+    import paddle
+
+    from paddle_googlenet.data.loader import BatchNormalize
+    from paddle_googlenet.pixels import NormalizeImage
+
+    op = NormalizeImage(order="")
+    batch = np.random.default_rng(3).integers(0, 256, (3, 7, 5, 3), dtype=np.uint8)
+    out = BatchNormalize(op, "hwc")(paddle.to_tensor(batch)).numpy()
+    assert out.shape == (3, 3, 7, 5)
+    np.testing.assert_array_equal(out, np.stack([op(b).transpose(2, 0, 1) for b in batch]))
+    assert BatchNormalize(op, "hwc").image_shape([7, 5, 3]) == [3, 7, 5]

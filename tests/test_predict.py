@@ -84,3 +84,31 @@ def test_an_image_named_alone_and_in_its_folder_is_listed_once(tmp_path):
     alone = str(folder / "b.png")
     paths = expand_images([alone, str(folder), str(folder / "*.jpg")])
     assert paths == [alone, str(folder / "a.jpg")]
+
+
+def test_predict_normalizes_each_batch_with_the_per_image_numbers(tiny_data, trained_run):
+    """The Infer list runs without its final NormalizeImage per image; the uint8 batch
+    is normalized at once and scored as the whole list run per image would be."""
+    import numpy as np
+    import paddle
+
+    from paddle_googlenet import pixels
+    from paddle_googlenet.config import load_config
+    from paddle_googlenet.data import build_transforms
+    from paddle_googlenet.engine.predict import Predictor
+
+    config = load_config(DEFAULT_CONFIG, tiny_overrides(tiny_data, "unused", **{
+        "Global.pretrained_model": os.path.join(trained_run, "best_model")}))
+    predictor = Predictor(config)
+    assert predictor.normalize is not None
+    folder = os.path.join(tiny_data, "images", "val")
+    images = [os.path.join(folder, n) for n in sorted(os.listdir(folder))]
+    assert predictor._prepare(images[0]).dtype == np.uint8
+    whole = build_transforms(config["Infer"]["transforms"])
+    batch = np.stack([pixels.model_input(pixels.read_image_file(p, whole), whole.output_layout)
+                      for p in images])
+    with paddle.no_grad():
+        expected = predictor.model(paddle.to_tensor(batch)).numpy()
+    scores = {r["file"]: r["topk"][0]["score"] for r in predictor.predict(images)}
+    top = expected.max(axis=1)
+    np.testing.assert_allclose([scores[p] for p in images], top, rtol=1e-6)

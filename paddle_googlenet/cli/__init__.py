@@ -216,6 +216,7 @@ def _eval(argv):
 def _export(argv):
     from ..export import export_inference_model
     from ..export.exporters import EXPORTERS
+    from ..progress import Progress
 
     # precisions with files of their own to write: each brings its flag and its options
     def add_arguments(parser):
@@ -241,7 +242,7 @@ def _export(argv):
     options = {o.name: getattr(args, o.name) for e in chosen for o in e.options}
     result = export_inference_model(config, onnx=args.onnx,
                                     precisions=[e.name for e in chosen], options=options,
-                                    uint8_input=args.uint8_input)
+                                    uint8_input=args.uint8_input, progress=Progress)
     print(f"exported to {result['dir']}: {', '.join(result['files'])}")
     if args.onnx:
         print(f"ONNX Runtime matches Paddle Inference to {result['onnx_max_diff']:.2g}")

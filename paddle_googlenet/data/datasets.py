@@ -167,6 +167,9 @@ class _ImageSamples(paddle.io.Dataset):
         self.failed = SampleMarks(len(samples))
         self.defer_errors = False
         self.sample_seed: Optional[Tuple[int, int]] = None
+        # None: items are CHW, as the model takes them. After defer_normalize, the
+        # layout the shorter pipeline ends in: the loader turns whole batches.
+        self.item_layout: Optional[str] = None
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -174,9 +177,16 @@ class _ImageSamples(paddle.io.Dataset):
     def defer_normalize(self) -> Optional[NormalizeImage]:
         """Drop the NormalizeImage that ends the pipeline and return it, for a loader
         that normalizes whole batches (loader.BatchNormalize); None, and the pipeline
-        kept, when it does not end so (see ``Compose.split_final_normalize``)."""
+        kept, when it does not end so (see ``Compose.split_final_normalize``).
+
+        Items are then left in the layout the shorter pipeline ends in
+        (``item_layout``, usually HWC): the batch is turned to NCHW with the
+        normalization, on the device, instead of each image being copied in a worker.
+        """
         pipeline, normalize = self.transform.split_final_normalize()
-        self.transform = pipeline
+        if normalize is not None:
+            self.transform = pipeline
+            self.item_layout = pipeline.output_layout
         return normalize
 
     @property
@@ -247,6 +257,8 @@ class _ImageSamples(paddle.io.Dataset):
         except DataError as err:  # a later op failed: a pipeline problem, never skipped
             raise DataError(f"transforming image {path} ({self.describe(position)}): "
                             f"{err}") from err
+        if self.item_layout is not None:
+            return image
         return model_input(image, self.transform.output_layout)
 
 

@@ -17,10 +17,11 @@ batch_ops.py): its labels are then soft targets ``[N, num_classes]`` float32, an
 ``loader.soft_targets`` is True. Besides the two samplers here, ``RASampler`` and
 ``MultiScaleSampler`` (with ``MultiScaleDataset``) are in samplers.py.
 When the transform list ends with NormalizeImage (a ToCHWImage may follow), the
-workers stop before it and collate ``uint8`` images, and the loader normalizes each
-batch with Paddle where Paddle put it (the training device): the same float32
-numbers, a quarter of the bytes through worker memory and onto a GPU, and no
-per-image float work (see BatchNormalize).
+workers stop before it and collate ``uint8`` images as the shorter list leaves them
+(HWC), and the loader turns each batch to NCHW and normalizes it where Paddle put
+it (the training device): the same float32 numbers, a quarter of the bytes through
+worker memory and onto a GPU, and no per-image float work or CHW copy (see
+BatchNormalize).
 Every ``iter(loader)`` is one epoch, counted by the loader: the epoch orders the
 shuffle and, with a seed, seeds the augmentations (see EpochDataLoader). To resume
 at epoch ``k``, call ``loader.set_epoch(k)`` or, as PaddleClas engines do,
@@ -39,7 +40,7 @@ import paddle
 from paddle.io.dataloader.collate import default_collate_fn
 
 from ..errors import ConfigError, UserError
-from ..pixels import NormalizeImage, look_up, normalize
+from ..pixels import CHW, HWC, NormalizeImage, look_up, normalize
 from ..registry import Registry, check_value
 from .batch_ops import BatchTransforms, build_batch_transforms
 from .datasets import DATASETS, FAILED_SAMPLE
@@ -57,34 +58,48 @@ _LOADER_KEYS = ("num_workers", "use_shared_memory")
 
 
 class BatchNormalize:
-    """A transform list's final NormalizeImage, run on whole NCHW batches.
+    """A transform list's final NormalizeImage, run on whole batches: NHWC (``layout``
+    'hwc', what the shorter list usually ends in) or NCHW in, NCHW float32 out.
 
     Each image gets exactly the float32 numbers the per-image operator gives. On a
-    GPU the ``uint8`` batch is copied there (a quarter of the bytes) and normalized
-    by Paddle. On the CPU, where Paddle's broadcasting arithmetic takes about 3.5 ms
-    an image, a ``uint8`` batch is looked up in NormalizeImage's table of the 256
-    levels of each channel (``cv2.LUT``, 0.16 ms an image).
+    GPU the ``uint8`` batch is copied there (a quarter of the bytes), turned to NCHW
+    and normalized by Paddle. On the CPU, where Paddle's broadcasting arithmetic
+    takes about 3.5 ms an image, each channel of a ``uint8`` batch is looked up in
+    NormalizeImage's table of the 256 levels (``cv2.LUT``, 0.16 ms an image) and
+    written straight into its NCHW plane.
     """
 
-    def __init__(self, normalize: NormalizeImage):
+    def __init__(self, normalize: NormalizeImage, layout: str = CHW):
+        if layout not in (HWC, CHW):
+            raise ValueError(f"layout must be {HWC!r} or {CHW!r}, got {layout!r}")
+        self.channel_axis = 3 if layout == HWC else 1
         self.scale = normalize.scale
         self.mean = normalize.mean.reshape(1, 3, 1, 1)
         self.std = normalize.std.reshape(1, 3, 1, 1)
         self.table = normalize.table
         self._constants = {}  # place -> (mean, std) tensors
 
+    def image_shape(self, item_shape) -> list:
+        """The CHW shape a batch's image has after this step, from a dataset item's."""
+        item_shape = list(item_shape)
+        return [item_shape[2], *item_shape[:2]] if self.channel_axis == 3 else item_shape
+
     def __call__(self, images) -> paddle.Tensor:
         if paddle.get_device().startswith("gpu"):
             return self._on_device(images if isinstance(images, paddle.Tensor)
                                    else paddle.to_tensor(np.asarray(images)))
         array = _array(images)
-        if array.dtype != np.uint8:
-            return paddle.to_tensor(normalize(array, self.scale, self.mean, self.std))
-        return paddle.to_tensor(look_up(array, self.table, 1))
+        if array.dtype == np.uint8:
+            return paddle.to_tensor(look_up(array, self.table, self.channel_axis, 1))
+        if self.channel_axis == 3:
+            array = array.transpose(0, 3, 1, 2)
+        return paddle.to_tensor(normalize(array, self.scale, self.mean, self.std))
 
     def _on_device(self, images: paddle.Tensor) -> paddle.Tensor:
         if not images.place.is_gpu_place():
             images = images.cuda()
+        if self.channel_axis == 3:
+            images = images.transpose([0, 3, 1, 2])
         key = str(images.place)
         if key not in self._constants:
             self._constants[key] = (paddle.to_tensor(self.mean, place=images.place),
@@ -366,7 +381,7 @@ def build_dataloader(loader_cfg: Mapping[str, Any], seed: Optional[int] = None,
     normalize = None
     if batch_transform is None:  # batch operators mix normalized images on the host
         final_normalize = getattr(dataset, "defer_normalize", lambda: None)()
-        normalize = final_normalize and BatchNormalize(final_normalize)
+        normalize = final_normalize and BatchNormalize(final_normalize, dataset.item_layout)
     return EpochDataLoader(dataset, sampler, seed=seed, where=where,
                            batch_transform=batch_transform, normalize=normalize,
                            num_workers=num_workers,

@@ -175,13 +175,11 @@ class DecodeRandCrop:
         self.decode, self.crop = decode, crop
 
     def __call__(self, data: bytes):
-        if not pixels.is_complete_jpeg(data):
-            return self.crop(self.decode(data))
-        image = pixels.open_image(data)
-        if (image.format != "JPEG" or image.mode not in ("RGB", "L")
-                or image.getexif().get(_EXIF_ORIENTATION, 1) != 1):
-            return self.crop(self.decode(data))
-        width, height = image.size
+        header = pixels.jpeg_header(data) if pixels.is_complete_jpeg(data) else None
+        if (header is None or header.components not in (1, 3) or header.orientation != 1
+                or pixels.too_many_pixels(header.width, header.height)):
+            return self.crop(self.decode(data))  # PIL says what is wrong, or decodes it
+        width, height = header.width, header.height
         left, top, region_w, region_h, resampler = self.crop.sample(width, height)
         out_w, out_h = self.crop.size
         factor = next((f for f in (8, 4, 2) if region_w >= out_w * f and region_h >= out_h * f), 1)
@@ -196,9 +194,6 @@ class DecodeRandCrop:
             right, bottom = left + region_w, top + region_h
         out = resampler(bgr[top:bottom, left:right], out_w, out_h)
         return cv2.cvtColor(out, cv2.COLOR_BGR2RGB)
-
-
-_EXIF_ORIENTATION = 0x0112
 
 
 @TRANSFORMS.register

@@ -166,11 +166,14 @@ def check_input_size(parts: Components):
         for name, loader in parts.loaders():
             for item in _sample_items(loader):
                 with located(f"DataLoader.{name}.dataset"):
-                    image = loader.dataset[item][0]
+                    shape = list(loader.dataset[item][0].shape)
+                normalize = getattr(loader, "normalize", None)  # a batch step may turn it
+                if normalize is not None:
+                    shape = normalize.image_shape(shape)
                 where = (f"DataLoader.{name}.sampler.scales" if isinstance(item, tuple)
                          else f"DataLoader.{name}.dataset.transform_ops")
-                with located(f"{where} (images of shape {list(image.shape)})"):
-                    parts.network.check_input(paddle.zeros([1, *image.shape]))
+                with located(f"{where} (images of shape {shape})"):
+                    parts.network.check_input(paddle.zeros([1, *shape]))
     finally:
         set_rng_state(saved)
 

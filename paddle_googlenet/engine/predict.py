@@ -8,7 +8,7 @@ import paddle
 
 from .. import pixels
 from ..config import required_weights
-from ..data import build_transforms, read_class_id_map
+from ..data import BatchNormalize, build_transforms, read_class_id_map
 from ..deploy import classify_files
 from ..errors import ConfigError, located
 from ..models import build_main_head
@@ -23,7 +23,12 @@ def expand_images(spec, where: str = "Infer.infer_imgs") -> List[str]:
 
 
 class Predictor:
-    """The configured model's main head, with softmax, over the Infer transforms."""
+    """The configured model's main head, with softmax, over the Infer transforms.
+
+    A list that ends in NormalizeImage (a ToCHWImage may follow) runs without it
+    per image, and each batch of ``uint8`` images is normalized at once, as the
+    training loader does: the same numbers, on a GPU a quarter of the bytes to copy.
+    """
 
     def __init__(self, config: dict):
         infer = config.get("Infer")
@@ -34,19 +39,26 @@ class Predictor:
         id_map = post.get("class_id_map_file")
         self.class_names: Dict[int, str] = read_class_id_map(id_map) if id_map else {}
         self.batch_size = infer["batch_size"]
-        self.transform = build_transforms(infer["transforms"], where="Infer.transforms")
+        transform = build_transforms(infer["transforms"], where="Infer.transforms")
+        self.transform, final_normalize = transform.split_final_normalize()
+        self.normalize = final_normalize and BatchNormalize(final_normalize,
+                                                            self.transform.output_layout)
         with located("Global.pretrained_model"):
             self.model = build_main_head(config["Arch"], weights, softmax=True, heads="strict")
         self.topk = min(int(post.get("topk", 5)), self.model.net.num_classes)
 
     def _prepare(self, path: str) -> np.ndarray:
         image = pixels.read_image_file(path, self.transform)
+        if self.normalize is not None:
+            return image
         return np.ascontiguousarray(pixels.model_input(image, self.transform.output_layout),
                                     dtype=np.float32)
 
     def _probabilities(self, batch: np.ndarray) -> np.ndarray:
+        images = (self.normalize(batch) if self.normalize is not None
+                  else paddle.to_tensor(batch))
         with paddle.no_grad():
-            return self.model(paddle.to_tensor(batch)).numpy()
+            return self.model(images).numpy()
 
     def predict(self, paths: List[str], progress=None) -> Iterator[dict]:
         """Yield per file ``{"file", "topk": [{"class_id", "label", "score"}]}``, or

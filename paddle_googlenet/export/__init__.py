@@ -78,12 +78,14 @@ def _deploy_config(config: dict, softmax: bool, uint8_input: bool) -> dict:
 def export_inference_model(config: dict, save_dir: str = None, onnx: bool = False,
                            precisions: Iterable[str] = (),
                            options: Optional[Dict[str, Any]] = None,
-                           uint8_input: bool = False) -> dict:
+                           uint8_input: bool = False, progress=None) -> dict:
     """Export the configured model with ``Global.pretrained_model``'s weights; with
     ``onnx`` an ONNX copy of it, and the files of each of ``precisions`` (names in
     ``EXPORTERS``, e.g. ``("int8",)``). ``options`` holds values for the exporters'
     ``options`` by name; those missing take their defaults. ``uint8_input`` makes the
-    model take ``uint8`` pixels and normalize them itself (see above).
+    model take ``uint8`` pixels and normalize them itself (see above). ``progress``
+    (``progress.Progress`` or a function like it, ``(total, what, unit)``) is given
+    to the exporters for their long steps; without it they are quiet.
 
     Returns ``{"dir": ..., "files": [...]}``, plus ``"onnx_max_diff"`` with ``onnx``
     and, under each precision's name, what its ``export`` returned. Nothing is
@@ -133,7 +135,7 @@ def export_inference_model(config: dict, save_dir: str = None, onnx: bool = Fals
                                                       deploy["input_dtype"])
         for exporter, values in exports:
             result[exporter.name] = deploy[exporter.name] = exporter.export(
-                config, weights, tmp, values)
+                config, weights, tmp, values, progress)
         with open(os.path.join(tmp, DEPLOY_CONFIG), "w", encoding="utf-8") as f:
             json.dump(deploy, f, indent=2)
         replace_dir(tmp, save_dir)

@@ -41,9 +41,10 @@ class Exporter:
         name) cannot export it; runs before anything is written."""
 
     def export(self, config: dict, weights: str, model_dir: str,
-               options: Dict[str, Any]) -> dict:
+               options: Dict[str, Any], progress=None) -> dict:
         """Write the files into ``model_dir`` (the export being written, which holds
-        the float32 model) and return what ``inference.yml`` records under the name."""
+        the float32 model) and return what ``inference.yml`` records under the name.
+        ``progress``: see ``export_inference_model``."""
         raise NotImplementedError
 
     def line(self, record: dict) -> str:
@@ -72,11 +73,11 @@ class Int8Exporter(Exporter):
 
         check_int8_request(config, options["calibration_images"], options["int8_min_agreement"])
 
-    def export(self, config, weights, model_dir, options):
+    def export(self, config, weights, model_dir, options, progress=None):
         from .int8 import quantize_to_int8
 
         return quantize_to_int8(config, weights, model_dir, options["calibration_images"],
-                                options["int8_min_agreement"])
+                                options["int8_min_agreement"], progress)
 
     def line(self, record):
         return (f"int8 (calibrated on {record['calibration_images']} training images) agrees "

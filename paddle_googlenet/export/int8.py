@@ -15,6 +15,7 @@ top-1 agreement with float32 on the Eval images and keeps the int8 files only wh
 that agreement is high enough.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -53,13 +54,15 @@ class QuantizationError(UserError):
 
 def export_int8(arch: Mapping, weights: str, image_shape: Sequence[int],
                 calibration_images: np.ndarray, save_dir: str, softmax: bool = False,
-                algo: str = DEFAULT_ALGO, num_threads: Optional[int] = None) -> List[str]:
+                algo: str = DEFAULT_ALGO, num_threads: Optional[int] = None,
+                progress=None) -> List[str]:
     """Write the main head of ``arch`` with ``weights``, quantized to int8, into
     ``save_dir`` as ``INT8_FILES`` (with a softmax appended if ``softmax``).
 
     ``calibration_images`` are float32 ``[N, 3, H, W]`` images prepared as for
     inference (a hundred or two from the training set are plenty); activation
-    ranges are measured on them. Returns the paths written.
+    ranges are measured on them. ``progress`` (``progress.Progress`` or a function
+    like it) is told of each calibrated batch. Returns the paths written.
     """
     images = np.ascontiguousarray(calibration_images, dtype="float32")
     if images.ndim != 4 or images.shape[0] == 0:
@@ -74,13 +77,29 @@ def export_int8(arch: Mapping, weights: str, image_shape: Sequence[int],
         env = dict(os.environ, FLAGS_enable_pir_api="0")
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-        done = subprocess.run([sys.executable, "-m", "paddle_googlenet.export.int8",
-                               json.dumps(job)], env=env, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise QuantizationError("int8 export failed:\n" + _last_lines(done.stderr))
+        with open(os.path.join(work, "stderr.txt"), "w+") as errors, \
+                _maybe(progress, len(images), "int8 calibration") as shown:
+            child = subprocess.Popen([sys.executable, "-m", "paddle_googlenet.export.int8",
+                                      json.dumps(job)], env=env, stdout=subprocess.PIPE,
+                                     stderr=errors, text=True)
+            with child:
+                for line in child.stdout:  # the child's count of calibrated images
+                    if shown is not None and line.startswith(_CALIBRATED):
+                        shown.update(int(line[len(_CALIBRATED):]))
+            if child.returncode != 0:
+                errors.seek(0)
+                raise QuantizationError("int8 export failed:\n" + _last_lines(errors.read()))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return [os.path.join(save_dir, name) for name in INT8_FILES]
+
+
+_CALIBRATED = "calibrated "
+
+
+def _maybe(progress, total: int, what: str):
+    """``progress(total, what)``, or a stand-in that yields None without one."""
+    return progress(total, what) if progress is not None else contextlib.nullcontext()
 
 
 def _last_lines(text: str, count: int = 15) -> str:
@@ -107,7 +126,10 @@ def _export_and_quantize(job: dict):
 
     def calibration_batches():
         for start in range(0, len(images), _CALIBRATION_BATCH):
-            yield {"x": images[start:start + _CALIBRATION_BATCH]}
+            batch = images[start:start + _CALIBRATION_BATCH]
+            # the parent shows the count (PTQ may not ask again after its last batch)
+            print(f"{_CALIBRATED}{len(batch)}", flush=True)
+            yield {"x": batch}
 
     paddle.enable_static()
     quantizer = PostTrainingQuantization(
@@ -139,25 +161,30 @@ def check_int8_request(config: dict, calibration_images: int, min_agreement: flo
 
 def quantize_to_int8(config: dict, weights: str, model_dir: str,
                      calibration_images: int = INT8_CALIBRATION_IMAGES,
-                     min_agreement: float = INT8_MIN_AGREEMENT) -> dict:
+                     min_agreement: float = INT8_MIN_AGREEMENT, progress=None) -> dict:
     """Write the int8 model beside the float32 one in ``model_dir`` and check it.
 
     Activation ranges come from ``calibration_images`` training images; then the int8
     and float32 models classify up to ``INT8_CHECK_IMAGES`` Eval images. A top-1
     agreement below ``min_agreement`` removes the int8 files and raises. Returns
     ``{"calibration_images", "algo", "check_images", "top1_agreement", "files"}``,
-    which ``inference.yml`` records as its ``int8`` entry.
+    which ``inference.yml`` records as its ``int8`` entry. ``progress``
+    (``progress.Progress`` or a function like it) shows the calibration and the check.
     """
     g = config["Global"]
     calibration, _ = dataset_images(config, "Train", calibration_images)
     written = export_int8(config["Arch"], weights, g["image_shape"], calibration, model_dir,
-                          softmax=g["export_softmax"])
+                          softmax=g["export_softmax"], progress=progress)
     check, _ = dataset_images(config, "Eval", INT8_CHECK_IMAGES)
     # keep_memory off: a one-off check should not change how this process allocates
     fp32_model = PaddleModel(model_dir, keep_memory=False)
     int8_model = PaddleModel(model_dir, precision="int8", keep_memory=False)
-    agree = [int8_model(batch).argmax(1) == fp32_model(batch).argmax(1)
-             for batch in np.array_split(check, -(-len(check) // 32))]
+    agree = []
+    with _maybe(progress, len(check), "int8 agreement check") as shown:
+        for batch in np.array_split(check, -(-len(check) // 32)):
+            agree.append(int8_model(batch).argmax(1) == fp32_model(batch).argmax(1))
+            if shown is not None:
+                shown.update(len(batch))
     agreement = float(np.concatenate(agree).mean())
     if agreement < min_agreement:
         for path in written:

@@ -199,9 +199,11 @@ class Benchmark:
         self.cores = self.features["cores"] or 1
         self.report: Dict = {"mode": settings.mode, "command": " ".join(sys.argv),
                              "load_average": {"start": _load_average()}}
+        self.started = time.monotonic()
 
     def log(self, message: str):
-        print(message, flush=True)
+        """A progress line, after the seconds since the run began (where the time goes)."""
+        print(f"{time.monotonic() - self.started:5.0f} s  {message}", flush=True)
 
     # machine ----------------------------------------------------------------------
     def machine(self):
@@ -585,10 +587,13 @@ def _compare(first: str, second: str) -> int:
     except (KeyError, TypeError) as err:
         raise UserError(f"--compare: {first} or {second} lacks {err}: both must be --out files "
                         f"of this benchmark") from None
-    print("| ratio | first | second | difference | within both runs' spread |\n"
-          "|---|---|---|---|---|")
-    for name, a, b, difference, overlap in rows:
-        print(f"| {name} | {a:.3f} | {b:.3f} | {difference:.1%} | {'yes' if overlap else 'no'} |")
+    print("| ratio | first | second | difference | within both runs' spread | flagged |\n"
+          "|---|---|---|---|---|---|")
+    for name, a, b, difference, overlap, flagged in rows:
+        print(f"| {name} | {a:.3f} | {b:.3f} | {difference:.1%} | {'yes' if overlap else 'no'} "
+              f"| {'FLAGGED' if flagged else ''} |")
+    print(f"\n{sum(row[5] for row in rows)} of {len(rows)} ratios flagged (inference and data: "
+          f"more than {report.AGREEMENT:.0%} apart; training: outside both runs' spreads)")
     return 0
 
 

@@ -119,22 +119,35 @@ def table(r: dict) -> str:
     return "\n".join(lines)
 
 
+# Two runs' inference and data ratios must agree within this; training ratios, whose
+# fresh processes scatter more, only within the runs' own spreads.
+AGREEMENT = 0.10
+
+
 def compare(first: dict, second: dict) -> List[tuple]:
-    """``(name, first median, second median, relative difference, spreads overlap)``
-    for every ratio both reports hold, largest difference first.
+    """``(name, first median, second median, relative difference, spreads overlap,
+    flagged)`` for every ratio both reports hold, largest difference first.
 
     The spreads overlap when each median lies within the other run's min-max over
     its rounds: a difference the runs' own round-to-round scatter already holds.
+    A training ratio (``train_*``, ``fit_over_step``) is flagged only when they do
+    not overlap; an inference or data ratio when the medians differ by more than
+    ``AGREEMENT``.
     """
     a, b = ratios(first), ratios(second)
 
     def within(value, figure):
         return figure["min"] <= value <= figure["max"]
 
-    rows = [(name, a[name]["median"], b[name]["median"],
-             abs(a[name]["median"] - b[name]["median"]) / abs(a[name]["median"]),
-             within(a[name]["median"], b[name]) and within(b[name]["median"], a[name]))
-            for name in a if name in b]
+    rows = []
+    for name in a:
+        if name not in b:
+            continue
+        difference = abs(a[name]["median"] - b[name]["median"]) / abs(a[name]["median"])
+        overlap = within(a[name]["median"], b[name]) and within(b[name]["median"], a[name])
+        training = name.startswith("train_") or name == "fit_over_step"
+        flagged = not overlap if training else difference > AGREEMENT
+        rows.append((name, a[name]["median"], b[name]["median"], difference, overlap, flagged))
     return sorted(rows, key=lambda row: -row[3])
 
 
