@@ -259,17 +259,18 @@ def test_benchmark_compare_holds_inference_and_data_to_ten_percent_training_to_i
     def figure(median, low, high):
         return {"median": median, "n": 5, "min": low, "max": high}
 
-    def run(train, train_bound, infer, data):
+    def run(train, train_bound, infer, data, fit):
         return {"train_b16": {"baseline": {"ratio_vs_baseline": train,
                                            "fraction_of_training_bound": train_bound}},
                 "train_b32": {}, "infer": {"int8": {"vs_fp32_b32": infer}},
-                "fit": {"fit_over_step": figure(0.9, 0.8, 1.0)},
+                "fit": {"fit_over_step": fit},
                 "data": {"of_decode_only": {}, "vs_paddleclas": {"train": data}}}
 
     first = run(figure(1.0, 0.8, 1.2), figure(0.30, 0.29, 0.31), figure(1.0, 0.9, 1.3),
-                figure(2.0, 1.5, 2.5))
+                figure(2.0, 1.5, 2.5), figure(0.9, 0.8, 1.0))
+    # fit: the first median lies within the second run's spread, not the other way
     second = run(figure(1.15, 0.9, 1.3), figure(0.36, 0.35, 0.37), figure(1.15, 0.8, 1.2),
-                 figure(2.1, 1.6, 2.6))
+                 figure(2.1, 1.6, 2.6), figure(1.05, 0.85, 1.2))
     flagged = {row[0]: row[5] for row in compare(first, second)}
     assert flagged == {
         "train_b16/baseline/vs_baseline": False,  # 15% apart, within both spreads

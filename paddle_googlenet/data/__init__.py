@@ -30,7 +30,8 @@ from .augment import (AutoAugment, ColorJitter, PCALighting, RandAugment, RandAu
 from .erasing import Cutout, GridMask, HideAndSeek, RandomErasing
 
 __all__ = ["ImageNetDataset", "ImageFolderDataset", "DATASETS", "IMAGE_EXTENSIONS",
-           "build_dataloader", "EpochDataLoader", "BatchNormalize", "SAMPLERS", "RASampler", "MultiScaleSampler",
+           "build_dataloader", "EpochDataLoader", "BatchNormalize", "SAMPLERS", "RASampler",
+           "MultiScaleSampler",
            "MultiScaleDataset", "BATCH_TRANSFORMS", "MixupOperator", "CutmixOperator",
            "OpSampler", "build_batch_transforms", "TRANSFORMS", "Compose",
            "build_transforms", "DecodeImage", "ResizeImage", "CropImage", "RandCropImage",

@@ -88,8 +88,11 @@ class Settings:
         # Rounds of every candidate, each in a fresh process. Fresh processes of one
         # candidate scatter by up to a fifth on a shared machine while the steps within
         # one agree, so ratios need rounds more than steps per round.
-        self.train_rounds = {16: 1, 32: 1} if smoke else {16: 5, 32: 5 if full else 4}
-        self.train_steps = {16: 1, 32: 1} if smoke else {16: 3 if full else 2, 32: 2 if full else 1}
+        # --quick keeps to 8 minutes on 2 cores: fewer training rounds, whose figures it
+        # prints with their spread (--compare holds them to it, not to 10 %).
+        self.train_rounds = ({16: 1, 32: 1} if smoke else {16: 5, 32: 5} if full
+                             else {16: 3, 32: 2})
+        self.train_steps = {16: 1, 32: 1} if smoke else {16: 3, 32: 2} if full else {16: 1, 32: 1}
         self.train_warmup = 0 if smoke else 1
         self.infer_side = 64 if smoke else 224
         # batch 8 (tools/infer.py's default batch) locates where the backends cross
@@ -97,25 +100,27 @@ class Settings:
         # per round; a call at batch 1 takes tens of milliseconds, so it gets many
         self.infer_calls = {1: 1, 8: 1, 32: 1} if smoke else {1: 16, 8: 4, 32: 1}
         # inference rounds come from several processes spread over the run
-        self.infer_launches = 1 if smoke else (5 if full else 4)
-        self.infer_rounds_per_launch = 1 if smoke else (3 if full else 2)
+        self.infer_launches = 1 if smoke else (5 if full else 2)
+        self.infer_rounds_per_launch = 1 if smoke else 3
         self.infer_warmup_rounds = 1
         self.matmul_size = 256 if smoke else 2048
         self.matmul_repeats = 3
         self.fresh_memory_mib = 64 if smoke else 512
-        # photographs read per core in each round, and DataLoader samples per epoch
-        # by num_workers (0 to the core count)
-        self.data_images = 16 if smoke else (128 if quick else 256)
-        self.data_passes = 1 if smoke else (3 if quick else 5)
+        # photographs read per core in each round (these rows take seconds: --quick
+        # keeps all 20 rounds), and DataLoader samples per epoch by num_workers (0 to
+        # the core count; a minute with each worker count's start, not in --quick)
+        self.data_images = 16 if smoke else 256
+        self.data_passes = 1 if smoke else 5
+        self.data_by_workers = not quick
         self.data_loader_samples = 32 if smoke else 1024
         self.data_epochs = 1 if smoke else 2
         # each epoch against model-only bursts either side of it, long enough not to
         # rest on a second or two of the machine's time
-        self.fit_epochs = 1 if smoke else (4 if full else 3)
+        self.fit_epochs = 1 if smoke else (4 if full else 2)
         # fit with these num_workers too, to show what the configured count gains
         self.fit_other_workers = (0, 1) if full else ()
-        self.model_only_steps = 2 if smoke else 12
-        self.calibration_images = 8 if smoke else INT8_CALIBRATION_IMAGES
+        self.model_only_steps = 2 if smoke else (12 if full else 8)
+        self.calibration_images = 8 if smoke else (INT8_CALIBRATION_IMAGES if full else 32)
         self.demo_epochs = None if full else (3 if quick else 1)  # None: the config's
 
 
@@ -472,7 +477,8 @@ class Benchmark:
         self.log("data pipeline and fit epochs")
         pipeline = self.workers.run(dict(common, kind="data", threads=self.cores,
                                          images=s.data_images, passes=s.data_passes,
-                                         workers=list(range(self.cores + 1)),
+                                         workers=(list(range(self.cores + 1))
+                                                  if s.data_by_workers else []),
                                          samples=s.data_loader_samples, epochs=s.data_epochs,
                                          paddleclas=self.args.paddleclas))[0]
         fit = self.workers.run(dict(common, kind="fit", scratch=os.path.join(self.scratch, "fit"),
@@ -519,7 +525,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.description += (f" Default config: {os.path.relpath(CLONE_CONFIG)} in a clone, "
                            f"else the same demo config built in.")
     parser.add_argument("--quick", action="store_true",
-                        help="fewer rounds and rows, same keys (12-13 minutes on an idle "
+                        help="fewer rounds and rows, same keys (about 8 minutes on an idle "
                              "2-core machine once weights exist)")
     parser.add_argument("--out", metavar="FILE", help="write the figures as JSON")
     parser.add_argument("--weights", metavar="PATH",

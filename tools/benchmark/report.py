@@ -130,9 +130,9 @@ def compare(first: dict, second: dict) -> List[tuple]:
 
     The spreads overlap when each median lies within the other run's min-max over
     its rounds: a difference the runs' own round-to-round scatter already holds.
-    A training ratio (``train_*``, ``fit_over_step``) is flagged only when they do
-    not overlap; an inference or data ratio when the medians differ by more than
-    ``AGREEMENT``.
+    A training ratio (``train_*``, ``fit_over_step``) is flagged only when each
+    median lies outside the other run's min-max; an inference or data ratio when
+    the medians differ by more than ``AGREEMENT``.
     """
     a, b = ratios(first), ratios(second)
 
@@ -144,9 +144,10 @@ def compare(first: dict, second: dict) -> List[tuple]:
         if name not in b:
             continue
         difference = abs(a[name]["median"] - b[name]["median"]) / abs(a[name]["median"])
-        overlap = within(a[name]["median"], b[name]) and within(b[name]["median"], a[name])
+        a_in_b, b_in_a = within(a[name]["median"], b[name]), within(b[name]["median"], a[name])
         training = name.startswith("train_") or name == "fit_over_step"
-        flagged = not overlap if training else difference > AGREEMENT
+        flagged = not (a_in_b or b_in_a) if training else difference > AGREEMENT
+        overlap = a_in_b and b_in_a
         rows.append((name, a[name]["median"], b[name]["median"], difference, overlap, flagged))
     return sorted(rows, key=lambda row: -row[3])
 

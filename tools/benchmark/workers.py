@@ -259,10 +259,11 @@ def infer_time_worker(job: dict) -> dict:
     """Time the rows ``infer_export`` named, interleaved in rounds, on its exports.
 
     Each round times every row at every batch size (the job's number of calls
-    each), the rows' order turning by one each round, and then a matmul for the
-    forward bound. The first ``warmup_rounds`` are dropped: oneDNN builds its
-    kernels for a new shape on the first call. The harness launches this several
-    times over a run, so that the samples span the run rather than one minute of it.
+    each, one call of each row in turn), the rows' order turning by one each round,
+    and then a matmul for the forward bound. The first ``warmup_rounds`` are
+    dropped: oneDNN builds its kernels for a new shape on the first call. The
+    harness launches this several times over a run, so that the samples span the
+    run rather than one minute of it.
     """
     from paddle_googlenet.deploy import OnnxModel, PaddleModel
 
@@ -284,16 +285,19 @@ def infer_time_worker(job: dict) -> dict:
                                        for key in inputs}
     samples["matmul_gflops"] = []
     for round_index in range(job["warmup_rounds"] + job["rounds"]):
-        timed_round = {}
         order = turned(list(runners), job["first_turn"] + round_index)
+        seconds = {f"{name}_b{key}": 0.0 for name in order for key in inputs}
         for key, images in inputs.items():
-            calls = job["calls"][key]
-            for name in order:
-                run = runners[name]
-                start = time.perf_counter()
-                for _ in range(calls):
-                    run(images)
-                timed_round[f"{name}_b{key}"] = len(images) * calls / (time.perf_counter() - start)
+            # one call of each row in turn, so that a second or two of a slower machine
+            # falls on every row of the round alike rather than on one row's calls
+            for _ in range(job["calls"][key]):
+                for name in order:
+                    start = time.perf_counter()
+                    runners[name](images)
+                    seconds[f"{name}_b{key}"] += time.perf_counter() - start
+        timed_round = {f"{name}_b{key}": len(images) * job["calls"][key]
+                       / seconds[f"{name}_b{key}"]
+                       for key, images in inputs.items() for name in order}
         gflops = _matmul_gflops(job["matmul_size"], job["matmul_repeats"])
         timed_round["matmul_gflops"] = max(gflops.values())
         if round_index >= job["warmup_rounds"]:
