@@ -98,7 +98,8 @@ def test_predict_normalizes_each_batch_with_the_per_image_numbers(tiny_data, tra
     from paddle_googlenet.engine.predict import Predictor
 
     config = load_config(DEFAULT_CONFIG, tiny_overrides(tiny_data, "unused", **{
-        "Global.pretrained_model": os.path.join(trained_run, "best_model")}))
+        "Global.pretrained_model": os.path.join(trained_run, "best_model"),
+        "Infer.PostProcess.class_id_map_file": os.path.join(tiny_data, "label_list.txt")}))
     predictor = Predictor(config)
     assert predictor.normalize is not None
     folder = os.path.join(tiny_data, "images", "val")
