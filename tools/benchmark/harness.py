@@ -88,7 +88,7 @@ class Settings:
         # Rounds of every candidate, each in a fresh process. Fresh processes of one
         # candidate scatter by up to a fifth on a shared machine while the steps within
         # one agree, so ratios need rounds more than steps per round.
-        # --quick keeps to 8 minutes on 2 cores: fewer training rounds, whose figures it
+        # --quick takes about 7 minutes on 2 cores: fewer training rounds, whose figures it
         # prints with their spread (--compare holds them to it, not to 10 %).
         self.train_rounds = ({16: 1, 32: 1} if smoke else {16: 5, 32: 5} if full
                              else {16: 3, 32: 2})
