@@ -6,12 +6,13 @@ plain line every ``every`` seconds (``eval: 640/1000 images (64%), 21.3 images/s
 to the library, whose functions take ``progress=None`` and stay quiet without one.
 """
 
+import contextlib
 import datetime
 import sys
 import time
-from typing import Optional, TextIO
+from typing import Callable, Optional, TextIO
 
-__all__ = ["Progress"]
+__all__ = ["Progress", "optional_progress"]
 
 
 class Progress:
@@ -70,6 +71,14 @@ class Progress:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def optional_progress(make: Optional[Callable[..., "Progress"]], total: int, what: str,
+                      unit: str = "images"):
+    """``make(total, what, unit)`` (``Progress`` or a function like it) for a ``with``
+    block, or, when ``make`` is None, a stand-in that gives None: work that shows
+    progress only when its caller asks."""
+    return make(total, what, unit) if make is not None else contextlib.nullcontext()
 
 
 def _is_terminal(stream) -> bool:

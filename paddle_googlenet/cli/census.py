@@ -9,7 +9,7 @@ import tempfile
 from typing import Dict
 
 from ..errors import UserError
-from ..progress import Progress
+from ..progress import Progress, optional_progress
 from ..paddleclas.census import find_configs, format_line, format_report, run_census
 from ..weights.atomic import write_file_atomically
 from .runner import run_tool
@@ -66,9 +66,9 @@ def _census(argv) -> int:
         raise UserError(f"--json {args.json}: its folder does not exist")
     configs = find_configs(args.folder)  # an empty or missing folder fails before any work
     # per-config lines show how far it is on a terminal; else a progress line on stderr
-    shown = Progress(len(configs), "census", "configs") if (
-        args.quiet or not sys.stdout.isatty()) else None
-    with tempfile.TemporaryDirectory(prefix="paddleclas_census-") as scratch:
+    make = Progress if args.quiet or not sys.stdout.isatty() else None
+    with tempfile.TemporaryDirectory(prefix="paddleclas_census-") as scratch, \
+            optional_progress(make, len(configs), "census", "configs") as shown:
         data = _data_args(args, scratch)
 
         def progress(result):
@@ -76,11 +76,7 @@ def _census(argv) -> int:
                 shown.update()
             if not args.quiet:
                 print(format_line(result), flush=True)
-        try:
-            report = run_census(args.folder, data, os.path.join(scratch, "output"), progress)
-        finally:
-            if shown is not None:
-                shown.close()
+        report = run_census(args.folder, data, os.path.join(scratch, "output"), progress)
     print(format_report(report, args.top))
     if args.json:
         _write_json(args.json, report)

@@ -15,7 +15,6 @@ top-1 agreement with float32 on the Eval images and keeps the int8 files only wh
 that agreement is high enough.
 """
 
-import contextlib
 import json
 import os
 import shutil
@@ -29,6 +28,7 @@ import numpy as np
 from ..deploy import PaddleModel
 from ..deploy.precisions import PRECISIONS
 from ..errors import ConfigError, UserError
+from ..progress import optional_progress
 from .images import dataset_images
 
 __all__ = ["export_int8", "quantize_to_int8", "check_int8_request", "INT8_FILES",
@@ -78,7 +78,7 @@ def export_int8(arch: Mapping, weights: str, image_shape: Sequence[int],
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
         with open(os.path.join(work, "stderr.txt"), "w+") as errors, \
-                _maybe(progress, len(images), "int8 calibration") as shown:
+                optional_progress(progress, len(images), "int8 calibration") as shown:
             child = subprocess.Popen([sys.executable, "-m", "paddle_googlenet.export.int8",
                                       json.dumps(job)], env=env, stdout=subprocess.PIPE,
                                      stderr=errors, text=True)
@@ -95,11 +95,6 @@ def export_int8(arch: Mapping, weights: str, image_shape: Sequence[int],
 
 
 _CALIBRATED = "calibrated "
-
-
-def _maybe(progress, total: int, what: str):
-    """``progress(total, what)``, or a stand-in that yields None without one."""
-    return progress(total, what) if progress is not None else contextlib.nullcontext()
 
 
 def _last_lines(text: str, count: int = 15) -> str:
@@ -180,7 +175,7 @@ def quantize_to_int8(config: dict, weights: str, model_dir: str,
     fp32_model = PaddleModel(model_dir, keep_memory=False)
     int8_model = PaddleModel(model_dir, precision="int8", keep_memory=False)
     agree = []
-    with _maybe(progress, len(check), "int8 agreement check") as shown:
+    with optional_progress(progress, len(check), "int8 agreement check") as shown:
         for batch in np.array_split(check, -(-len(check) // 32)):
             agree.append(int8_model(batch).argmax(1) == fp32_model(batch).argmax(1))
             if shown is not None:

@@ -88,7 +88,7 @@ class Settings:
         # Rounds of every candidate, each in a fresh process. Fresh processes of one
         # candidate scatter by up to a fifth on a shared machine while the steps within
         # one agree, so ratios need rounds more than steps per round.
-        # --quick takes about 7 minutes on 2 cores: fewer training rounds, whose figures it
+        # --quick takes 7 to 8 minutes on 2 cores: fewer training rounds, whose figures it
         # prints with their spread (--compare holds them to it, not to 10 %).
         self.train_rounds = ({16: 1, 32: 1} if smoke else {16: 5, 32: 5} if full
                              else {16: 3, 32: 2})
@@ -525,7 +525,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.description += (f" Default config: {os.path.relpath(CLONE_CONFIG)} in a clone, "
                            f"else the same demo config built in.")
     parser.add_argument("--quick", action="store_true",
-                        help="fewer rounds and rows, same keys (about 8 minutes on an idle "
+                        help="fewer rounds and rows, same keys (7 to 8 minutes on an idle "
                              "2-core machine once weights exist)")
     parser.add_argument("--out", metavar="FILE", help="write the figures as JSON")
     parser.add_argument("--weights", metavar="PATH",
