@@ -321,6 +321,13 @@ def test_benchmark_smoke_writes_every_key(tiny_data, tmp_path):
     workers = data["by_workers"]["train: this project"]
     assert set(workers) == {str(n) for n in range(os.cpu_count() + 1)}
     assert ("vs_paddleclas" in data) == bool(os.environ.get("PADDLECLAS_HOME"))
+    large = data["large"]
+    assert large["photographs"]["size"] == "640x480"
+    assert {"eval: this project", "eval, dct_scaling: this project"} <= set(
+        large["images_per_cpu_s"])
+    agreement = data["dct_scaling_agreement"]
+    assert agreement["images"] == 12 and 0 <= agreement["agreeing"] <= 12
+    assert "dct_scaling, top-1 as with full decoding" in done.stdout
     assert ("this project / PaddleClas" if "vs_paddleclas" in data
             else "skipped: needs PaddleClas") in done.stdout
     onnx = report["infer"].get("onnxruntime_fp32")

@@ -175,14 +175,13 @@ class DecodeRandCrop:
         self.decode, self.crop = decode, crop
 
     def __call__(self, data: bytes):
-        header = pixels.jpeg_header(data) if pixels.is_complete_jpeg(data) else None
-        if (header is None or header.components not in (1, 3) or header.orientation != 1
-                or pixels.too_many_pixels(header.width, header.height)):
+        header = pixels.scalable_jpeg(data)
+        if header is None:
             return self.crop(self.decode(data))  # PIL says what is wrong, or decodes it
         width, height = header.width, header.height
         left, top, region_w, region_h, resampler = self.crop.sample(width, height)
         out_w, out_h = self.crop.size
-        factor = next((f for f in (8, 4, 2) if region_w >= out_w * f and region_h >= out_h * f), 1)
+        factor = pixels.dct_reduction(region_w, region_h, out_w, out_h)
         bgr = pixels.decode_jpeg_bgr(data, factor, header_read=True)
         if bgr is None:
             return self.crop(self.decode(data))

@@ -49,6 +49,7 @@ class Preprocess:
                                   f"input; remove output_fp16 and channel_num")
             steps.append(step)
         self.pipeline = pixels.Compose(steps, where=where)
+        self.pipeline.refuse_scaled_decoding(DeployError)
         self.dtype = np.float32
         if uint8_input:
             self.pipeline, normalize = self.pipeline.split_final_normalize()

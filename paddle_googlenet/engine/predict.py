@@ -40,6 +40,7 @@ class Predictor:
         self.class_names: Dict[int, str] = read_class_id_map(id_map) if id_map else {}
         self.batch_size = infer["batch_size"]
         transform = build_transforms(infer["transforms"], where="Infer.transforms")
+        transform.refuse_scaled_decoding()
         self.transform, final_normalize = transform.split_final_normalize()
         self.normalize = final_normalize and BatchNormalize(final_normalize,
                                                             self.transform.output_layout)

@@ -36,7 +36,8 @@ from .callbacks import (BestModel, Checkpoints, EpochProgress, Evaluation, Metri
                         StopOnSignal, TrainLog, TrainingStopped)
 from .components import (build_components, describe_data, describe_weights,
                          visualdl_callbacks)
-from .evaluation import EvaluationReport, evaluate_loader
+from .evaluation import (SCALED_DECODING_AGREEMENT, EvaluationReport, evaluate_loader,
+                         scaled_decoding_agreement)
 from .process import set_up_process
 from .report import log_to_file, read_metrics, setup_logger, warnings_logged
 from .rundir import RunDirectory, load_resume_point, position
@@ -161,11 +162,42 @@ class Engine:
         """Evaluate the main head on the Eval split: loss, Metric.Eval and image count,
         each image counted once however many processes share the split. ``progress``
         (a ``progress.Progress``) is told of every batch."""
-        with self.eval_weights():
+        with self.eval_weights(), self.checked_scaled_decoding():
             result = evaluate_loader(self.network, self.loss, self.eval_metrics,
                                      self.eval_loader, progress)
         self.skipped_images(self.eval_loader, "[Eval]")
         return result
+
+    @contextlib.contextmanager
+    def checked_scaled_decoding(self):
+        """A context for one evaluation. With ResizeImage's ``dct_scaling`` in the Eval
+        list, the network's top-1 is compared with full decoding's on evaluation images
+        first (``evaluation.scaled_decoding_agreement``); below the agreement needed,
+        this evaluation decodes whole, as PaddleClas's list does, and says so. Each
+        evaluation checks again: training changes the weights."""
+        agreement = scaled_decoding_agreement(self.network, self.eval_loader)
+        if agreement is None:
+            yield
+            return
+        agreeing, checked = agreement
+        share = f"{agreeing} of {checked} evaluation images ({agreeing / checked:.1%})"
+        if agreeing >= SCALED_DECODING_AGREEMENT * checked:
+            self.logger.info(f"[Eval] dct_scaling: the top-1 class is full decoding's "
+                             f"for {share}")
+            yield
+            return
+        self.logger.warning(
+            f"[Eval] DataLoader.Eval.dataset.transform_ops: with ResizeImage's "
+            f"dct_scaling these weights give full decoding's top-1 class for only {share}, "
+            f"under the {SCALED_DECODING_AGREEMENT:.1%} needed: this evaluation decodes "
+            f"every image whole (set dct_scaling false to skip the check)")
+        dataset = self.eval_loader.dataset
+        scaled = dataset.transform
+        dataset.transform = scaled.full_decoding()
+        try:
+            yield
+        finally:
+            dataset.transform = scaled
 
     def evaluation_report(self, progress=None) -> EvaluationReport:
         """``evaluate()``'s figures with the class names (``Infer.PostProcess``'s

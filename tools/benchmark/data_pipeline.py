@@ -5,6 +5,7 @@ PaddleClas's own operators and dataset on the same files.
     python -m tools.benchmark.data_pipeline --paddleclas PaddleClas   # with the peer
     python -m tools.benchmark.data_pipeline                           # without it
     python -m tools.benchmark.data_pipeline --images 512 --passes 9 --size 1024x768
+    python -m tools.benchmark.data_pipeline --large-images 16 --large-size 4032x3024
     python -m tools.benchmark.data_pipeline --list-memory   # a 1.28M-line list file
 
 Per core: one process reads the samples of the list through the dataset and
@@ -19,7 +20,8 @@ see the machine alike; ratios are taken within a round, then the median. The dec
 alone (``cv2.imdecode``) bounds any list that decodes every pixel. By workers: a
 DataLoader over the same list with 0 to the core count of worker processes,
 wall-clock images/s after a first epoch that starts the workers (this project's
-rows include normalizing each batch on this CPU).
+rows include normalizing each batch on this CPU). Large photographs: the eval list
+with ResizeImage's ``dct_scaling`` and without, on photographs of a camera's size.
 """
 
 import argparse
@@ -46,7 +48,11 @@ TRAIN = [DECODE, {"RandCropImage": {"size": 224}}, {"RandFlipImage": {"flip_code
          NORMALIZE]
 EVAL = [DECODE, {"ResizeImage": {"resize_short": 256}}, {"CropImage": {"size": 224}},
         NORMALIZE]
+EVAL_SCALED = [DECODE, {"ResizeImage": {"resize_short": 256, "dct_scaling": True}},
+               {"CropImage": {"size": 224}}, NORMALIZE]
 LISTS = {"train": TRAIN, "eval": EVAL}
+# Photographs from a camera or a phone: the eval list with and without dct_scaling.
+LARGE_LISTS = {"eval": EVAL, "eval, dct_scaling": EVAL_SCALED}
 BATCH = 64
 OURS, PEER = "this project", "PaddleClas"
 DECODE_ONLY = "decode only (cv2.imdecode)"
@@ -69,19 +75,22 @@ def write_photographs(folder: str, count: int, width: int, height: int):
     return list_path
 
 
-def datasets(folder: str, list_path: str, peer_root):
-    """name -> (dataset, loader kwargs) for every row that reads the list."""
+def datasets(folder: str, list_path: str, peer_root, lists=LISTS, per_image=True):
+    """name -> a loader section (this project's rows) or a dataset (the others) for
+    every row that reads the list: each of ``lists``, also normalized per image
+    (``per_image``), and PaddleClas's for the lists it has (no ``dct_scaling``)."""
     from paddle_googlenet.data import ImageNetDataset, build_dataloader
 
     found = {}
-    for split, ops in LISTS.items():
+    for split, ops in lists.items():
         section = {"dataset": {"name": "ImageNetDataset", "image_root": folder,
                                "cls_label_path": list_path, "transform_ops": ops},
                    "sampler": {"name": "BatchSampler", "batch_size": BATCH}}
         found[f"{split}: {OURS}"] = section
-        found[f"{split}: {OURS}, normalized per image"] = ImageNetDataset(
-            folder, list_path, transform_ops=ops)
-        if peer_root:
+        if per_image:
+            found[f"{split}: {OURS}, normalized per image"] = ImageNetDataset(
+                folder, list_path, transform_ops=ops)
+        if peer_root and ops in LISTS.values():
             found[f"{split}: {PEER}"] = paddleclas_peer.imagenet_dataset(
                 peer_root, folder, list_path, ops)
     return found, build_dataloader
@@ -95,13 +104,14 @@ def _batch(dataset, indices) -> int:
     return len(indices)
 
 
-def per_core(folder: str, list_path: str, passes: int, peer_root=None) -> dict:
+def per_core(folder: str, list_path: str, passes: int, peer_root=None, lists=LISTS,
+             per_image=True) -> dict:
     """Images per CPU-second of each row. A round is one batch of the list, which
     every row reads in turn (in an order that turns each round), so that the rows of
     a round see the machine alike; ``passes`` times over the list."""
     import cv2
 
-    found, build_dataloader = datasets(folder, list_path, peer_root)
+    found, build_dataloader = datasets(folder, list_path, peer_root, lists, per_image)
     rows = {}
     for name, item in found.items():
         dataset = (build_dataloader(item, where=name).dataset if isinstance(item, dict)
@@ -131,9 +141,10 @@ def per_core(folder: str, list_path: str, passes: int, peer_root=None) -> dict:
     result = {"images_per_cpu_s": {name: summary(v) for name, v in rates.items()},
               "of_decode_only": {name: paired(v, rates[DECODE_ONLY])
                                  for name, v in rates.items()}}
-    if peer_root:
+    if peer_root:  # a dct_scaling list against PaddleClas's list without it
         result["vs_paddleclas"] = {split: paired(rates[f"{split}: {OURS}"],
-                                                 rates[f"{split}: {PEER}"]) for split in LISTS}
+                                                 rates[f"{split.split(',')[0]}: {PEER}"])
+                                   for split in lists}
     return result
 
 
@@ -171,24 +182,78 @@ def by_workers(folder: str, list_path: str, workers, epochs: int, samples: int,
     return rates
 
 
+def _photographs(folder: str, images: int, width: int, height: int):
+    """Write the photographs; ``(list path, what they are)``."""
+    list_path = write_photographs(folder, images, width, height)
+    kilobytes = sum(os.path.getsize(os.path.join(folder, "images", n))
+                    for n in os.listdir(os.path.join(folder, "images"))) / images / 1024
+    return list_path, {"count": images, "size": f"{width}x{height}",
+                       "kilobytes": round(kilobytes, 1)}
+
+
 def measure(images: int, passes: int, size: str = "500x375", peer=None,
-            workers=None, epochs: int = 2, samples: int = 1024) -> dict:
+            workers=None, epochs: int = 2, samples: int = 1024,
+            large_images: int = 0, large_size: str = "2048x1536", large_passes: int = 5) -> dict:
     """The data section of the benchmark: photographs written to a temporary folder,
-    per-core rows and, when ``workers`` is given, rows by ``num_workers``."""
+    per-core rows and, when ``workers`` is given, rows by ``num_workers``; with
+    ``large_images``, the eval list with and without ``dct_scaling`` on that many
+    photographs of ``large_size``."""
     width, height = (int(n) for n in size.lower().split("x"))
     peer_root = paddleclas_peer.checkout(peer)
     with tempfile.TemporaryDirectory(prefix="googlenet-photographs-") as folder:
-        list_path = write_photographs(folder, images, width, height)
-        kilobytes = sum(os.path.getsize(os.path.join(folder, "images", n))
-                        for n in os.listdir(os.path.join(folder, "images"))) / images / 1024
-        result = {"photographs": {"count": images, "size": f"{width}x{height}",
-                                  "kilobytes": round(kilobytes, 1)},
+        list_path, photographs = _photographs(folder, images, width, height)
+        result = {"photographs": photographs,
                   "paddleclas": peer_root or f"skipped: {paddleclas_peer.skip_reason()}",
                   **per_core(folder, list_path, passes, peer_root)}
         if workers:
             result["by_workers"] = by_workers(folder, list_path, workers, epochs, samples,
                                               peer_root)
+    if large_images:
+        width, height = (int(n) for n in large_size.lower().split("x"))
+        with tempfile.TemporaryDirectory(prefix="googlenet-photographs-") as folder:
+            list_path, photographs = _photographs(folder, large_images, width, height)
+            result["large"] = {"photographs": photographs,
+                               **per_core(folder, list_path, large_passes, peer_root,
+                                          LARGE_LISTS, per_image=False)}
     return result
+
+
+def scaled_decoding_agreement(weights: str, config: dict, images: int) -> dict:
+    """What evaluation checks before it takes ``dct_scaling``, with trained weights:
+    ``images`` renders of the demo set's classes at 2, 4 and 8 times the side its
+    Eval list resizes to, as JPEGs; of these, how many get the same top-1 class
+    decoded with DCT scaling and whole (``engine.evaluation``'s own count)."""
+    from paddle_googlenet.data import build_dataloader
+    from paddle_googlenet.data.demo import SHAPES, render_image
+    from paddle_googlenet.engine.evaluation import scaled_decoding_agreement as agreement
+    from paddle_googlenet.models import build_model
+    from paddle_googlenet.weights.loading import load_weights
+    from PIL import Image
+
+    section = config["DataLoader"]["Eval"]
+    ops = [dict(op) for op in section["dataset"]["transform_ops"]]
+    resize = next(i for i, op in enumerate(ops) if "ResizeImage" in op)
+    ops[resize] = {"ResizeImage": dict(ops[resize]["ResizeImage"], dct_scaling=True)}
+    short = ops[resize]["ResizeImage"]["resize_short"]
+    classes = SHAPES[:config["Arch"]["class_num"]]  # the demo set's classes, in order
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory(prefix="googlenet-renders-") as folder:
+        list_path = os.path.join(folder, "list.txt")
+        with open(list_path, "w") as listing:
+            for i in range(images):
+                label, side = i % len(classes), short * (2, 4, 8)[i // len(classes) % 3]
+                Image.fromarray(render_image(classes[label], side, rng)).save(
+                    os.path.join(folder, f"{i:05d}.jpg"), quality=90)
+                listing.write(f"{i:05d}.jpg {label}\n")
+        loader = build_dataloader({"dataset": {"name": "ImageNetDataset", "image_root": folder,
+                                               "cls_label_path": list_path,
+                                               "transform_ops": ops},
+                                   "sampler": {"name": "BatchSampler", "batch_size": 32}},
+                                  where="DataLoader.Eval")
+        network = build_model(config["Arch"])
+        load_weights(network, weights, heads="strict")
+        agreeing, checked = agreement(network, loader, images)
+    return {"agreeing": agreeing, "images": checked, "sides": [short * f for f in (2, 4, 8)]}
 
 
 def table(result: dict) -> str:
@@ -205,6 +270,14 @@ def table(result: dict) -> str:
     for name, rates in result.get("by_workers", {}).items():
         lines.append(f"\n{name}, DataLoader images/s by num_workers: " + ", ".join(
             f"{w}: {spread(v, '.0f')}" for w, v in rates.items()))
+    if "large" in result:
+        lines += ["", table(dict(result["large"], paddleclas=result["paddleclas"]))]
+    agreement = result.get("dct_scaling_agreement")
+    if agreement:
+        lines.append(f"\ndct_scaling, top-1 as with full decoding: {agreement['agreeing']} of "
+                     f"{agreement['images']} demo renders "
+                     f"({agreement['agreeing'] / agreement['images']:.1%}; sides "
+                     f"{agreement['sides']}); evaluation takes it at 99.5% or more")
     return "\n".join(lines)
 
 
@@ -284,6 +357,10 @@ def main(argv=None):
     parser.add_argument("--paddleclas", metavar="DIR",
                         help=f"a PaddleClas checkout (the folder holding ppcls/; default "
                              f"${paddleclas_peer.ENV}) for its rows")
+    parser.add_argument("--large-images", type=int, default=32,
+                        help="photographs of --large-size read by the eval list with and "
+                             "without dct_scaling (0: none)")
+    parser.add_argument("--large-size", default="2048x1536")
     parser.add_argument("--workers", action="store_true",
                         help="also time a DataLoader with 0 to the core count of workers")
     parser.add_argument("--list-memory", action="store_true",
@@ -292,7 +369,9 @@ def main(argv=None):
     if args.list_memory:
         return list_memory()
     workers = list(range(os.cpu_count() + 1)) if args.workers else None
-    print(table(measure(args.images, args.passes, args.size, args.paddleclas, workers)))
+    print(table(measure(args.images, args.passes, args.size, args.paddleclas, workers,
+                        large_images=args.large_images, large_size=args.large_size,
+                        large_passes=args.passes)))
 
 
 if __name__ == "__main__":

@@ -112,6 +112,11 @@ class Settings:
         self.data_images = 16 if smoke else 256
         self.data_passes = 1 if smoke else 5
         self.data_by_workers = not quick
+        # the eval list with and without dct_scaling on a camera's photographs, and the
+        # demo renders on which the trained weights' top-1 is compared both ways
+        self.large_images, self.large_size = (2, "640x480") if smoke else (32, "2048x1536")
+        self.large_passes = 1 if smoke else 5
+        self.agreement_images = 12 if smoke else (900 if full else 300)
         self.data_loader_samples = 32 if smoke else 1024
         self.data_epochs = 1 if smoke else 2
         # each epoch against model-only bursts either side of it, long enough not to
@@ -480,6 +485,10 @@ class Benchmark:
                                          workers=(list(range(self.cores + 1))
                                                   if s.data_by_workers else []),
                                          samples=s.data_loader_samples, epochs=s.data_epochs,
+                                         large_images=s.large_images, large_size=s.large_size,
+                                         large_passes=s.large_passes,
+                                         agreement_images=s.agreement_images,
+                                         weights=self._weights(),
                                          paddleclas=self.args.paddleclas))[0]
         fit = self.workers.run(dict(common, kind="fit", scratch=os.path.join(self.scratch, "fit"),
                                     epochs=s.fit_epochs, model_only_steps=s.model_only_steps,

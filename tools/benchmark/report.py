@@ -41,10 +41,11 @@ def ratios(report: dict) -> Dict[str, dict]:
                     field.startswith("vs_fp32_") and name != "fp32"):
                 found[f"infer/{name}/{field}"] = value
     found["fit_over_step"] = report["fit"]["fit_over_step"]
-    for name, value in report["data"]["of_decode_only"].items():
-        found[f"data/{name}/of_decode_only"] = value
-    for split, value in report["data"].get("vs_paddleclas", {}).items():
-        found[f"data/{split}/vs_paddleclas"] = value
+    for prefix, data in (("data", report["data"]), ("data/large", report["data"].get("large"))):
+        for name, value in (data or {}).get("of_decode_only", {}).items():
+            found[f"{prefix}/{name}/of_decode_only"] = value
+        for split, value in (data or {}).get("vs_paddleclas", {}).items():
+            found[f"{prefix}/{split}/vs_paddleclas"] = value
     return found
 
 

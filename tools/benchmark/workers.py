@@ -311,10 +311,15 @@ def data_worker(job: dict) -> dict:
     when a checkout is given, and by DataLoader worker count (data_pipeline.py)."""
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(
         os.path.abspath(__file__)))))  # this file runs as a script: find tools/
-    from tools.benchmark.data_pipeline import measure
+    from tools.benchmark.data_pipeline import measure, scaled_decoding_agreement
 
-    return measure(job["images"], job["passes"], peer=job.get("paddleclas"),
-                   workers=job["workers"], epochs=job["epochs"], samples=job["samples"])
+    result = measure(job["images"], job["passes"], peer=job.get("paddleclas"),
+                     workers=job["workers"], epochs=job["epochs"], samples=job["samples"],
+                     large_images=job["large_images"], large_size=job["large_size"],
+                     large_passes=job["large_passes"])
+    result["dct_scaling_agreement"] = scaled_decoding_agreement(
+        job["weights"], job["config"], job["agreement_images"])
+    return result
 
 
 def fit_worker(job: dict) -> dict:
