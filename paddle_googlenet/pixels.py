@@ -587,10 +587,14 @@ class ResizeImage:
     def fused(self, previous) -> Optional["DecodeScaledResize"]:
         """With ``dct_scaling``, after a ``DecodeImage`` that gives RGB HWC: one step
         that decodes a large JPEG at a fraction of its size (``DecodeScaledResize``)."""
-        if (self.dct_scaling and type(previous) is DecodeImage and previous.to_rgb
-                and previous.use_cv2 and not previous.channel_first):
+        if not self.dct_scaling:
+            return None
+        if (type(previous) is DecodeImage and previous.to_rgb and previous.use_cv2
+                and not previous.channel_first):
             return DecodeScaledResize(previous, self)
-        return None
+        raise ConfigError("dct_scaling works on a ResizeImage right after a DecodeImage "
+                          "with to_rgb true, channel_first false and the cv2 backend; "
+                          "set it false here")
 
 
 class DecodeScaledResize:
@@ -603,9 +607,9 @@ class DecodeScaledResize:
     ``ResizeImage`` would. The result has the same size as the two operators', but
     not the same pixels: the scaled decode smooths where cv2's bilinear shrink of
     the full image skips pixels. Hence an opt-in (``ResizeImage``'s
-    ``dct_scaling``) for evaluation and prediction on photographs much larger than
-    the model's input, whose agreement with the full decode is measured in the
-    tests and in the benchmark. Smaller JPEGs get exactly the two operators'
+    ``dct_scaling``) for evaluating on photographs much larger than the model's
+    input, which evaluation takes only where the weights' top-1 class agrees with
+    the full decode's. Smaller JPEGs get exactly the two operators'
     pixels, and so do other formats, EXIF-rotated and CMYK JPEGs, and files over
     PIL's pixel limit: they take the two operators one after the other.
     """
@@ -755,7 +759,10 @@ class Compose:
             # An operator may do the one before's work together with its own, in less
             # time (``fused(previous)`` returns that callable, or None).
             fused = getattr(op, "fused", None)
-            merged = fused(steps[-1]) if fused is not None and steps else None
+            try:
+                merged = fused(steps[-1]) if fused is not None and steps else None
+            except ConfigError as err:
+                raise ConfigError(f"{where}.{index} ({name}): {err}") from None
             if merged is not None:
                 steps[-1] = merged
             else:

@@ -36,9 +36,11 @@ def jpeg(img: np.ndarray, quality=90, **save) -> bytes:
 def test_the_scaled_decode_is_used_only_when_asked():
     assert type(eval_list(False).steps[0]) is pixels.DecodeImage
     assert type(eval_list(True).steps[0]) is pixels.DecodeScaledResize
-    # A decode that does not give RGB HWC from OpenCV keeps the two operators.
-    assert type(eval_list(True, to_rgb=False).steps[0]) is pixels.DecodeImage
-    assert type(eval_list(True, backend="pil").steps[0]) is pixels.DecodeImage
+    # Where it cannot apply, the list is refused rather than quietly decoded whole.
+    for decode in ({"to_rgb": False}, {"backend": "pil"}):
+        with pytest.raises(ConfigError, match=r"transform_ops.1 \(ResizeImage\): dct_scaling "
+                                              r"works on a ResizeImage right after a DecodeImage"):
+            eval_list(True, **decode)
     with pytest.raises(ConfigError, match="dct_scaling"):
         eval_list("yes")
 

@@ -114,9 +114,9 @@ class Settings:
         self.data_by_workers = not quick
         # the eval list with and without dct_scaling on a camera's photographs, and the
         # demo renders on which the trained weights' top-1 is compared both ways
-        self.large_images, self.large_size = (2, "640x480") if smoke else (32, "2048x1536")
-        self.large_passes = 1 if smoke else 5
-        self.agreement_images = 12 if smoke else (900 if full else 300)
+        self.large_images, self.large_size = (2, "640x480") if smoke else (16, "2048x1536")
+        self.large_passes = 1 if smoke else 10
+        self.agreement_images = 12 if smoke else (900 if full else 150)
         self.data_loader_samples = 32 if smoke else 1024
         self.data_epochs = 1 if smoke else 2
         # each epoch against model-only bursts either side of it, long enough not to
