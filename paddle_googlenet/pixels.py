@@ -553,10 +553,11 @@ class ResizeImage:
         interpolation: 'nearest', 'bilinear' (default), 'bicubic', 'area' (= 'box'),
             'lanczos' or 'hamming'.
         backend: 'cv2' (default) or 'pil': the library that resizes (see Resampler).
-        dct_scaling: decode a JPEG at least twice the output size with DCT scaling
-            when this operator follows ``DecodeImage`` (see ``DecodeScaledResize``):
-            several times faster on large photographs, but not PaddleClas's pixels,
-            so off by default. Not a PaddleClas argument.
+        dct_scaling: right after ``DecodeImage``, decode a JPEG at least twice the
+            output size with DCT scaling (see ``DecodeScaledResize``): faster on
+            large photographs, but not PaddleClas's pixels, so off by default; an
+            evaluation takes it only where the weights agree. Not a PaddleClas
+            argument.
     """
 
     input_layout = output_layout = HWC
@@ -602,8 +603,8 @@ class DecodeScaledResize:
 
     The output size is worked out from the file's header. A JPEG at least twice that
     size both ways is decoded at 1/2, 1/4 or 1/8 of its size (the largest factor
-    that keeps it at least the output size; libjpeg averages in the frequency domain,
-    which takes a fraction of a full decode's time) and then resized as
+    that keeps it at least the output size; libjpeg then computes fewer pixels from
+    each block of coefficients, though it still reads every one) and then resized as
     ``ResizeImage`` would. The result has the same size as the two operators', but
     not the same pixels: the scaled decode smooths where cv2's bilinear shrink of
     the full image skips pixels. Hence an opt-in (``ResizeImage``'s

@@ -50,7 +50,7 @@ def test_the_scaled_decode_is_used_only_when_asked():
     (1024, 768, 2),    # 768 / 2 = 384 >= 256
     (2100, 1400, 4),   # 1400 / 4 = 350; / 8 = 175 < 256
     (768, 2304, 2),    # portrait
-    (4032, 3024, 8)])  # a phone's photograph: 378 at 1/8
+    (2304, 2048, 8)])  # 2048 / 8 = 256
 def test_the_largest_factor_that_keeps_the_output_size_is_taken(width, height, factor):
     data = photographic_jpeg(width, height, np.random.default_rng(width))
     out = eval_list(True)(data)
