@@ -115,7 +115,7 @@ def evaluate(data, weights, out, dct_scaling, monkeypatch, needed):
 
 
 def test_evaluation_checks_the_agreement_and_decodes_whole_below_it(
-        large_eval_data, trained_run, tmp_path, monkeypatch, capsys):
+        large_eval_data, tiny_data, trained_run, tmp_path, monkeypatch, capsys):
     from paddle_googlenet.engine.evaluation import scaled_decoding_agreement
 
     weights = os.path.join(trained_run, "latest")
@@ -123,6 +123,11 @@ def test_evaluation_checks_the_agreement_and_decodes_whole_below_it(
     _, whole = evaluate(large_eval_data, weights, out, False, monkeypatch, 0.995)
     engine, scaled = evaluate(large_eval_data, weights, out, True, monkeypatch, 0.0)
     assert "dct_scaling: the top-1 class is full decoding's for" in capsys.readouterr().out
+    # On images too small to scale, the check says none was.
+    tiny_engine, _ = evaluate(tiny_data, weights, out, True, monkeypatch, 0.995)
+    tiny_check = scaled_decoding_agreement(tiny_engine.network, tiny_engine.eval_loader)
+    assert tiny_check == (6, 6, 0)
+    assert "DCT scaling changed the pixels of 0)" in capsys.readouterr().out
     assert scaled["images"] == whole["images"] == 30
     assert scaled["loss"] != whole["loss"]  # other pixels: DCT-scaled
 
@@ -139,7 +144,8 @@ def test_evaluation_checks_the_agreement_and_decodes_whole_below_it(
                 .numpy().argmax(axis=1)
     dataset.transform = lists[True]
     agreeing = int((top1[True] == top1[False]).sum())
-    assert scaled_decoding_agreement(engine.network, engine.eval_loader) == (agreeing, 30)
+    check = scaled_decoding_agreement(engine.network, engine.eval_loader)
+    assert (check.agreeing, check.checked, check.scaled) == (agreeing, 30, 30)  # all 160 px
 
     # Needing more than can agree: this evaluation decodes whole, and says so.
     capsys.readouterr()

@@ -327,6 +327,7 @@ def test_benchmark_smoke_writes_every_key(tiny_data, tmp_path):
         large["images_per_cpu_s"])
     agreement = data["dct_scaling_agreement"]
     assert agreement["images"] == 12 and 0 <= agreement["agreeing"] <= 12
+    assert agreement["scaled"] == 12  # every render is at least twice the eval size
     assert "dct_scaling, top-1 as with full decoding" in done.stdout
     assert ("this project / PaddleClas" if "vs_paddleclas" in data
             else "skipped: needs PaddleClas") in done.stdout

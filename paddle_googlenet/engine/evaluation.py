@@ -10,7 +10,7 @@ over the ranks once, at the end, so the result is the one a single process gets.
 """
 
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 import numpy as np
 import paddle
@@ -18,7 +18,7 @@ import paddle
 from ..metrics import ConfusionMatrix, sum_across_ranks
 
 __all__ = ["evaluate_loader", "EvaluationReport", "scaled_decoding_agreement",
-           "SCALED_DECODING_AGREEMENT"]
+           "ScaledDecodingCheck", "SCALED_DECODING_AGREEMENT"]
 
 
 @dataclass
@@ -102,13 +102,20 @@ SCALED_DECODING_AGREEMENT = 0.995
 SCALED_DECODING_CHECKED = 400
 
 
+class ScaledDecodingCheck(NamedTuple):
+    agreeing: int  # images whose top-1 class is the same both ways
+    checked: int   # images read both ways
+    scaled: int    # of these, the ones DCT scaling gave other pixels
+
+
 def scaled_decoding_agreement(network: paddle.nn.Layer, loader,
                               images: int = SCALED_DECODING_CHECKED
-                              ) -> Optional[Tuple[int, int]]:
-    """``(agreeing, checked)``: of up to ``images`` samples spread over the loader's
-    dataset, how many get the same top-1 class from the network's first output when
-    decoded as the list says (with DCT scaling) and when decoded whole; None when
-    the list scales no decoding. Reads the samples in this process."""
+                              ) -> Optional[ScaledDecodingCheck]:
+    """Of up to ``images`` samples spread over the loader's dataset, how many get
+    the same top-1 class from the network's first output when decoded as the list
+    says (with DCT scaling) and when decoded whole, and how many the scaling changed
+    at all; None when the list scales no decoding. Reads the samples in this
+    process."""
     dataset = loader.dataset
     transform = getattr(dataset, "transform", None)
     if not getattr(transform, "scales_decoding", False):
@@ -117,20 +124,26 @@ def scaled_decoding_agreement(network: paddle.nn.Layer, loader,
                                       min(images, len(dataset))).round().astype(int))
     normalize = getattr(loader, "normalize", None)
     defer_errors, was_training = getattr(dataset, "defer_errors", False), network.training
-    top1 = []
+    top1, changed = {}, np.zeros(len(positions), bool)
     network.eval()
     try:
         dataset.defer_errors = False  # a bad file raises here, as evaluation would
-        for pipeline in (transform, transform.full_decoding()):
-            dataset.transform, classes = pipeline, []
-            for start in range(0, len(positions), 32):
-                batch = np.stack([dataset[int(i)][0] for i in positions[start:start + 32]])
-                inputs = normalize(batch) if normalize is not None else paddle.to_tensor(batch)
+        for start in range(0, len(positions), 32):
+            batches = {}
+            for name, pipeline in (("scaled", transform), ("whole", transform.full_decoding())):
+                dataset.transform = pipeline
+                batches[name] = np.stack([dataset[int(i)][0]
+                                          for i in positions[start:start + 32]])
+                inputs = (normalize(batches[name]) if normalize is not None
+                          else paddle.to_tensor(batches[name]))
                 with paddle.no_grad():
-                    classes.append(_numpy(_as_list(network(inputs))[0]).argmax(axis=1))
-            top1.append(np.concatenate(classes))
+                    top1.setdefault(name, []).append(
+                        _numpy(_as_list(network(inputs))[0]).argmax(axis=1))
+            difference = batches["scaled"] != batches["whole"]
+            changed[start:start + 32] = difference.reshape(len(difference), -1).any(axis=1)
     finally:
         dataset.transform, dataset.defer_errors = transform, defer_errors
         if was_training:
             network.train()
-    return int((top1[0] == top1[1]).sum()), len(positions)
+    agreeing = int((np.concatenate(top1["scaled"]) == np.concatenate(top1["whole"])).sum())
+    return ScaledDecodingCheck(agreeing, len(positions), int(changed.sum()))

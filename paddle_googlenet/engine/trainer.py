@@ -175,13 +175,14 @@ class Engine:
         first (``evaluation.scaled_decoding_agreement``); below the agreement needed,
         this evaluation decodes whole, as PaddleClas's list does, and says so. Each
         evaluation checks again: training changes the weights."""
-        agreement = scaled_decoding_agreement(self.network, self.eval_loader)
-        if agreement is None:
+        check = scaled_decoding_agreement(self.network, self.eval_loader)
+        if check is None:
             yield
             return
-        agreeing, checked = agreement
-        share = f"{agreeing} of {checked} evaluation images ({agreeing / checked:.1%})"
-        if agreeing >= SCALED_DECODING_AGREEMENT * checked:
+        share = (f"{check.agreeing} of {check.checked} evaluation images "
+                 f"({check.agreeing / check.checked:.1%}; DCT scaling changed the pixels "
+                 f"of {check.scaled})")
+        if check.agreeing >= SCALED_DECODING_AGREEMENT * check.checked:
             self.logger.info(f"[Eval] dct_scaling: the top-1 class is full decoding's "
                              f"for {share}")
             yield
