@@ -9,6 +9,7 @@ sums (loss times batch size, image count, the metrics' hits and counts) are adde
 over the ranks once, at the end, so the result is the one a single process gets.
 """
 
+import contextlib
 from dataclasses import dataclass
 from typing import List, NamedTuple, Optional, Tuple
 
@@ -18,7 +19,7 @@ import paddle
 from ..metrics import ConfusionMatrix, sum_across_ranks
 
 __all__ = ["evaluate_loader", "EvaluationReport", "scaled_decoding_agreement",
-           "ScaledDecodingCheck", "SCALED_DECODING_AGREEMENT"]
+           "ScaledDecodingCheck", "SCALED_DECODING_AGREEMENT", "reading_with"]
 
 
 @dataclass
@@ -108,6 +109,17 @@ class ScaledDecodingCheck(NamedTuple):
     scaled: int    # of these, the ones DCT scaling gave other pixels
 
 
+@contextlib.contextmanager
+def reading_with(dataset, transform):
+    """Within the block, ``dataset`` reads its samples through ``transform``."""
+    kept = dataset.transform
+    dataset.transform = transform
+    try:
+        yield
+    finally:
+        dataset.transform = kept
+
+
 def scaled_decoding_agreement(network: paddle.nn.Layer, loader,
                               images: int = SCALED_DECODING_CHECKED
                               ) -> Optional[ScaledDecodingCheck]:
@@ -120,30 +132,32 @@ def scaled_decoding_agreement(network: paddle.nn.Layer, loader,
     transform = getattr(dataset, "transform", None)
     if not getattr(transform, "scales_decoding", False):
         return None
+    whole = transform.full_decoding()
     positions = np.unique(np.linspace(0, len(dataset) - 1,
                                       min(images, len(dataset))).round().astype(int))
     normalize = getattr(loader, "normalize", None)
+
+    def read(pipeline, chunk) -> np.ndarray:
+        with reading_with(dataset, pipeline):
+            return np.stack([dataset[int(i)][0] for i in chunk])
+
+    def top1(batch: np.ndarray) -> np.ndarray:
+        inputs = normalize(batch) if normalize is not None else paddle.to_tensor(batch)
+        with paddle.no_grad():
+            return _numpy(_as_list(network(inputs))[0]).argmax(axis=1)
+
     defer_errors, was_training = getattr(dataset, "defer_errors", False), network.training
-    top1, changed = {}, np.zeros(len(positions), bool)
+    agreeing = changed = 0
     network.eval()
     try:
         dataset.defer_errors = False  # a bad file raises here, as evaluation would
         for start in range(0, len(positions), 32):
-            batches = {}
-            for name, pipeline in (("scaled", transform), ("whole", transform.full_decoding())):
-                dataset.transform = pipeline
-                batches[name] = np.stack([dataset[int(i)][0]
-                                          for i in positions[start:start + 32]])
-                inputs = (normalize(batches[name]) if normalize is not None
-                          else paddle.to_tensor(batches[name]))
-                with paddle.no_grad():
-                    top1.setdefault(name, []).append(
-                        _numpy(_as_list(network(inputs))[0]).argmax(axis=1))
-            difference = batches["scaled"] != batches["whole"]
-            changed[start:start + 32] = difference.reshape(len(difference), -1).any(axis=1)
+            chunk = positions[start:start + 32]
+            scaled, decoded_whole = read(transform, chunk), read(whole, chunk)
+            agreeing += int((top1(scaled) == top1(decoded_whole)).sum())
+            changed += int((scaled != decoded_whole).reshape(len(chunk), -1).any(axis=1).sum())
     finally:
-        dataset.transform, dataset.defer_errors = transform, defer_errors
+        dataset.defer_errors = defer_errors
         if was_training:
             network.train()
-    agreeing = int((np.concatenate(top1["scaled"]) == np.concatenate(top1["whole"])).sum())
-    return ScaledDecodingCheck(agreeing, len(positions), int(changed.sum()))
+    return ScaledDecodingCheck(agreeing, len(positions), changed)

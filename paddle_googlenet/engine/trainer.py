@@ -37,7 +37,7 @@ from .callbacks import (BestModel, Checkpoints, EpochProgress, Evaluation, Metri
 from .components import (build_components, describe_data, describe_weights,
                          visualdl_callbacks)
 from .evaluation import (SCALED_DECODING_AGREEMENT, EvaluationReport, evaluate_loader,
-                         scaled_decoding_agreement)
+                         reading_with, scaled_decoding_agreement)
 from .process import set_up_process
 from .report import log_to_file, read_metrics, setup_logger, warnings_logged
 from .rundir import RunDirectory, load_resume_point, position
@@ -193,12 +193,8 @@ class Engine:
             f"under the {SCALED_DECODING_AGREEMENT:.1%} needed: this evaluation decodes "
             f"every image whole (set dct_scaling false to skip the check)")
         dataset = self.eval_loader.dataset
-        scaled = dataset.transform
-        dataset.transform = scaled.full_decoding()
-        try:
+        with reading_with(dataset, dataset.transform.full_decoding()):
             yield
-        finally:
-            dataset.transform = scaled
 
     def evaluation_report(self, progress=None) -> EvaluationReport:
         """``evaluate()``'s figures with the class names (``Infer.PostProcess``'s
