@@ -47,6 +47,48 @@ def trained_run_10_classes(tiny_data, tmp_path_factory):
     return os.path.join(out, "GoogLeNet")
 
 
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
+def paddleclas_checkout(required: bool):
+    """The PaddleClas checkout the comparisons run against, or None without one.
+
+    Without a checkout a test that needs one skips on a user's machine, saying why,
+    and fails under CI, which always provides one; a test that only adds PaddleClas's
+    rows when there is one (``required`` false) goes on without it outside CI. With a
+    checkout, PaddleClas's imports must be installed: otherwise it fails, naming them.
+    """
+    from tools.benchmark import paddleclas_peer
+
+    root = paddleclas_peer.checkout()
+    if root is None:
+        if in_ci():
+            pytest.fail(f"CI=true, but no PaddleClas checkout was found: "
+                        f"{paddleclas_peer.skip_reason()}", pytrace=False)
+        if required:
+            pytest.skip(paddleclas_peer.skip_reason())
+        return None
+    missing = paddleclas_peer.missing_modules()
+    if missing:
+        pytest.fail(f"PaddleClas's code at {root} needs {', '.join(missing)}: "
+                    f"{paddleclas_peer.install_hint()}", pytrace=False)
+    return root
+
+
+@pytest.fixture(scope="session")
+def paddleclas_home():
+    """A PaddleClas checkout (``$PADDLECLAS_HOME``), for tests that compare with it."""
+    return paddleclas_checkout(required=True)
+
+
+@pytest.fixture(scope="session")
+def paddleclas_if_any():
+    """The PaddleClas checkout for tests that add PaddleClas's rows when there is one:
+    None without one, outside CI."""
+    return paddleclas_checkout(required=False)
+
+
 def gpu_missing():
     """Why ``gpu``-marked tests cannot run here, or None when they can."""
     import paddle
