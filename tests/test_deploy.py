@@ -512,3 +512,43 @@ def test_infer_reports_an_unmatched_glob_as_its_own_error_and_classifies_the_res
     assert "topk" in results[1]
     assert "Traceback" not in captured.err
     assert captured.err.strip().splitlines()[-1] == "1 of 2 images could not be classified"
+
+
+def test_paddleclas_inference_yml_is_read_as_this_packages(deployed, tmp_path):
+    """What PaddleClas's tools/export_model.py -o Global.export_for_fd=True writes
+    beside its model: the Infer transforms without DecodeImage, and Topk's label_list."""
+    import yaml
+
+    from paddle_googlenet.deploy.infer import ImageClassifier, read_deploy_config
+
+    ours = read_deploy_config(deployed["dir"])
+    model_dir = tmp_path / "paddleclas_export"
+    shutil.copytree(deployed["dir"], model_dir)
+    names = [ours["class_names"][k] for k in sorted(ours["class_names"], key=int)]
+    theirs = {"PreProcess": {"transform_ops": ours["transforms"][1:]},
+              "PostProcess": {"Topk": {"topk": 3, "label_list": names}}}
+    assert list(ours["transforms"][0]) == ["DecodeImage"]
+    (model_dir / "inference.yml").write_text(yaml.safe_dump(theirs))
+    read = read_deploy_config(str(model_dir))
+    assert read["transforms"] == [{"DecodeImage": {"to_rgb": True, "channel_first": False}},
+                                  *ours["transforms"][1:]]
+    assert read["topk"] == 3 and read["class_names"] == dict(enumerate(names))
+    # PaddleClas's export ends in a softmax: the scores are its outputs, not re-softmaxed
+    image = os.path.join(deployed["images"], sorted(
+        n for n in os.listdir(deployed["images"]) if n.endswith(".jpg"))[0])
+    ranked = ImageClassifier(str(model_dir)).classify([image])
+    mine = ImageClassifier(deployed["dir"]).classify([image])
+    (got,), (want,) = list(ranked), list(mine)
+    assert [t["label"] for t in got["topk"]] == [t["label"] for t in want["topk"][:3]]
+    if ours.get("softmax", True):
+        assert got["topk"][0]["score"] == pytest.approx(want["topk"][0]["score"], abs=1e-6)
+    for post, match in ((None, "PostProcess must hold PaddleClas's Topk"),
+                        ({"NormalizeFeatures": None}, "PostProcess must hold"),
+                        ({"Topk": {"label_list": "cat dog"}}, "label_list must be a list")):
+        (model_dir / "inference.yml").write_text(yaml.safe_dump(
+            {"PreProcess": {"transform_ops": []}, "PostProcess": post}))
+        with pytest.raises(DeployError, match=match):
+            read_deploy_config(str(model_dir))
+    (model_dir / "inference.yml").write_text(yaml.safe_dump({"PreProcess": [1]}))
+    with pytest.raises(DeployError, match="PreProcess.transform_ops must be a list"):
+        read_deploy_config(str(model_dir))

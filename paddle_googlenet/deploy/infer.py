@@ -77,9 +77,12 @@ def read_deploy_config(model_dir: str) -> dict:
             config = yaml.safe_load(text)
         except yaml.YAMLError as err:
             raise DeployError(f"{path} is neither JSON nor valid YAML: {err}") from None
+    if isinstance(config, dict) and "PreProcess" in config and "transforms" not in config:
+        config = _from_paddleclas(config, path)
     if not isinstance(config, dict) or not isinstance(config.get("transforms"), list):
         raise DeployError(f"{path}: expected a mapping with a 'transforms' list (the Infer "
-                          f"transforms), got {type(config).__name__}")
+                          f"transforms), or PaddleClas's PreProcess and PostProcess, got "
+                          f"{type(config).__name__}")
     topk = config.get("topk", 5)
     if isinstance(topk, bool) or not isinstance(topk, int) or topk < 1:
         raise DeployError(f"{path}: topk must be a positive integer, got {topk!r}")
@@ -90,6 +93,32 @@ def read_deploy_config(model_dir: str) -> dict:
         raise DeployError(f"{path}: input_dtype must be one of {list(INPUT_DTYPES)}, got "
                           f"{config['input_dtype']!r}")
     return config
+
+
+def _from_paddleclas(config: dict, path: str) -> dict:
+    """The deployment config that PaddleClas's own ``tools/export_model.py`` writes with
+    ``-o Global.export_for_fd=True``, in this module's form.
+
+    PaddleClas lists ``PreProcess.transform_ops`` without the decoding (its predictor
+    decodes to RGB, HWC, first) and ``PostProcess.Topk`` with ``topk`` and the class
+    names as ``label_list``; its exported model ends in a softmax.
+    """
+    ops = config["PreProcess"].get("transform_ops") if isinstance(
+        config["PreProcess"], dict) else None
+    if not isinstance(ops, list):
+        raise DeployError(f"{path}: PreProcess.transform_ops must be a list of operators "
+                          f"(PaddleClas's Infer transforms without DecodeImage)")
+    post = config.get("PostProcess")
+    topk = post.get("Topk") if isinstance(post, dict) else None
+    if not isinstance(topk, dict):
+        raise DeployError(f"{path}: PostProcess must hold PaddleClas's Topk (a classifier's "
+                          f"export); got {str(post)[:60]!r}")
+    labels = topk.get("label_list") or []
+    if not isinstance(labels, list) or not all(isinstance(n, str) for n in labels):
+        raise DeployError(f"{path}: PostProcess.Topk.label_list must be a list of class names")
+    return {"transforms": [{"DecodeImage": {"to_rgb": True, "channel_first": False}}, *ops],
+            "topk": topk.get("topk", 5), "class_names": dict(enumerate(labels)),
+            "softmax": True}
 
 
 # What an exported model takes: normalized float32 pixels, or uint8 pixels that it
