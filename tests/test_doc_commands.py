@@ -11,7 +11,9 @@ every docs page starts from what the README's commands wrote.
 
 The cheap commands then run for real: `--help` of every tool the docs name, and each
 `tools/summary.py` command. A block whose first line is `# template:` is a template
-with paths for the reader to fill in, and is left out; so are blocks of any other
+with paths for the reader to fill in, and is left out; so is a block whose first line is
+`# in a PaddleClas checkout` (its commands are PaddleClas's tools, which
+test_paddleclas_worked_example.py runs for real), and so are blocks of any other
 language (`text`, `yaml`, `python`).
 """
 
@@ -35,6 +37,8 @@ from tiny import ROOT
 
 DOC_FILES = ["README.md"] + sorted(
     os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, "docs", "*.md")))
+# the first line of a block of commands run in a PaddleClas checkout
+PADDLECLAS_BLOCK = "# in a PaddleClas checkout"
 # -o keys whose value is a path the command reads
 READ_KEYS = {"Global.pretrained_model", "Global.checkpoints", "Arch.pretrained"}
 # options whose value is a file or folder the command writes
@@ -53,7 +57,7 @@ def bash_commands(doc: str) -> list:
         text = f.read()
     commands = []
     for block in re.findall(r"^```bash\n(.*?)^```", text, re.S | re.M):
-        if block.lstrip().startswith("# template:"):
+        if block.lstrip().startswith(("# template:", PADDLECLAS_BLOCK)):
             continue
         for line in block.replace("\\\n", " ").splitlines():
             words = shlex.split(line, comments=True)
