@@ -291,7 +291,7 @@ def test_benchmark_compare_of_a_file_that_is_not_a_report_is_one_line(tmp_path):
 
 
 @pytest.mark.slow
-def test_benchmark_smoke_writes_every_key(tiny_data, tmp_path):
+def test_benchmark_smoke_writes_every_key(tiny_data, tmp_path, paddleclas_if_any):
     """The hidden --smoke mode: every section at toy sizes, the same JSON keys; run
     from outside the clone, and compared with itself."""
     weights = str(tmp_path / "untrained.pdparams")
@@ -320,7 +320,23 @@ def test_benchmark_smoke_writes_every_key(tiny_data, tmp_path):
     assert data["of_decode_only"]["decode only (cv2.imdecode)"]["median"] == 1.0
     workers = data["by_workers"]["train: this project"]
     assert set(workers) == {str(n) for n in range(os.cpu_count() + 1)}
-    assert ("vs_paddleclas" in data) == bool(os.environ.get("PADDLECLAS_HOME"))
+    assert ("vs_paddleclas" in data) == bool(paddleclas_if_any)
+    # PaddleClas's tools/train.py, the reference of the training rows, and its commit
+    tools = report["train_tools"]
+    if paddleclas_if_any:
+        from tools.benchmark.paddleclas_peer import commit
+        from tools.benchmark.training_peer import OURS, PEER
+
+        assert report["paddleclas"]["commit"] == commit(paddleclas_if_any) != "unknown"
+        assert tools["paddleclas_commit"] == report["paddleclas"]["commit"]
+        assert set(tools["rows"]) == {PEER, OURS} and tools["speedup_vs_paddleclas"]["n"] == 1
+        assert tools["speedup_vs_paddleclas"]["median"] == pytest.approx(
+            tools["rows"][PEER]["seconds_per_epoch"]["median"]
+            / tools["rows"][OURS]["seconds_per_epoch"]["median"])
+        assert f"| {PEER} |" in done.stdout and "1.00 (reference)" in done.stdout
+        assert report["paddleclas"]["commit"] in done.stdout
+    else:
+        assert "skipped" in tools and "skipped" in report["paddleclas"]
     large = data["large"]
     assert large["photographs"]["size"] == "640x480"
     assert {"eval: this project", "eval, dct_scaling: this project"} <= set(

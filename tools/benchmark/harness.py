@@ -20,7 +20,7 @@ import tempfile
 import time
 from typing import Dict, List, Optional
 
-from . import report
+from . import paddleclas_peer, report, training_peer
 from .report import paired, summary
 from .workers import turned
 
@@ -31,7 +31,8 @@ REQUIRED_KEYS = ("train_default_b16", "train_baseline_b16", "train_best_b16", "t
                  "infer_dygraph_b32", "infer_fp32_b32", "infer_bf16_b32", "bf16_top1_agreement",
                  "infer_onnxruntime_fp32_b1", "infer_onnxruntime_fp32_b32",
                  "onnxruntime_over_paddle_b1", "onnxruntime_over_paddle_b32",
-                 "fp32_forward_bound", "fit_over_step", "train_peak_rss_mb_b32", "data")
+                 "fp32_forward_bound", "fit_over_step", "train_peak_rss_mb_b32", "data",
+                 "train_tools", "paddleclas")
 
 # A fast path must reproduce the baseline's losses this closely to be chosen.
 LOSS_TOLERANCE = 1e-4
@@ -61,7 +62,7 @@ class TrainPath:
         return None if self.threads is None else max(1, cores // self.processes)
 
 
-DEFAULT_PATH, BASELINE_PATH = "default", "baseline"
+DEFAULT_PATH, BASELINE_PATH = "default", report.BASELINE
 TRAIN_PATHS = [
     TrainPath(DEFAULT_PATH, "Paddle's defaults (1 CPU thread)", threads=None),
     TrainPath(BASELINE_PATH, "plain dygraph, every core as a thread"),
@@ -127,6 +128,12 @@ class Settings:
         self.model_only_steps = 2 if smoke else (12 if full else 8)
         self.calibration_images = 8 if smoke else (INT8_CALIBRATION_IMAGES if full else 32)
         self.demo_epochs = None if full else (3 if quick else 1)  # None: the config's
+        # PaddleClas's tools/train.py against this package's (training_peer.py): a few
+        # hundred photographs, epochs timed as the difference of a 1- and a 3-epoch run
+        self.tools_images = 8 if smoke else (320 if full else 200)
+        self.tools_batch = 4 if smoke else 32
+        self.tools_epochs = (1, 2) if smoke else (1, 3)
+        self.tools_rounds = 1 if smoke else (3 if full else 2)
 
 
 # -- child processes ---------------------------------------------------------------
@@ -199,7 +206,8 @@ def _load_average() -> Optional[List[float]]:
 
 
 class Benchmark:
-    def __init__(self, args, settings: Settings, scratch: str, config: dict, library: str):
+    def __init__(self, args, settings: Settings, scratch: str, config: dict, library: str,
+                 peer_root: Optional[str] = None):
         from paddle_googlenet.engine.fast_paths import cpu_features
 
         self.args, self.settings, self.config = args, settings, config
@@ -207,8 +215,13 @@ class Benchmark:
         self.scratch = scratch
         self.features = cpu_features()
         self.cores = self.features["cores"] or 1
+        self.peer_root = peer_root  # a PaddleClas checkout, or None
         self.report: Dict = {"mode": settings.mode, "command": " ".join(sys.argv),
-                             "load_average": {"start": _load_average()}}
+                             "load_average": {"start": _load_average()},
+                             "paddleclas": ({"root": self.peer_root,
+                                             "commit": paddleclas_peer.commit(self.peer_root)}
+                                            if self.peer_root else
+                                            {"skipped": paddleclas_peer.skip_reason()})}
         self.started = time.monotonic()
 
     def log(self, message: str):
@@ -367,6 +380,20 @@ class Benchmark:
             "train_peak_rss_mb_b32": b32[BASELINE_PATH]["peak_rss_mb"],
             "train_best_peak_rss_mb_b32": b32[best]["peak_rss_mb"]})
 
+    def train_tools(self):
+        """PaddleClas's tools/train.py, the reference, against this package's."""
+        s = self.settings
+        if self.peer_root is None:
+            self.report["train_tools"] = {"skipped": paddleclas_peer.skip_reason()}
+            self.log(f"training tools: skipped: {paddleclas_peer.skip_reason()}")
+            return
+        self.log(f"training tools on PaddleClas's GoogLeNet.yaml: {s.tools_images} "
+                 f"photographs, batch {s.tools_batch}, epochs {s.tools_epochs}, "
+                 f"{s.tools_rounds} rounds")
+        self.report["train_tools"] = training_peer.measure(
+            self.peer_root, s.tools_images, s.tools_batch, s.tools_epochs, s.tools_rounds,
+            log=self.log)
+
     # inference --------------------------------------------------------------------
     def _weights(self) -> str:
         """--weights; else the best model of an earlier ``tools/train.py`` run of the
@@ -489,7 +516,7 @@ class Benchmark:
                                          large_passes=s.large_passes,
                                          agreement_images=s.agreement_images,
                                          weights=self._weights(),
-                                         paddleclas=self.args.paddleclas))[0]
+                                         paddleclas=self.peer_root))[0]
         fit = self.workers.run(dict(common, kind="fit", scratch=os.path.join(self.scratch, "fit"),
                                     epochs=s.fit_epochs, model_only_steps=s.model_only_steps,
                                     other_workers=list(s.fit_other_workers)))[0]
@@ -568,10 +595,12 @@ def _benchmark(argv) -> int:
     began = time.time()
     scratch = tempfile.mkdtemp(prefix="googlenet-benchmark-")
     try:
-        bench = Benchmark(args, settings, scratch, config, library)
+        bench = Benchmark(args, settings, scratch, config, library,
+                          paddleclas_peer.checkout(args.paddleclas))
         bench.report["config"] = source
         bench.machine()
         bench.measure()
+        bench.train_tools()
         bench.data()
         bench.finish()
     finally:

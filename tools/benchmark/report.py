@@ -9,6 +9,8 @@ import json
 import statistics
 from typing import Dict, List, Sequence
 
+BASELINE = "baseline"  # the plain dygraph training path (harness.BASELINE_PATH)
+
 
 def summary(values: Sequence[float]) -> dict:
     """``{"median", "n", "min", "max"}`` of a figure's samples."""
@@ -40,6 +42,9 @@ def ratios(report: dict) -> Dict[str, dict]:
             if field.startswith("fraction_of_bound_") or (
                     field.startswith("vs_fp32_") and name != "fp32"):
                 found[f"infer/{name}/{field}"] = value
+    tools = report.get("train_tools", {})  # absent from files of earlier versions
+    if "speedup_vs_paddleclas" in tools:
+        found["train_tools/vs_paddleclas"] = tools["speedup_vs_paddleclas"]
     found["fit_over_step"] = report["fit"]["fit_over_step"]
     for prefix, data in (("data", report["data"]), ("data/large", report["data"].get("large"))):
         for name, value in (data or {}).get("of_decode_only", {}).items():
@@ -64,6 +69,9 @@ def table(r: dict) -> str:
              f"(n={len(r['matmul_gflops_samples'])}); {r['macs_224'] / 1e9:.3f} GMAC/image; "
              f"forward bound {r['fp32_forward_bound']:.1f} images/s, training bound "
              f"{r['fp32_training_bound']:.1f}; config {r['config']}",
+             "PaddleClas: " + (f"{r['paddleclas']['root']} at commit "
+                               f"{r['paddleclas']['commit']}" if "root" in r["paddleclas"]
+                               else f"skipped: {r['paddleclas']['skipped']}"),
              "Each figure: median (n = samples, min-max). Ratios are per round (the two "
              "sides measured in the same round), then the median.",
              f"fresh memory (first touch, once per training round): "
@@ -84,6 +92,14 @@ def table(r: dict) -> str:
             f"| {row['max_rel_loss_diff']:.1e} |")
     lines += ["", f"best correct training path: {r['train_best_path']} "
                   f"({r['train_best_ratio_b16']:.2f}x the baseline at b16)", ""]
+    from .training_peer import table as tools_table
+
+    lines += [tools_table(r["train_tools"])]
+    if "rows" in r["train_tools"]:
+        lines.append(f"for scale, this package's plain dygraph training steps (baseline: no "
+                     f"data, no evaluation, b16): "
+                     f"{spread(r['train_b16'][BASELINE]['images_per_s'], '.1f')} images/s")
+    lines.append("")
     keys = r["infer_batches"]
     lines += ["| inference (images/s) | " + " | ".join(f"b{k}" for k in keys) + " | "
               + " | ".join(f"vs Paddle fp32 b{k}" for k in keys)
