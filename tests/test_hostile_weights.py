@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 import hostile_pickles as hp
 from helpers import one_error
-from paddle_googlenet.weights import checkpoint, safe_load
+from paddle_googlenet.weights import checkpoint, safe_load, writers
 from paddle_googlenet.cli.convert import main as convert_main
 from paddle_googlenet.errors import WeightsError
 from paddle_googlenet.engine.runtime import rng_state
@@ -133,8 +133,8 @@ def tool_runs(tiny_data, tmp_path_factory):
                        os.path.join(tiny_data, "label_list.txt")}
         if where == "pdstates":
             prefix = str(tmp / "epoch_1")
-            safe_load.save_pickle({}, prefix + ".pdopt")
-            safe_load.save_pickle({}, prefix + ".pdparams")
+            writers.save_pickle({}, prefix + ".pdopt")
+            writers.save_pickle({}, prefix + ".pdparams")
             evil = prefix + ".pdstates"
             options["Global.checkpoints"] = prefix
         else:
@@ -261,7 +261,7 @@ def saved_checkpoint(tmp_path):
 def test_bad_states_are_refused_naming_the_checkpoint_and_key(saved_checkpoint, case):
     path, network, optimizer = saved_checkpoint
     states, expected = BAD_STATES[case]
-    safe_load.save_pickle(states, os.path.join(path, checkpoint.STATES))
+    writers.save_pickle(states, os.path.join(path, checkpoint.STATES))
     with pytest.raises(WeightsError, match=re.escape(os.path.join(path, checkpoint.STATES))
                        + r": not a checkpoint's \.pdstates file: " + expected):
         checkpoint.load_checkpoint(path, network, optimizer)
@@ -269,10 +269,10 @@ def test_bad_states_are_refused_naming_the_checkpoint_and_key(saved_checkpoint, 
 
 BAD_OPTIMIZER_FILES = {
     "empty file": (b"", r"not a file written by paddle\.save"),
-    "empty dict": (safe_load.dumps_plain({}), r"does not hold the state of this run's "
+    "empty dict": (writers.dumps_plain({}), r"does not hold the state of this run's "
                                               r"optimizer \(Momentum: LR_Scheduler state"),
     "scheduler of text": (None, r"its 'LR_Scheduler' state holds other than numbers"),
-    "a list": (safe_load.dumps_plain([1]), r"not a checkpoint's \.pdopt file"),
+    "a list": (writers.dumps_plain([1]), r"not a checkpoint's \.pdopt file"),
 }
 
 
@@ -284,7 +284,7 @@ def test_bad_optimizer_state_is_refused_naming_the_checkpoint(saved_checkpoint, 
     if data is None:  # the saved state with a scheduler entry that is no number
         saved = safe_load.load(file)
         saved["state"]["LR_Scheduler"]["last_epoch"] = {"x": b"\x00"}
-        data = safe_load.dumps_plain(saved)
+        data = writers.dumps_plain(saved)
     with open(file, "wb") as f:
         f.write(data)
     with pytest.raises(WeightsError, match=re.escape(file) + ": " + expected):
@@ -315,7 +315,7 @@ def _seed_files() -> list:
         buffer = io.BytesIO()
         paddle.save(obj, buffer, protocol=protocol)
         seeds.append(buffer.getvalue())
-    seeds.append(safe_load.dumps_plain({"epoch": 1, "rng": rng_state(),
+    seeds.append(writers.dumps_plain({"epoch": 1, "rng": rng_state(),
                                         "progress": {"losses": [(1.5, 2)], "b": b"xy"}}))
     seeds.append(pickle.dumps({"s": {1, 2}, "f": frozenset("ab"), "n": np.float64(2.5),
                                "l": [None, True, 2**70, -1.5, "é"]}, protocol=4))
@@ -435,7 +435,7 @@ def test_metric_sums_of_another_metric_are_refused_on_resume(saved_checkpoint, t
     path, network, optimizer = saved_checkpoint
     progress = {"step": 2, "losses": [(1.0, 2)], "seen": 2, "seconds": 1.0,
                 "metrics": [{"hits": [1.0], "count": 2}]}  # one k, TopkAcc has two
-    safe_load.save_pickle(dict(good_states(), step=2, progress=progress),
+    writers.save_pickle(dict(good_states(), step=2, progress=progress),
                           os.path.join(path, checkpoint.STATES))
     with pytest.raises(ConfigError, match=re.escape(path) + r": not the state of TopkAcc "
                                           r"with topk \[1, 5\]"):

@@ -29,7 +29,7 @@ import warnings
 import numpy as np
 import paddle
 
-from . import safe_load
+from . import safe_load, writers
 from ..errors import WeightsError, shown
 from .atomic import replace_dir, temp_dir_for
 from .loading import load_weights
@@ -140,7 +140,7 @@ def _prune(run_dir: str, pattern: str, keep: int) -> list:
 
 
 def _plain(obj):
-    data = safe_load.dumps_plain(obj)  # checked now, so that resuming cannot refuse it
+    data = writers.dumps_plain(obj)  # checked now, so that resuming cannot refuse it
     return lambda f: f.write(data)
 
 

@@ -39,21 +39,19 @@ This module imports neither Paddle nor anything of the project but its leaves.
 """
 
 import collections
-import io
 import json
 import os
-import pickle
 import pickletools
+import re
 import stat
 import struct
 
 import numpy as np
 
-from ..errors import WeightsError, shown
-from .atomic import write_file_atomically
+from ..errors import WeightsError, brief, shown
 
-__all__ = ["load", "dumps_plain", "save_pickle", "save_safetensors", "is_safetensors",
-           "PLAIN_DTYPES", "MAX_DEPTH"]
+__all__ = ["load", "read_pickle", "is_safetensors", "brief", "PLAIN_DTYPES",
+           "SAFETENSORS_DTYPES", "MAX_DEPTH", "MAX_DIMS", "NAME_TABLE", "SPLIT_TENSORS"]
 
 # The dtype codes numpy.dtype's pickle names (kind and item size), and the only ones
 # an array may have. Paddle stores bfloat16 tensors as uint16 ('u2').
@@ -67,10 +65,25 @@ MAX_MEMO = 1 << 22         # memo entries
 MAX_OPCODES = 1 << 20      # a 13.4M-parameter state dict takes about 4,000
 MAX_INT_BYTES = 64         # LONG1/LONG4 payloads: no number needs more
 MAX_NAME = 256             # a module or attribute name in GLOBAL
-MAX_SAFETENSORS_HEADER = 100 << 20  # the limit the safetensors format itself sets
+# Text is tensor data only in protocol 2 (latin-1, one byte a character); a longer text
+# with wider characters would take up to four times its bytes in memory.
+MAX_WIDE_TEXT = 1 << 20
+# This machine's memory: no single read may ask for more (a sparse file can claim it).
+_MEMORY = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
-_NAME_TABLE = "StructuredToParameterName@@"
-_SPLIT_TENSORS = "UnpackBigParamInfor@@"  # sic: the key paddle.save writes
+# A .safetensors header. The safetensors crate refuses headers over 100,000,000 bytes
+# (HeaderTooLarge) and parses with serde_json, which stops at 128 levels of nesting; it
+# sets no limit on tensors or metadata. The format needs 3 levels ({name: {"shape":
+# [...]}}), so that is the depth admitted here, and the counts below bound what the
+# parsed header costs (a few hundred bytes of Python objects per item).
+MAX_SAFETENSORS_HEADER = 100_000_000
+MAX_SAFETENSORS_DEPTH = 3
+MAX_SAFETENSORS_TENSORS = 1 << 16   # a 13.4M-parameter GoogLeNet has 346
+MAX_SAFETENSORS_ITEMS = 1 << 21     # keys and values of the whole header
+MAX_SAFETENSORS_METADATA = 1 << 20  # characters of __metadata__ keys and values
+
+NAME_TABLE = "StructuredToParameterName@@"
+SPLIT_TENSORS = "UnpackBigParamInfor@@"  # sic: the key paddle.save writes
 _OPCODE_NAMES = {op.code.encode("latin-1"): op.name for op in pickletools.opcodes}
 
 
@@ -171,6 +184,8 @@ class _Interpreter:
         if n > self.size - self.pos:
             raise _Refused(f"the file ends {self.size - self.pos} bytes later, before the "
                            f"{n} this opcode reads (truncated or corrupt)")
+        if n > _MEMORY:
+            raise _Refused(f"a length of {n} bytes, more than this machine's memory")
 
     def read(self, n: int) -> bytes:
         self.check_remaining(n)
@@ -264,6 +279,9 @@ class _Interpreter:
         if id(source) not in self.converted:
             self.converted.add(id(source))
             return
+        self.count_copy(n)
+
+    def count_copy(self, n: int):
         self.made_bytes += n
         if self.made_bytes > self.size:
             raise _Refused(f"it would make {self.made_bytes} bytes of copies of bytes it "
@@ -436,7 +454,9 @@ class _Interpreter:
         raw.used = True
         array = data.view(dtype.dtype).reshape(shape, order="F" if fortran else "C")
         if dtype.dtype.byteorder == ">":
-            array = array.byteswap(inplace=True).view(array.dtype.newbyteorder("="))
+            # A copy: the file's bytes may serve another array, read in another order.
+            self.count_copy(nbytes)
+            array = array.byteswap().view(array.dtype.newbyteorder("="))
         return array
 
     # ---------------------------------------------------------------- opcodes
@@ -497,7 +517,13 @@ class _Interpreter:
     def text(self, n: int, encoding: str):
         if n < 0:
             raise _Refused("a negative length")
-        self.stack.append(self.read(n).decode(encoding, "surrogatepass"))
+        data = self.read(n)
+        # UTF-8 lead bytes from 0xC4 start characters past latin-1 (U+0100 and up)
+        if n > MAX_WIDE_TEXT and encoding == "utf-8" and np.frombuffer(data, np.uint8).max() >= 0xC4:
+            raise _Refused(f"a text of {n} bytes with characters beyond latin-1 (a text "
+                           f"longer than {MAX_WIDE_TEXT} bytes can only be protocol 2's "
+                           f"tensor data, which is latin-1)")
+        self.stack.append(data.decode(encoding, "surrogatepass"))
 
     def SHORT_BINUNICODE(self):
         self.text(self.read(1)[0], "utf-8")
@@ -639,8 +665,11 @@ class _Interpreter:
                 handler()
             except (TypeError, ValueError, OverflowError, IndexError, KeyError,
                     struct.error) as err:  # a value of the wrong kind where one is compared
-                raise _Refused(f"malformed ({type(err).__name__}: {str(err)[:200]})",
+                raise _Refused(f"malformed ({type(err).__name__}: {shown(str(err)[:200])})",
                                offset, code) from None
+            except MemoryError:
+                raise _Refused("it asks for more memory than this machine has", offset,
+                               code) from None
             except _Refused as refused:
                 refused.offset, refused.opcode = offset, code
                 raise
@@ -692,6 +721,9 @@ def _open_regular(path: str):
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as err:
         raise WeightsError(f"{shown(path)}: cannot be read ({err.strerror or err})") from None
+    except ValueError:  # a NUL in the path
+        raise WeightsError(f"{shown(path)}: cannot be read (a path holds no NUL "
+                           f"character)") from None
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)
@@ -735,40 +767,162 @@ def load(path: str):
             raise WeightsError(f"{where}: cannot be read ({err.strerror or err})") from None
 
 
-# safetensors dtypes NumPy holds; the others (F8_*, BF16...) cannot become arrays here.
-_SAFETENSORS_DTYPES = {"BOOL": "b1", "U8": "u1", "I8": "i1", "U16": "u2", "I16": "i2",
-                       "U32": "u4", "I32": "i4", "U64": "u8", "I64": "i8", "F16": "f2",
-                       "F32": "f4", "F64": "f8", "C64": "c8"}
+# safetensors dtypes NumPy holds, as dtype codes; BF16 is read as uint16, the way
+# Paddle stores bfloat16. The others (F8_*, ...) cannot become arrays here.
+SAFETENSORS_DTYPES = {"BOOL": "b1", "U8": "u1", "I8": "i1", "U16": "u2", "I16": "i2",
+                      "U32": "u4", "I32": "i4", "U64": "u8", "I64": "i8", "F16": "f2",
+                      "BF16": "u2", "F32": "f4", "F64": "f8", "C64": "c8"}
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"{}[]")
+_TENSOR_FIELDS = {"dtype", "shape", "data_offsets"}
+
+
+class _NotSafetensors(Exception):
+    """Why a safetensors file is refused."""
+    prefix = "not a readable .safetensors file: "
+
+
+class _DtypeNotHeld(_NotSafetensors):
+    """A well-formed file with a tensor of a dtype NumPy cannot hold."""
+    prefix = ""
+
+
+def _decoded_size(data: bytes) -> int:
+    """The bytes Python needs for ``data`` decoded from UTF-8: characters (bytes that
+    are not continuation bytes) times 1, 2 or 4 as the widest character needs."""
+    chars, widest = 0, 0
+    for start in range(0, len(data), 1 << 24):  # bounded temporaries
+        chunk = np.frombuffer(data, np.uint8, min(1 << 24, len(data) - start), start)
+        chars += int(np.count_nonzero((chunk & 0xC0) != 0x80))
+        widest = max(widest, int(chunk.max()))
+    return chars * (4 if widest >= 0xF0 else 2 if widest >= 0xC4 else 1)
+
+
+def _check_header_shape(header: bytes):
+    """Refuse, before parsing, a header whose nesting or item count the format never
+    needs: the parsed objects cost far more than their bytes."""
+    structure = _JSON_STRING.sub(b'""', header)  # brackets in names are no structure
+    objects, lists = structure.count(b"{"), structure.count(b"[")
+    if objects > MAX_SAFETENSORS_TENSORS + 2 or lists > 2 * MAX_SAFETENSORS_TENSORS:
+        raise _NotSafetensors(f"its header holds {objects} objects and {lists} lists; at "
+                              f"most {MAX_SAFETENSORS_TENSORS} tensors are read")
+    items = structure.count(b",") + structure.count(b":")
+    if items > MAX_SAFETENSORS_ITEMS:
+        raise _NotSafetensors(f"its header holds {items} items; at most "
+                              f"{MAX_SAFETENSORS_ITEMS} are read")
+    brackets = np.frombuffer(structure.translate(None, _NOT_BRACKETS), np.uint8)
+    del structure
+    steps = np.where((brackets == ord("{")) | (brackets == ord("[")), 1, -1)
+    depth = int(np.cumsum(steps).max(initial=0))
+    if depth > MAX_SAFETENSORS_DEPTH:
+        raise _NotSafetensors(f"its header nests {depth} deep; the format needs "
+                              f"{MAX_SAFETENSORS_DEPTH}")
+    if _decoded_size(header) > MAX_SAFETENSORS_HEADER:
+        raise _NotSafetensors("its header's text would take more than "
+                              f"{MAX_SAFETENSORS_HEADER} bytes")
+
+
+def _unique_keys(pairs):
+    keys = {}
+    for key, value in pairs:
+        if key in keys:
+            raise _NotSafetensors(f"its header names {brief(key)} twice")
+        keys[key] = value
+    return keys
+
+
+def _check_metadata(metadata):
+    # The crate reads __metadata__ as a map of text to text.
+    if not isinstance(metadata, dict) or not all(
+            type(k) is str and type(v) is str for k, v in metadata.items()):
+        raise _NotSafetensors("its __metadata__ is not a map of text to text")
+    size = sum(len(k) + len(v) for k, v in metadata.items())
+    if size > MAX_SAFETENSORS_METADATA:
+        raise _NotSafetensors(f"its __metadata__ holds {size} characters; at most "
+                              f"{MAX_SAFETENSORS_METADATA} are read")
+
+
+def _tensor_entry(name: str, info) -> tuple:
+    """``(begin, end, dtype, shape)`` of one header entry, checked."""
+    where = f"tensor {brief(name)}"
+    if not isinstance(info, dict) or set(info) != _TENSOR_FIELDS:
+        raise _NotSafetensors(f"{where} is not described by dtype, shape and data_offsets")
+    dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
+    if type(dtype) is not str or dtype not in SAFETENSORS_DTYPES:
+        raise _DtypeNotHeld(
+            f"{where} has dtype {shown(dtype[:40]) if type(dtype) is str else brief(dtype)}, which this reader does not hold as an "
+            f"array; convert it to one of {', '.join(SAFETENSORS_DTYPES)}")
+    if (type(shape) is not list or len(shape) > MAX_DIMS
+            or not all(type(n) is int and 0 <= n <= MAX_DIM_SIZE for n in shape)):
+        raise _NotSafetensors(f"{where} has a shape that is not a list of at most "
+                              f"{MAX_DIMS} sizes: {brief(shape)}")
+    if (type(offsets) is not list or len(offsets) != 2
+            or not all(type(n) is int and n >= 0 for n in offsets) or offsets[0] > offsets[1]):
+        raise _NotSafetensors(f"{where} has data_offsets that are not [begin, end]")
+    dtype = PLAIN_DTYPES[SAFETENSORS_DTYPES[dtype]]
+    count = 1
+    for n in shape:
+        count *= n
+    if offsets[1] - offsets[0] != count * dtype.itemsize:
+        raise _NotSafetensors(f"{where} of shape {tuple(shape)} and dtype {dtype} needs "
+                              f"{count * dtype.itemsize} bytes, its offsets give "
+                              f"{offsets[1] - offsets[0]}")
+    return offsets[0], offsets[1], dtype, tuple(shape)
+
+
+def _read_safetensors(f, size: int) -> dict:
+    f.seek(0)
+    length = struct.unpack("<Q", f.read(8))[0]
+    if length > MAX_SAFETENSORS_HEADER:
+        raise _NotSafetensors(f"its header claims {length} bytes; the format allows "
+                              f"{MAX_SAFETENSORS_HEADER}")
+    if length > size - 8:
+        raise _NotSafetensors(f"its header claims {length} bytes; the file has {size}")
+    header = f.read(length)
+    if len(header) != length:
+        raise _NotSafetensors("the file ended while its header was read")
+    _check_header_shape(header)
+    try:
+        header = json.loads(header, object_pairs_hook=_unique_keys)
+    except (ValueError, RecursionError) as err:  # UnicodeDecodeError is a ValueError
+        raise _NotSafetensors(f"its header is not JSON ({shown(str(err)[:100])})") from None
+    if not isinstance(header, dict):
+        raise _NotSafetensors("its header is not a JSON object")
+    if "__metadata__" in header:
+        _check_metadata(header.pop("__metadata__"))
+    entries = sorted((_tensor_entry(name, info) + (name,) for name, info in header.items()),
+                     key=lambda entry: entry[:2])
+    del header
+    data_size, position = size - 8 - length, 0
+    for begin, end, _, _, name in entries:
+        # The crate's own rule: the tensors tile the data exactly, no gap, no overlap.
+        if begin != position:
+            raise _NotSafetensors(f"tensor {brief(name)} starts at byte {begin} of the data, "
+                                  f"not at {position} where the one before it ends")
+        position = end
+    if position != data_size:
+        raise _NotSafetensors(f"its tensors hold {position} bytes of data, the file "
+                              f"{data_size}")
+    tensors = {}
+    for begin, end, dtype, shape, name in entries:
+        array = np.empty(shape, dtype)
+        if end > begin and f.readinto(array.reshape(-1).view(np.uint8)) != end - begin:
+            raise _NotSafetensors("the file ended while it was read (it changed or is "
+                                  "truncated)")
+        tensors[name] = array
+    return tensors
 
 
 def _load_safetensors(path: str, f, size: int) -> dict:
-    where = shown(path)
-    f.seek(0)
-    length = struct.unpack("<Q", f.read(8))[0]
-    if length > min(MAX_SAFETENSORS_HEADER, size - 8):
-        raise WeightsError(f"{where}: not a readable .safetensors file (its header claims "
-                           f"{length} bytes; the file has {size})")
+    """The tensors of a safetensors file, read with plain reads into arrays of their own
+    (no memory map: a file cut while it is read is an error here, not a SIGBUS)."""
     try:
-        header = json.loads(f.read(length))
-    except (ValueError, UnicodeDecodeError) as err:
-        raise WeightsError(f"{where}: not a readable .safetensors file (header: {err})") from None
-    if not isinstance(header, dict):
-        raise WeightsError(f"{where}: not a readable .safetensors file (header is no object)")
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        dtype = info.get("dtype") if isinstance(info, dict) else None
-        if dtype not in _SAFETENSORS_DTYPES:
-            raise WeightsError(
-                f"{where}: tensor {shown(str(name))!r} has dtype {shown(str(dtype))}, which "
-                f"this reader does not hold as an array; convert it to one of "
-                f"{', '.join(_SAFETENSORS_DTYPES)} (bfloat16 as U16, as Paddle stores it)")
-    from safetensors.numpy import load_file
-
-    try:
-        return load_file(path)
-    except Exception as err:  # the package's own checks: offsets, lengths, overlaps
-        raise WeightsError(f"{where}: not a readable .safetensors file ({err})") from None
+        return _read_safetensors(f, size)
+    except _NotSafetensors as err:
+        raise WeightsError(f"{shown(path)}: {err.prefix}{err}") from None
+    except MemoryError:
+        raise WeightsError(f"{shown(path)}: not a readable .safetensors file: its tensors "
+                           f"need more memory than this machine has") from None
 
 
 def _join_split_tensors(obj, where: str):
@@ -778,28 +932,32 @@ def _join_split_tensors(obj, where: str):
     if not isinstance(obj, dict):
         return obj
     obj = dict(obj)
-    obj.pop(_NAME_TABLE, None)
-    split = obj.pop(_SPLIT_TENSORS, None)
+    obj.pop(NAME_TABLE, None)
+    split = obj.pop(SPLIT_TENSORS, None)
     if split is None:
         return obj
     problem = "its list of split tensors does not match its contents"
     if not isinstance(split, dict):
-        raise WeightsError(f"{where}: {problem}")
+        raise WeightsError(f"{where}: {problem} ({SPLIT_TENSORS} is {brief(split)}, not a "
+                           f"dict)")
     for key, info in split.items():
         names = info.get("slices") if isinstance(info, dict) else None
         shape = info.get("OriginShape") if isinstance(info, dict) else None
-        if (not isinstance(names, (list, tuple)) or not isinstance(shape, (list, tuple))
-                or not all(type(n) is int and n >= 0 for n in shape) or len(shape) > MAX_DIMS
+        if (type(key) is not str or not isinstance(names, (list, tuple))
+                or not all(type(n) is str for n in names)
+                or not isinstance(shape, (list, tuple)) or len(shape) > MAX_DIMS
+                or not all(type(n) is int and 0 <= n <= MAX_DIM_SIZE for n in shape)
                 or not all(isinstance(obj.get(n), np.ndarray) for n in names)
-                or len(set(map(str, names))) != len(names)):
-            raise WeightsError(f"{where}: {problem} (entry {shown(str(key))!r})")
+                or len(set(names)) != len(names)):
+            raise WeightsError(f"{where}: {problem} (entry {brief(key)}: slices are names "
+                               f"of tensors in the file, OriginShape a list of sizes)")
         parts = [obj[n] for n in names]
         count = 1
         for n in shape:
             count *= n
         if not parts or sum(p.size for p in parts) != count or len(
                 {p.dtype for p in parts}) != 1:
-            raise WeightsError(f"{where}: {problem}: the slices of {shown(str(key))!r} do "
+            raise WeightsError(f"{where}: {problem}: the slices of {brief(key)} do "
                                f"not make up shape {tuple(shape)}")
         joined, start = np.empty(count, parts[0].dtype), 0
         del parts
@@ -810,30 +968,3 @@ def _join_split_tensors(obj, where: str):
             del part
         obj[key] = joined.reshape(tuple(shape))
     return obj
-
-
-# ------------------------------------------------------------------ writing
-
-def dumps_plain(obj) -> bytes:
-    """``obj`` pickled with protocol 4 like ``paddle.save``, checked to hold only what
-    ``load`` admits (TypeError otherwise: the caller passed an object, not data)."""
-    data = pickle.dumps(obj, protocol=4)
-    try:
-        read_pickle(io.BytesIO(data), len(data), "data to save")
-    except WeightsError as err:
-        raise TypeError(f"not plain data: {err}") from None
-    return data
-
-
-def save_pickle(obj, path: str):
-    """Write plain data (``load`` reads it back) atomically; arrays must be NumPy arrays."""
-    data = dumps_plain(obj)
-    write_file_atomically(path, lambda f: f.write(data))
-
-
-def save_safetensors(state: dict, path: str):
-    """Write a state dict of NumPy arrays as a safetensors file, atomically."""
-    from safetensors.numpy import save as safetensors_bytes
-
-    arrays = {name: np.ascontiguousarray(value) for name, value in state.items()}
-    write_file_atomically(path, lambda f: f.write(safetensors_bytes(arrays)))
