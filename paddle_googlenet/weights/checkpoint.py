@@ -473,13 +473,13 @@ def _numpy_dtype(dtype: str) -> np.dtype:
     return np.dtype("uint16" if dtype == "bfloat16" else dtype)
 
 
-def _accumulator_problem(state: dict, network) -> str:
+def _accumulator_problem(state: dict, parameters: dict) -> str:
     """What is wrong with the accumulators of a ``.pdopt`` (keys ``<parameter
-    name>_<accumulator>_<n>``, values arrays) beside ``network``'s parameters, or ''.
+    name>_<accumulator>_<n>``, values arrays) beside ``parameters`` (by the names the
+    file uses), or ''.
     Paddle creates its accumulators at the first step and only then compares them,
     so they are checked here: a moment has its parameter's shape, a ``*_pow_acc``
     one element; all are float32 or the parameter's own dtype."""
-    parameters = {p.name: p for p in network.parameters()}
     prefixes = sorted(parameters, key=len, reverse=True)
     for key, value in state.items():
         if key == "LR_Scheduler":
@@ -516,7 +516,10 @@ def _set_optimizer_state(optimizer, saved, network, file: str):
     if _scheduler_state_problem(state.get("LR_Scheduler", {})):
         raise WeightsError(f"{shown(file)}: its 'LR_Scheduler' state holds other than numbers")
     schedule = optimizer._learning_rate
-    problem = _accumulator_problem(state, network)
+    if saved.get("format") == _STRUCTURED:  # checked by the names the file uses
+        problem = _accumulator_problem(saved["state"], dict(network.named_parameters()))
+    else:
+        problem = _accumulator_problem(state, {p.name: p for p in network.parameters()})
     if not problem and "LR_Scheduler" in state and isinstance(
             schedule, paddle.optimizer.lr.LRScheduler):
         problem = _scheduler_field_problem(state["LR_Scheduler"], schedule.state_dict(),

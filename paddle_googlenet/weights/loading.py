@@ -52,13 +52,13 @@ def _name_problem(key) -> str:
         return f"a key that is {brief(key)} ({type(key).__name__}), not text"
     if key in (safe_load.NAME_TABLE, safe_load.SPLIT_TENSORS):
         return f"a tensor named {key!r}, a name .pdparams files keep for their bookkeeping"
-    if len(key) > MAX_NAME_LENGTH or not key.isprintable():
-        return (f"the key {brief(key)}, which is no parameter name (printable text of at "
-                f"most {MAX_NAME_LENGTH} characters)")
     try:
         key.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate
         return f"the key {brief(key)}, which is not valid Unicode text"
+    if len(key) > MAX_NAME_LENGTH or not key.isprintable():
+        return (f"the key {brief(key)}, which is no parameter name (printable text of at "
+                f"most {MAX_NAME_LENGTH} characters)")
     return ""
 
 

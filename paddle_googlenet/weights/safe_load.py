@@ -79,6 +79,7 @@ _MEMORY = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 MAX_SAFETENSORS_HEADER = 100_000_000
 MAX_SAFETENSORS_DEPTH = 3
 MAX_SAFETENSORS_TENSORS = 1 << 16   # a 13.4M-parameter GoogLeNet has 346
+MAX_SAFETENSORS_STRINGS = 6 * MAX_SAFETENSORS_TENSORS  # 5 a tensor, and some metadata
 MAX_SAFETENSORS_ITEMS = 1 << 21     # keys and values of the whole header
 MAX_SAFETENSORS_METADATA = 1 << 20  # characters of __metadata__ keys and values
 
@@ -801,6 +802,10 @@ def _decoded_size(data: bytes) -> int:
 def _check_header_shape(header: bytes):
     """Refuse, before parsing, a header whose nesting or item count the format never
     needs: the parsed objects cost far more than their bytes."""
+    quotes = header.count(b'"')  # as many strings as half of these, at most
+    if quotes > 2 * MAX_SAFETENSORS_STRINGS:
+        raise _NotSafetensors(f"its header holds about {quotes // 2} strings; at most "
+                              f"{MAX_SAFETENSORS_STRINGS} are read")
     structure = _JSON_STRING.sub(b'""', header)  # brackets in names are no structure
     objects, lists = structure.count(b"{"), structure.count(b"[")
     if objects > MAX_SAFETENSORS_TENSORS + 2 or lists > 2 * MAX_SAFETENSORS_TENSORS:
@@ -812,7 +817,7 @@ def _check_header_shape(header: bytes):
                               f"{MAX_SAFETENSORS_ITEMS} are read")
     brackets = np.frombuffer(structure.translate(None, _NOT_BRACKETS), np.uint8)
     del structure
-    steps = np.where((brackets == ord("{")) | (brackets == ord("[")), 1, -1)
+    steps = np.where((brackets == ord("{")) | (brackets == ord("[")), 1, -1).astype(np.int32)
     depth = int(np.cumsum(steps).max(initial=0))
     if depth > MAX_SAFETENSORS_DEPTH:
         raise _NotSafetensors(f"its header nests {depth} deep; the format needs "
