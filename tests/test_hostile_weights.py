@@ -441,3 +441,171 @@ def test_metric_sums_of_another_metric_are_refused_on_resume(saved_checkpoint, t
                                           r"with topk \[1, 5\]"):
         load_resume_point(path, network, optimizer, 4, 3, str(tmp_path),
                           metrics=[TopkAcc()])
+
+
+# ------------------------------------------------------------------ fuzzing past the opcodes
+
+def _safetensors_seed() -> bytes:
+    buffer = io.BytesIO()
+    writers._write_safetensors({"conv.weight": np.ones((2, 3), np.float32),
+                                "conv.bias": np.arange(2, dtype=np.int64),
+                                "empty": np.zeros((0,), np.float16)}, buffer)
+    return buffer.getvalue()
+
+
+SAFETENSORS_SEED = _safetensors_seed()
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats()
+    | st.text(max_size=8) | st.sampled_from(["F32", "BF16", "C64", "I64", "F8_E4M3"]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["dtype", "shape", "data_offsets", "__metadata__", "w"]) | st.text(
+            max_size=4), inner, max_size=4), max_leaves=12)
+
+
+@st.composite
+def safetensors_files(draw):
+    """A real header with bytes changed, or a header of JSON drawn whole, before the
+    seed's data (cut or not)."""
+    length = struct.unpack("<Q", SAFETENSORS_SEED[:8])[0]
+    header, data = SAFETENSORS_SEED[8:8 + length], SAFETENSORS_SEED[8 + length:]
+    if draw(st.booleans()):
+        header = bytearray(header)
+        for _ in range(draw(st.integers(1, 6))):
+            where = draw(st.integers(0, len(header) - 1))
+            header[where:where + draw(st.integers(0, 3))] = draw(st.binary(max_size=4))
+        header = bytes(header)
+    else:
+        header = json.dumps(draw(JSON_VALUES)).encode()
+    data = data[:draw(st.integers(0, len(data)))]
+    claimed = draw(st.sampled_from([len(header), len(header) + 1, 2**63, 0]))
+    return struct.pack("<Q", claimed) + header + data
+
+
+def check_file_reader(tmp_path_factory, data: bytes, name: str):
+    path = str(tmp_path_factory.getbasetemp() / name)
+    with open(path, "wb") as f:
+        f.write(data)
+    outcome, peak, seconds = load_measured(safe_load.load, path)
+    assert peak < len(data) + SLACK and seconds < 5
+    if isinstance(outcome, WeightsError):
+        assert "\n" not in str(outcome) and str(outcome).startswith(path)
+    else:
+        assert_plain(outcome, budget=len(data) + safe_load.MAX_OPCODES)
+    return outcome
+
+
+@FUZZ
+@given(data=safetensors_files())
+def test_fuzz_safetensors_headers(tmp_path_factory, data):
+    check_file_reader(tmp_path_factory, data, "fuzz.safetensors")
+
+
+SPLIT_NAMES = st.sampled_from(["big@@.0", "big@@.1", "big", "other"])
+SPLIT_INFO = st.dictionaries(
+    st.sampled_from(["big", "other"]) | st.integers(0, 3),
+    st.fixed_dictionaries({}, optional={
+        "OriginShape": st.lists(st.integers(-1, 2**70) | st.sampled_from([0, 2, 12, 24]),
+                                max_size=3) | JSON_VALUES,
+        "slices": st.lists(SPLIT_NAMES | JSON_VALUES, max_size=3)}) | JSON_VALUES,
+    max_size=2)
+
+
+@FUZZ
+@given(info=SPLIT_INFO | JSON_VALUES, protocol=st.sampled_from([2, 3, 4]))
+def test_fuzz_split_tensor_tables(tmp_path_factory, info, protocol):
+    whole = np.arange(24, dtype=np.float32)
+    data = pickle.dumps({"big@@.0": whole[:10], "big@@.1": whole[10:],
+                         "UnpackBigParamInfor@@": info}, protocol=protocol)
+    outcome = check_file_reader(tmp_path_factory, data, "fuzz.pdparams")
+    if not isinstance(outcome, WeightsError):
+        assert all(isinstance(v, np.ndarray) for v in outcome.values())
+
+
+HOSTILE_LEAVES = st.sampled_from([
+    None, True, -1, 0, 2**31, 2**64, 2**70, -2**70, 1.5, float("nan"), float("inf"), "",
+    "3", "x" * 300, b"\0", [], {}, [1.0, 2.0], {"a": 1}, np.zeros(1, np.float32),
+    np.zeros((3, 2), np.float64), np.zeros((3, 2), np.int64), np.zeros((3, 2), np.uint16),
+    np.zeros((2, 3), np.float32), np.zeros(1, np.float32), ("MT19937",)])
+
+
+def _leaf_paths(value, path=()):
+    """Every place in ``value`` a fuzzer may put another value: dict values, list items."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield path + (key,)
+            yield from _leaf_paths(item, path + (key,))
+    elif isinstance(value, (list, tuple)) and len(value) < 50:
+        for index, item in enumerate(value):
+            yield path + (index,)
+            yield from _leaf_paths(item, path + (index,))
+
+
+def _replaced(value, path, new):
+    if not path:
+        return new
+    head, rest = path[0], path[1:]
+    if isinstance(value, dict):
+        return {**value, head: _replaced(value[head], rest, new)}
+    items = list(value)
+    items[head] = _replaced(items[head], rest, new)
+    return type(value)(items) if isinstance(value, tuple) else items
+
+
+@pytest.fixture(scope="module")
+def resume_seed(tmp_path_factory):
+    """A checkpoint of a small network (Adam, warm-up around cosine, EMA, mid-epoch)
+    and the contents of its .pdopt and .pdstates."""
+    paddle.seed(3)
+    network = paddle.nn.Linear(3, 2)
+    schedule = paddle.optimizer.lr.LinearWarmup(
+        paddle.optimizer.lr.CosineAnnealingDecay(0.1, T_max=4), 2, 0.0, 0.1)
+    optimizer = paddle.optimizer.Adam(schedule, parameters=network.parameters())
+    network(paddle.ones([1, 3])).sum().backward()
+    optimizer.step()
+    progress = {"step": 2, "losses": [(1.0, 2)], "seen": 2, "seconds": 1.0,
+                "metrics": [{"hits": [1.0, 2.0], "count": 2}]}
+    states = dict(good_states(), step=2, progress=progress)
+    path, _ = checkpoint.save_checkpoint(str(tmp_path_factory.mktemp("resume")), 1, network,
+                                         optimizer, states, step=2,
+                                         ema_state=network.state_dict())
+    return {"path": path, "pdopt": safe_load.load(os.path.join(path, checkpoint.OPTIMIZER)),
+            "pdstates": safe_load.load(os.path.join(path, checkpoint.STATES))}
+
+
+@FUZZ
+@given(data=st.data(), which=st.sampled_from(["pdopt", "pdstates"]))
+def test_fuzz_resume_fields(resume_seed, data, which):
+    """A field of a real checkpoint replaced by another value: the resume either
+    refuses it in one line naming the file, or the first step and the random states
+    it restores work."""
+    from paddle_googlenet.engine.runtime import set_rng_state
+
+    saved = resume_seed[which]
+    changes = data.draw(st.integers(1, 3))
+    for _ in range(changes):
+        paths = list(_leaf_paths(saved))
+        saved = _replaced(saved, data.draw(st.sampled_from(paths)), data.draw(HOSTILE_LEAVES))
+    path = resume_seed["path"]
+    file = os.path.join(path, checkpoint.OPTIMIZER if which == "pdopt" else checkpoint.STATES)
+    original = open(file, "rb").read()
+    try:
+        with open(file, "wb") as f:
+            f.write(pickle.dumps(saved, protocol=4))
+        network = paddle.nn.Linear(3, 2)
+        optimizer = paddle.optimizer.Adam(paddle.optimizer.lr.LinearWarmup(
+            paddle.optimizer.lr.CosineAnnealingDecay(0.1, T_max=4), 2, 0.0, 0.1),
+            parameters=network.parameters())
+        try:
+            states = checkpoint.load_checkpoint(path, network, optimizer)
+        except WeightsError as err:
+            assert "\n" not in str(err) and str(err).startswith(file), str(err)
+            return
+        kept = rng_state()
+        set_rng_state(states["rng"])
+        set_rng_state(kept)
+        network(paddle.ones([1, 3])).sum().backward()
+        optimizer.step()
+        optimizer._learning_rate.step()
+    finally:
+        with open(file, "wb") as f:
+            f.write(original)

@@ -185,8 +185,12 @@ def portable_optimizer_state(optimizer, network) -> dict:
             "state": _rename_optimizer_state(optimizer.state_dict(), names)}
 
 
+def _portable(saved: dict) -> bool:
+    return isinstance(saved.get("format"), str) and saved["format"] == _STRUCTURED
+
+
 def local_optimizer_state(saved: dict, network) -> dict:
-    if saved.get("format") != _STRUCTURED:
+    if not _portable(saved):
         return saved  # a plain paddle optimizer state dict
     names = {structured: p.name for structured, p in network.named_parameters()}
     return _rename_optimizer_state(saved["state"], names)
@@ -508,7 +512,7 @@ def _accumulator_problem(state: dict, parameters: dict) -> str:
 def _set_optimizer_state(optimizer, saved, network, file: str):
     """Load a ``.pdopt`` file's contents into ``optimizer``, or raise WeightsError
     naming ``file`` for state that is not this optimizer's."""
-    if not isinstance(saved, dict) or (saved.get("format") == _STRUCTURED
+    if not isinstance(saved, dict) or (_portable(saved)
                                        and not isinstance(saved.get("state"), dict)):
         raise WeightsError(f"{shown(file)}: not a checkpoint's .pdopt file (expected a dict "
                            f"of optimizer state)")
@@ -516,7 +520,7 @@ def _set_optimizer_state(optimizer, saved, network, file: str):
     if _scheduler_state_problem(state.get("LR_Scheduler", {})):
         raise WeightsError(f"{shown(file)}: its 'LR_Scheduler' state holds other than numbers")
     schedule = optimizer._learning_rate
-    if saved.get("format") == _STRUCTURED:  # checked by the names the file uses
+    if _portable(saved):  # checked by the names the file uses
         problem = _accumulator_problem(saved["state"], dict(network.named_parameters()))
     else:
         problem = _accumulator_problem(state, {p.name: p for p in network.parameters()})
