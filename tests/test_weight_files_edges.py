@@ -547,8 +547,8 @@ STATES_EDITS = {
     "seed 2**70": (generators(lambda g: [[g[0][0], 2**70, *g[0][2:]]]),
                    r"item 0 has seed 1180591620717411303424 and offset \d+; both are 64-bit"),
     "offset -1": (generators(lambda g: [[*g[0][:2], -1, g[0][3]]]), r"and offset -1"),
-    "51 generators": (generators(lambda g: [list(g[0]) for _ in range(51)]), r"not a list of 1 Paddle generator "
-                                                    r"states .*a list of 51 items"),
+    "51 generators": (generators(lambda g: [list(g[0]) for _ in range(51)]),
+                      r"not a list of 1 Paddle generator states .*a list of 51 items"),
     "engine cut": (generators(lambda g: [[*g[0][:3], g[0][3][:50]]]),
                    r"engine state of \d+ numbers, not 313"),
     "epoch text shared 1M times": (lambda s: s.update(epoch=["x" * 8192] * 1_000_000),

@@ -367,7 +367,8 @@ def _rng_problem(rng) -> str:
     for index, (saved, now) in enumerate(zip(generators, current)):
         problem = _generator_problem(saved, now.__getstate__())
         if problem:
-            return f"'rng.paddle' is not this process's generator states: item {index} {problem}"
+            return (f"'rng.paddle' is not this process's generator states: item {index} "
+                    f"{problem}")
     numpy_state = rng["numpy"]
     if not (_is_sequence(numpy_state, 5) and isinstance(numpy_state[0], str)
             and numpy_state[0] == "MT19937"
@@ -430,7 +431,8 @@ def validate_states(states, file: str) -> dict:
         refuse(f"'metrics' is {brief(states['metrics'])}, not a dict of metric names")
     # A mid-epoch checkpoint carries on with its progress; others do not read it.
     problem = _rng_problem(states["rng"]) or (
-        _progress_problem(states.get("progress"), states["step"]) if states.get("step") else "")
+        _progress_problem(states.get("progress"), states["step"])
+        if states.get("step") else "")
     if problem:
         refuse(problem)
     return states

@@ -33,7 +33,13 @@ What ``load`` returns is plain data with NumPy arrays where the file had tensors
 keys of a saved state dict (the parameter name table, tensors split into slices below
 1 GB for protocols 2 and 3) are undone as ``paddle.load`` undoes them. A
 ``.safetensors`` file (recognised by its content, whatever its name) holds nothing but
-tensors and is read with the ``safetensors`` package after its header is checked.
+tensors. It is read here too, with plain reads rather than a memory map (a file cut
+while mapped kills the process with SIGBUS): the header's size, nesting, counts and
+metadata are bounded before it is parsed (``MAX_SAFETENSORS_*``), the tensors must
+tile the data exactly, and each is read into an array of its own.
+
+A refusal shows what the file holds through ``errors.brief``: a few dozen characters,
+escaped, never the repr of a whole value.
 
 This module imports neither Paddle nor anything of the project but its leaves.
 """
@@ -520,7 +526,8 @@ class _Interpreter:
             raise _Refused("a negative length")
         data = self.read(n)
         # UTF-8 lead bytes from 0xC4 start characters past latin-1 (U+0100 and up)
-        if n > MAX_WIDE_TEXT and encoding == "utf-8" and np.frombuffer(data, np.uint8).max() >= 0xC4:
+        if (n > MAX_WIDE_TEXT and encoding == "utf-8"
+                and np.frombuffer(data, np.uint8).max() >= 0xC4):
             raise _Refused(f"a text of {n} bytes with characters beyond latin-1 (a text "
                            f"longer than {MAX_WIDE_TEXT} bytes can only be protocol 2's "
                            f"tensor data, which is latin-1)")
@@ -854,9 +861,10 @@ def _tensor_entry(name: str, info) -> tuple:
         raise _NotSafetensors(f"{where} is not described by dtype, shape and data_offsets")
     dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
     if type(dtype) is not str or dtype not in SAFETENSORS_DTYPES:
+        named = shown(dtype[:40]) if type(dtype) is str else brief(dtype)
         raise _DtypeNotHeld(
-            f"{where} has dtype {shown(dtype[:40]) if type(dtype) is str else brief(dtype)}, which this reader does not hold as an "
-            f"array; convert it to one of {', '.join(SAFETENSORS_DTYPES)}")
+            f"{where} has dtype {named}, which this reader does not hold as an array; "
+            f"convert it to one of {', '.join(SAFETENSORS_DTYPES)}")
     if (type(shape) is not list or len(shape) > MAX_DIMS
             or not all(type(n) is int and 0 <= n <= MAX_DIM_SIZE for n in shape)):
         raise _NotSafetensors(f"{where} has a shape that is not a list of at most "
