@@ -18,8 +18,6 @@ import signal
 import struct
 import subprocess
 import sys
-import time
-import tracemalloc
 
 import numpy as np
 import paddle
@@ -28,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import hostile_pickles as hp
-from helpers import one_error
+from helpers import adam_linear, load_measured, one_error
 from paddle_googlenet.weights import checkpoint, safe_load, writers
 from paddle_googlenet.cli.convert import main as convert_main
 from paddle_googlenet.errors import WeightsError
@@ -37,20 +35,6 @@ from tiny import DEFAULT_CONFIG, ROOT, tiny_overrides
 
 REFUSAL = re.compile(r"refused at byte \d+( \(\w+\))?: ")
 SLACK = 8 << 20  # Python objects a refused file may make before its refusal
-
-
-def load_measured(load, *args):
-    """``load(*args)``'s result or WeightsError, its peak traced memory and seconds."""
-    tracemalloc.start()
-    started = time.perf_counter()
-    try:
-        outcome = load(*args)
-    except WeightsError as err:
-        outcome = err
-    finally:
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-    return outcome, peak, time.perf_counter() - started
 
 
 # ------------------------------------------------------------------ every attack, refused
@@ -556,12 +540,7 @@ def resume_seed(tmp_path_factory):
     """A checkpoint of a small network (Adam, warm-up around cosine, EMA, mid-epoch)
     and the contents of its .pdopt and .pdstates."""
     paddle.seed(3)
-    network = paddle.nn.Linear(3, 2)
-    schedule = paddle.optimizer.lr.LinearWarmup(
-        paddle.optimizer.lr.CosineAnnealingDecay(0.1, T_max=4), 2, 0.0, 0.1)
-    optimizer = paddle.optimizer.Adam(schedule, parameters=network.parameters())
-    network(paddle.ones([1, 3])).sum().backward()
-    optimizer.step()
+    network, optimizer = adam_linear(steps=1)
     progress = {"step": 2, "losses": [(1.0, 2)], "seen": 2, "seconds": 1.0,
                 "metrics": [{"hits": [1.0, 2.0], "count": 2}]}
     states = dict(good_states(), step=2, progress=progress)
@@ -591,10 +570,7 @@ def test_fuzz_resume_fields(resume_seed, data, which):
     try:
         with open(file, "wb") as f:
             f.write(pickle.dumps(saved, protocol=4))
-        network = paddle.nn.Linear(3, 2)
-        optimizer = paddle.optimizer.Adam(paddle.optimizer.lr.LinearWarmup(
-            paddle.optimizer.lr.CosineAnnealingDecay(0.1, T_max=4), 2, 0.0, 0.1),
-            parameters=network.parameters())
+        network, optimizer = adam_linear()
         try:
             states = checkpoint.load_checkpoint(path, network, optimizer)
         except WeightsError as err:

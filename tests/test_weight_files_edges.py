@@ -11,7 +11,6 @@ import struct
 import subprocess
 import sys
 import time
-import tracemalloc
 import warnings
 
 import numpy as np
@@ -19,7 +18,7 @@ import paddle
 import pytest
 
 import hostile_pickles as hp
-from helpers import copy_run, files_of, one_error
+from helpers import adam_linear, copy_run, files_of, load_measured as measured, one_error
 from paddle_googlenet.cli.convert import main as convert_main
 from paddle_googlenet.engine.averaging import WeightAverage
 from paddle_googlenet.engine.runtime import rng_state
@@ -30,20 +29,6 @@ from paddle_googlenet.weights.convert import convert_weights
 from tiny import DEFAULT_CONFIG, ROOT, tiny_overrides
 
 SLACK = 8 << 20  # Python objects a refused file may make before its refusal
-
-
-def measured(load, *args):
-    """``load(*args)``'s result or WeightsError, its peak traced memory and seconds."""
-    tracemalloc.start()
-    started = time.perf_counter()
-    try:
-        outcome = load(*args)
-    except WeightsError as err:
-        outcome = err
-    finally:
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-    return outcome, peak, time.perf_counter() - started
 
 
 def refused(outcome, path, *fragments):
@@ -430,24 +415,12 @@ def test_convert_replaces_a_link_at_the_output_not_what_it_points_to(tmp_path, s
 @pytest.fixture()
 def adam_checkpoint(tmp_path):
     paddle.seed(2)
-    network = paddle.nn.Linear(3, 2)
-    schedule = paddle.optimizer.lr.LinearWarmup(
-        paddle.optimizer.lr.CosineAnnealingDecay(0.1, T_max=4), 2, 0.0, 0.1)
-    optimizer = paddle.optimizer.Adam(schedule, parameters=network.parameters())
-    network(paddle.ones([1, 3])).sum().backward()
-    optimizer.step()
+    network, optimizer = adam_linear(steps=1)
     states = {"epoch": 1, "step": 0, "best_top1": 0.5, "rng": rng_state(), "epochs": 4,
               "steps_per_epoch": 3}
     path, _ = checkpoint.save_checkpoint(str(tmp_path / "run"), 1, network, optimizer,
                                          states, ema_state=network.state_dict())
     return path, states
-
-
-def fresh_run():
-    network = paddle.nn.Linear(3, 2)
-    schedule = paddle.optimizer.lr.LinearWarmup(
-        paddle.optimizer.lr.CosineAnnealingDecay(0.1, T_max=4), 2, 0.0, 0.1)
-    return network, paddle.optimizer.Adam(schedule, parameters=network.parameters())
 
 
 def edit_optimizer_file(path, edit):
@@ -493,7 +466,7 @@ def test_optimizer_fields_are_checked_before_the_first_step(adam_checkpoint, cas
     path, _ = adam_checkpoint
     edit, fragment = OPTIMIZER_EDITS[case]
     file = edit_optimizer_file(path, edit)
-    network, optimizer = fresh_run()
+    network, optimizer = adam_linear()
     with pytest.raises(WeightsError, match=re.escape(file) + r": not the optimizer state "
                                                             r"of this run: .*" + fragment):
         checkpoint.load_checkpoint(path, network, optimizer)
@@ -502,7 +475,7 @@ def test_optimizer_fields_are_checked_before_the_first_step(adam_checkpoint, cas
 def test_an_unedited_optimizer_file_resumes_and_steps(adam_checkpoint):
     path, _ = adam_checkpoint
     edit_optimizer_file(path, lambda state: None)
-    network, optimizer = fresh_run()
+    network, optimizer = adam_linear()
     checkpoint.load_checkpoint(path, network, optimizer)
     network(paddle.ones([1, 3])).sum().backward()
     optimizer.step()  # the accumulators Paddle creates now are the file's
@@ -519,7 +492,7 @@ def test_averaged_weights_are_checked_on_resume(adam_checkpoint, values, fragmen
     path, _ = adam_checkpoint
     file = checkpoint.ema_file(path)
     writers.save_pickle(values, file)
-    network, _ = fresh_run()
+    network, _ = adam_linear()
     average = WeightAverage(network, 0.9)
     with pytest.raises(WeightsError, match=re.escape(file) + ".*" + fragment):
         average.set_state_dict(checkpoint.load_ema(path), file)
@@ -530,7 +503,7 @@ def test_averaged_weights_of_float16_load_into_float32_shadows(adam_checkpoint):
     file = checkpoint.ema_file(path)
     writers.save_pickle({"weight": np.full((3, 2), 0.5, np.float16),
                          "bias": np.ones(2, np.float16)}, file)
-    average = WeightAverage(fresh_run()[0], 0.9)
+    average = WeightAverage(adam_linear()[0], 0.9)
     average.set_state_dict(checkpoint.load_ema(path), file)
     assert average.shadow["weight"].dtype == paddle.float32
     np.testing.assert_array_equal(average.shadow["weight"].numpy(), np.full((3, 2), 0.5))
@@ -570,7 +543,7 @@ def test_every_states_field_is_checked_with_a_short_message(adam_checkpoint, cas
     edit(states)
     file = os.path.join(path, checkpoint.STATES)
     writers.save_pickle(states, file)
-    network, optimizer = fresh_run()
+    network, optimizer = adam_linear()
     outcome, peak, seconds = measured(checkpoint.load_checkpoint, path, network, optimizer)
     message = refused(outcome, file, r"not a checkpoint's \.pdstates file: .*" + fragment)
     assert len(message) < 400 + len(file) and seconds < 30, (len(message), seconds)

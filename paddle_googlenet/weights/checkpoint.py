@@ -32,7 +32,7 @@ import paddle
 from . import safe_load, writers
 from ..errors import WeightsError, brief, shown
 from .atomic import replace_dir, temp_dir_for
-from .loading import fit_dtype, load_weights, model_dtype
+from .loading import load_weights, model_dtype
 
 __all__ = ["save_checkpoint", "save_best", "load_checkpoint", "load_ema", "ema_file",
            "resolve_checkpoint",

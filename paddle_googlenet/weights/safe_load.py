@@ -84,7 +84,7 @@ _MEMORY = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 # parsed header costs (a few hundred bytes of Python objects per item).
 MAX_SAFETENSORS_HEADER = 100_000_000
 MAX_SAFETENSORS_DEPTH = 3
-MAX_SAFETENSORS_TENSORS = 1 << 16   # a 13.4M-parameter GoogLeNet has 346
+MAX_SAFETENSORS_TENSORS = 1 << 16   # a GoogLeNet state dict has 128
 MAX_SAFETENSORS_STRINGS = 6 * MAX_SAFETENSORS_TENSORS  # 5 a tensor, and some metadata
 MAX_SAFETENSORS_ITEMS = 1 << 21     # keys and values of the whole header
 MAX_SAFETENSORS_METADATA = 1 << 20  # characters of __metadata__ keys and values

@@ -56,24 +56,35 @@ def _save_googlenet(folder: str) -> dict:
     return files
 
 
+def _timed(readers: dict, path: str, rounds: int) -> dict:
+    """Seconds of each reader on ``path``, ``rounds`` times, in an order that turns."""
+    names = list(readers)
+    seconds = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            started = time.perf_counter()
+            readers[name](path)
+            seconds[name].append(time.perf_counter() - started)
+    return seconds
+
+
+def _print_rounds(label: str, path: str, rounds: int, seconds: dict, base: str, ratio,
+                  ratio_name: str):
+    """Each reader's median [min-max] milliseconds and ``ratio(base's, its)`` per round."""
+    size = os.path.getsize(path) / 2**20
+    print(f"\n{label}: {path} ({size:.1f} MiB), {rounds} rounds, median [min-max]")
+    for name, s in seconds.items():
+        ratios = [ratio(b, t) for b, t in zip(seconds[base], s)]
+        print(f"  {name:32s} {statistics.median(s) * 1000:8.1f} ms "
+              f"[{min(s) * 1000:.1f}-{max(s) * 1000:.1f}]   {ratio_name}: "
+              f"{statistics.median(ratios):.2f}x [{min(ratios):.2f}-{max(ratios):.2f}]")
+
+
 def time_rounds(files: dict, rounds: int):
     readers = _readers()
-    names = list(readers)
     for label, path in files.items():
-        seconds = {name: [] for name in names}
-        for r in range(rounds):
-            for name in names[r % len(names):] + names[:r % len(names)]:
-                started = time.perf_counter()
-                readers[name](path)
-                seconds[name].append(time.perf_counter() - started)
-        size = os.path.getsize(path) / 2**20
-        print(f"\n{label}: {path} ({size:.1f} MiB), {rounds} rounds, median [min-max]")
-        for name in names:
-            s = seconds[name]
-            ratios = [p / o for p, o in zip(seconds["paddle.load"], s)]
-            print(f"  {name:32s} {statistics.median(s) * 1000:8.1f} ms "
-                  f"[{min(s) * 1000:.1f}-{max(s) * 1000:.1f}]   paddle.load / this: "
-                  f"{statistics.median(ratios):.2f}x [{min(ratios):.2f}-{max(ratios):.2f}]")
+        _print_rounds(label, path, rounds, _timed(readers, path, rounds), "paddle.load",
+                      lambda base, this: base / this, "paddle.load / this")
 
 
 _CHILD = """
@@ -103,19 +114,9 @@ def safetensors_rounds(folder: str, rounds: int):
     writers.save_safetensors({k: v.numpy() for k, v in
                               GoogLeNet(num_classes=1000).state_dict().items()}, path)
     readers = {"safetensors.numpy.load_file": load_file, "safe_load.load": safe_load.load}
-    seconds = {name: [] for name in readers}
-    for r in range(rounds):
-        for name in list(readers)[r % 2:] + list(readers)[:r % 2]:
-            started = time.perf_counter()
-            readers[name](path)
-            seconds[name].append(time.perf_counter() - started)
-    print(f"\n.safetensors: {path} ({os.path.getsize(path) / 2**20:.1f} MiB), {rounds} "
-          f"rounds, median [min-max]")
-    for name, s in seconds.items():
-        ratios = [o / p for p, o in zip(seconds["safetensors.numpy.load_file"], s)]
-        print(f"  {name:32s} {statistics.median(s) * 1000:8.1f} ms "
-              f"[{min(s) * 1000:.1f}-{max(s) * 1000:.1f}]   this / load_file: "
-              f"{statistics.median(ratios):.2f}x [{min(ratios):.2f}-{max(ratios):.2f}]")
+    _print_rounds(".safetensors", path, rounds, _timed(readers, path, rounds),
+                  "safetensors.numpy.load_file", lambda base, this: this / base,
+                  "this / load_file")
 
 
 _CONVERT = """
