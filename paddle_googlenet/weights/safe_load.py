@@ -901,8 +901,9 @@ def _read_safetensors(f, size: int) -> dict:
         raise _NotSafetensors(f"its header is not JSON ({shown(str(err)[:100])})") from None
     if not isinstance(header, dict):
         raise _NotSafetensors("its header is not a JSON object")
-    if "__metadata__" in header:
-        _check_metadata(header.pop("__metadata__"))
+    if header.get("__metadata__", {}) is not None:  # null: no metadata, as the crate reads it
+        _check_metadata(header.pop("__metadata__", {}))
+    header.pop("__metadata__", None)
     entries = sorted((_tensor_entry(name, info) + (name,) for name, info in header.items()),
                      key=lambda entry: entry[:2])
     del header
