@@ -599,3 +599,15 @@ def test_a_resume_with_a_bad_optimizer_field_leaves_the_run_untouched(trained_ru
     line = one_error(done.stderr)
     assert file in line and "'LR_Scheduler.last_epoch' is '1', not an integer" in line, line
     assert files_of(run) == before
+
+
+def test_many_texts_of_wide_characters_are_refused_past_a_bound(tmp_path):
+    """Each text under the long-text limit, but each with one character that makes
+    Python store all of them at 4 bytes a character: 150 of them would take 600 MB."""
+    text = hp.text("x" * ((1 << 20) - 8) + "\U0001F600")
+    pickled = hp.PROTO + hp.EMPTY_LIST + hp.MARK + text * 150 + b"e" + hp.STOP
+    path = tmp_path / "texts.pdparams"
+    path.write_bytes(pickled)
+    outcome, peak, _ = measured(safe_load.load, str(path))
+    refused(outcome, path, r"its texts would take \d+ bytes more than the file's bytes")
+    assert peak < len(pickled) + (128 << 20) + SLACK, peak

@@ -51,6 +51,7 @@ import pickletools
 import re
 import stat
 import struct
+import sys
 
 import numpy as np
 
@@ -74,6 +75,7 @@ MAX_NAME = 256             # a module or attribute name in GLOBAL
 # Text is tensor data only in protocol 2 (latin-1, one byte a character); a longer text
 # with wider characters would take up to four times its bytes in memory.
 MAX_WIDE_TEXT = 1 << 20
+MAX_TEXT_GROWTH = 128 << 20  # what all texts may take in memory beyond their bytes
 # This machine's memory: no single read may ask for more (a sparse file can claim it).
 _MEMORY = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
@@ -182,6 +184,7 @@ class _Interpreter:
         self.impure = set()   # ids of tuples holding _SPECIAL values (call arguments)
         self.array_bytes = 0  # bytes of every array built or referenced again
         self.made_bytes = 0   # bytes made again from text or bytes already made once
+        self.text_growth = 0  # memory texts take beyond their bytes (wide characters)
         self.converted = set()  # ids of the texts and bytes made into bytes once
         self.shared_items = 0  # items of tuples referenced again
 
@@ -531,7 +534,13 @@ class _Interpreter:
             raise _Refused(f"a text of {n} bytes with characters beyond latin-1 (a text "
                            f"longer than {MAX_WIDE_TEXT} bytes can only be protocol 2's "
                            f"tensor data, which is latin-1)")
-        self.stack.append(data.decode(encoding, "surrogatepass"))
+        text = data.decode(encoding, "surrogatepass")
+        # One wide character makes Python store every character of a text in 2 or 4 bytes.
+        self.text_growth += max(0, sys.getsizeof(text) - n - 80)
+        if self.text_growth > MAX_TEXT_GROWTH:
+            raise _Refused(f"its texts would take {self.text_growth} bytes more than the "
+                           f"file's bytes of them (at most {MAX_TEXT_GROWTH})")
+        self.stack.append(text)
 
     def SHORT_BINUNICODE(self):
         self.text(self.read(1)[0], "utf-8")
