@@ -833,7 +833,8 @@ def _check_header_shape(header: bytes):
                               f"{MAX_SAFETENSORS_ITEMS} are read")
     brackets = np.frombuffer(structure.translate(None, _NOT_BRACKETS), np.uint8)
     del structure
-    steps = np.where((brackets == ord("{")) | (brackets == ord("[")), 1, -1).astype(np.int32)
+    opening = (brackets == ord("{")) | (brackets == ord("["))
+    steps = np.where(opening, 1, -1).astype(np.int32)
     depth = int(np.cumsum(steps).max(initial=0))
     if depth > MAX_SAFETENSORS_DEPTH:
         raise _NotSafetensors(f"its header nests {depth} deep; the format needs "
@@ -879,7 +880,8 @@ def _tensor_entry(name: str, info) -> tuple:
         raise _NotSafetensors(f"{where} has a shape that is not a list of at most "
                               f"{MAX_DIMS} sizes: {brief(shape)}")
     if (type(offsets) is not list or len(offsets) != 2
-            or not all(type(n) is int and n >= 0 for n in offsets) or offsets[0] > offsets[1]):
+            or not all(type(n) is int and n >= 0 for n in offsets)
+            or offsets[0] > offsets[1]):
         raise _NotSafetensors(f"{where} has data_offsets that are not [begin, end]")
     dtype = PLAIN_DTYPES[SAFETENSORS_DTYPES[dtype]]
     count = 1
@@ -910,9 +912,9 @@ def _read_safetensors(f, size: int) -> dict:
         raise _NotSafetensors(f"its header is not JSON ({shown(str(err)[:100])})") from None
     if not isinstance(header, dict):
         raise _NotSafetensors("its header is not a JSON object")
-    if header.get("__metadata__", {}) is not None:  # null: no metadata, as the crate reads it
-        _check_metadata(header.pop("__metadata__", {}))
-    header.pop("__metadata__", None)
+    metadata = header.pop("__metadata__", None)
+    if metadata is not None:  # null is no metadata, as the crate reads it
+        _check_metadata(metadata)
     entries = sorted((_tensor_entry(name, info) + (name,) for name, info in header.items()),
                      key=lambda entry: entry[:2])
     del header
