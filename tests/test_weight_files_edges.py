@@ -611,3 +611,29 @@ def test_many_texts_of_wide_characters_are_refused_past_a_bound(tmp_path):
     outcome, peak, _ = measured(safe_load.load, str(path))
     refused(outcome, path, r"its texts would take \d+ bytes more than the file's bytes")
     assert peak < len(pickled) + (128 << 20) + SLACK, peak
+
+
+@pytest.mark.parametrize("kind", ["ascii", "latin-1"])
+def test_protocol_2_tensor_data_in_a_long_text_loads_without_a_second_copy(tmp_path, kind):
+    """Protocol 2 stores bytes as text; a long text becomes the tensor's bytes without
+    ever being a str. The same text made into bytes twice gives two arrays."""
+    values = (np.arange(1 << 19, dtype=np.uint32) % (100 if kind == "ascii" else 256))
+    values = values.astype(np.uint8)
+    path = tmp_path / "p2.pdparams"
+    with open(path, "wb") as f:
+        pickle.dump({"w": values, "v": values.astype(np.float32)}, f, protocol=2)
+    outcome, peak, _ = measured(safe_load.load, str(path))
+    np.testing.assert_array_equal(outcome["w"], values)
+    np.testing.assert_array_equal(outcome["v"], values.astype(np.float32))
+    assert peak < os.path.getsize(path) * 1.5 + SLACK, peak
+    long_text = b"X" + struct.pack("<I", 2 << 20) + b"a" * (2 << 20)
+    encode = hp.name("_codecs", "encode")
+    first = encode + long_text + b"q\x00" + hp.text("latin1") + hp.TUPLE2 + hp.REDUCE
+    again = encode + b"h\x00" + hp.text("latin1") + hp.TUPLE2 + hp.REDUCE
+    padding = hp.raw(b"\0" * (2 << 20))  # arrays may hold as many bytes as the file
+    path.write_bytes(hp.state_dict(hp.text("a"), hp.array((2 << 20,), hp.dtype("u1"), first),
+                                   hp.text("b"), hp.array((2 << 20,), hp.dtype("u1"), again),
+                                   hp.text("padding"), padding))
+    twice = safe_load.load(str(path))
+    assert (twice["a"] == ord("a")).all() and (twice["b"] == ord("a")).all()
+    assert not np.shares_memory(twice["a"], twice["b"])

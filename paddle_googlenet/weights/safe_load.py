@@ -44,6 +44,7 @@ escaped, never the repr of a whole value.
 This module imports neither Paddle nor anything of the project but its leaves.
 """
 
+import codecs
 import collections
 import json
 import os
@@ -163,7 +164,18 @@ class _Array:
         self.array = None
 
 
-_SPECIAL = (_Name, _Raw, _Dtype, _Array)
+class _LongText:
+    """A text of more than ``MAX_WIDE_TEXT`` bytes, kept as the file's bytes: only
+    protocol 2's tensor data is that long, and it becomes bytes (latin-1) without ever
+    being a str, which would be a second copy of it."""
+    __slots__ = ("data", "chars", "widest", "shared")
+
+    def __init__(self, data: np.ndarray, chars: int, widest: int):
+        # chars, widest: UTF-8 characters and largest byte (latin-1: bytes and 0)
+        self.data, self.chars, self.widest, self.shared = data, chars, widest, False
+
+
+_SPECIAL = (_Name, _Raw, _Dtype, _Array, _LongText)
 _LEAVES = (type(None), bool, int, float, complex, str, bytes, np.ndarray, np.generic)
 
 
@@ -271,7 +283,7 @@ class _Interpreter:
             if self.shared_items > MAX_OPCODES:
                 raise _Refused(f"refers again to tuples holding more than {MAX_OPCODES} "
                                f"items in all (a walk over the data would grow past the file)")
-        elif not isinstance(value, (_LEAVES, _Name, _Raw, _Dtype)):
+        elif not isinstance(value, (_LEAVES, _Name, _Raw, _Dtype, _LongText)):
             raise _Refused(f"refers again to a {type(value).__name__} (a shared container "
                            f"could make the data grow without bound)")
         self.stack.append(value)
@@ -408,9 +420,10 @@ class _Interpreter:
                 if raw is not None and raw.data.nbytes == dtype.itemsize:
                     return raw.data.view(dtype)[0]
         elif callee is _ENCODE:
-            if (len(args) in (1, 2) and type(args[0]) is str
+            if (len(args) in (1, 2) and isinstance(args[0], (str, _LongText))
                     and (len(args) == 1 or args[1] in ("latin1", "latin-1"))):
-                self.made_bytes_of(args[0], len(args[0]))
+                self.made_bytes_of(args[0], len(args[0]) if type(args[0]) is str
+                                   else args[0].data.nbytes)
                 return _latin1_raw(args[0])
         elif callee is _BYTES:
             if args == ():
@@ -527,13 +540,17 @@ class _Interpreter:
     def text(self, n: int, encoding: str):
         if n < 0:
             raise _Refused("a negative length")
+        if n > MAX_WIDE_TEXT:
+            data = self.read_raw(n).data
+            chars, widest = _utf8_counts(data) if encoding == "utf-8" else (n, 0)
+            # UTF-8 lead bytes from 0xC4 start characters past latin-1 (U+0100 and up)
+            if widest >= 0xC4:
+                raise _Refused(f"a text of {n} bytes with characters beyond latin-1 (a "
+                               f"text longer than {MAX_WIDE_TEXT} bytes can only be "
+                               f"protocol 2's tensor data, which is latin-1)")
+            self.stack.append(_LongText(data, chars, widest))
+            return
         data = self.read(n)
-        # UTF-8 lead bytes from 0xC4 start characters past latin-1 (U+0100 and up)
-        if (n > MAX_WIDE_TEXT and encoding == "utf-8"
-                and np.frombuffer(data, np.uint8).max() >= 0xC4):
-            raise _Refused(f"a text of {n} bytes with characters beyond latin-1 (a text "
-                           f"longer than {MAX_WIDE_TEXT} bytes can only be protocol 2's "
-                           f"tensor data, which is latin-1)")
         text = data.decode(encoding, "surrogatepass")
         # One wide character makes Python store every character of a text in 2 or 4 bytes.
         self.text_growth += max(0, sys.getsizeof(text) - n - 80)
@@ -696,7 +713,8 @@ class _Interpreter:
 def _describe(value) -> str:
     if isinstance(value, _Name):
         return value.qualified
-    kinds = {_Raw: "bytes object", _Dtype: "dtype", _Array: "array", np.ndarray: "array"}
+    kinds = {_Raw: "bytes object", _Dtype: "dtype", _Array: "array", np.ndarray: "array",
+             _LongText: f"text of more than {MAX_WIDE_TEXT} bytes (only tensor data is)"}
     return kinds.get(type(value), type(value).__name__)
 
 
@@ -704,12 +722,44 @@ def _as_raw(value):
     """Array data as the file gives it: bytes, or latin-1 text in Python 2 pickles."""
     if isinstance(value, _Raw):
         return value
-    if type(value) is str:
+    if isinstance(value, (str, _LongText)):
         return _latin1_raw(value)
     return None
 
 
-def _latin1_raw(text: str) -> _Raw:
+def _utf8_counts(data) -> tuple:
+    """Characters (bytes that are not UTF-8 continuation bytes) and the largest byte of
+    ``data`` (bytes or a uint8 array), counted in slices to bound the temporaries."""
+    data = np.frombuffer(data, np.uint8) if isinstance(data, bytes) else data
+    chars, widest = 0, 0
+    for start in range(0, data.size, 1 << 20):
+        chunk = data[start:start + (1 << 20)]
+        chars += int(np.count_nonzero((chunk & 0xC0) != 0x80))
+        widest = max(widest, int(chunk.max()))
+    return chars, widest
+
+
+def _long_text_latin1(text: _LongText) -> np.ndarray:
+    """The latin-1 bytes of a long text, decoded a slice at a time (never one str)."""
+    data = text.data
+    if text.widest < 0x80:  # ASCII, or latin-1 already: the text's bytes are the result
+        if text.shared:
+            return data.copy()
+        text.shared = True
+        return data
+    decoded, done = np.empty(text.chars, np.uint8), 0
+    decoder, step = codecs.getincrementaldecoder("utf-8")(), 1 << 23
+    for start in range(0, data.size + 1, step):
+        piece = decoder.decode(memoryview(data[start:start + step]),
+                               final=start + step > data.size).encode("latin-1")
+        decoded[done:done + len(piece)] = np.frombuffer(piece, np.uint8)
+        done += len(piece)
+    return decoded
+
+
+def _latin1_raw(text) -> _Raw:
+    if isinstance(text, _LongText):
+        return _Raw(_long_text_latin1(text))
     try:  # encoded straight into writable memory: one copy of the text's size
         return _Raw(np.frombuffer(bytearray(text, "latin-1"), np.uint8))
     except UnicodeEncodeError:
@@ -805,13 +855,9 @@ class _DtypeNotHeld(_NotSafetensors):
 
 
 def _decoded_size(data: bytes) -> int:
-    """The bytes Python needs for ``data`` decoded from UTF-8: characters (bytes that
-    are not continuation bytes) times 1, 2 or 4 as the widest character needs."""
-    chars, widest = 0, 0
-    for start in range(0, len(data), 1 << 24):  # bounded temporaries
-        chunk = np.frombuffer(data, np.uint8, min(1 << 24, len(data) - start), start)
-        chars += int(np.count_nonzero((chunk & 0xC0) != 0x80))
-        widest = max(widest, int(chunk.max()))
+    """The bytes Python needs for ``data`` decoded from UTF-8: its characters times 1, 2
+    or 4 as the widest character needs."""
+    chars, widest = _utf8_counts(data)
     return chars * (4 if widest >= 0xF0 else 2 if widest >= 0xC4 else 1)
 
 
