@@ -637,3 +637,15 @@ def test_protocol_2_tensor_data_in_a_long_text_loads_without_a_second_copy(tmp_p
     twice = safe_load.load(str(path))
     assert (twice["a"] == ord("a")).all() and (twice["b"] == ord("a")).all()
     assert not np.shares_memory(twice["a"], twice["b"])
+
+
+def test_bytes_values_past_a_bound_are_refused_before_they_are_copied(tmp_path):
+    """A bytes value is a copy of what the file read (which the memo keeps as well):
+    160 MiB of them would take twice the file."""
+    value = b"B" + struct.pack("<I", 16 << 20) + b"\0" * (16 << 20) + hp.MEMOIZE
+    pickled = hp.PROTO + hp.EMPTY_LIST + hp.MARK + value * 10 + b"e" + hp.STOP
+    path = tmp_path / "bytes.pdparams"
+    path.write_bytes(pickled)
+    outcome, peak, _ = measured(safe_load.load, str(path))
+    refused(outcome, path, r"its bytes values hold \d+ bytes, more than 134217728")
+    assert peak < len(pickled) + (128 << 20) + SLACK, peak

@@ -77,6 +77,9 @@ MAX_NAME = 256             # a module or attribute name in GLOBAL
 # with wider characters would take up to four times its bytes in memory.
 MAX_WIDE_TEXT = 1 << 20
 MAX_TEXT_GROWTH = 128 << 20  # what all texts may take in memory beyond their bytes
+# Bytes values (not tensor data) are a copy of what the file read, which the memo keeps
+# too; paddle.save writes only short ones.
+MAX_PLAIN_BYTES = 128 << 20
 # This machine's memory: no single read may ask for more (a sparse file can claim it).
 _MEMORY = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
@@ -197,6 +200,7 @@ class _Interpreter:
         self.array_bytes = 0  # bytes of every array built or referenced again
         self.made_bytes = 0   # bytes made again from text or bytes already made once
         self.text_growth = 0  # memory texts take beyond their bytes (wide characters)
+        self.plain_bytes = 0  # bytes of the bytes values made
         self.converted = set()  # ids of the texts and bytes made into bytes once
         self.shared_items = 0  # items of tuples referenced again
 
@@ -314,6 +318,10 @@ class _Interpreter:
         """``value`` as it may stand inside a container or be returned."""
         if isinstance(value, _Raw):
             self.made_bytes_of(value, value.data.nbytes)
+            self.plain_bytes += value.data.nbytes
+            if self.plain_bytes > MAX_PLAIN_BYTES:
+                raise _Refused(f"its bytes values hold {self.plain_bytes} bytes, more than "
+                               f"{MAX_PLAIN_BYTES} (only tensor data is that large)")
             return value.data.tobytes()
         if isinstance(value, _Array) and value.array is not None:
             return value.array
