@@ -601,18 +601,6 @@ def test_a_resume_with_a_bad_optimizer_field_leaves_the_run_untouched(trained_ru
     assert files_of(run) == before
 
 
-def test_many_texts_of_wide_characters_are_refused_past_a_bound(tmp_path):
-    """Each text under the long-text limit, but each with one character that makes
-    Python store all of them at 4 bytes a character: 150 of them would take 600 MB."""
-    text = hp.text("x" * ((1 << 20) - 8) + "\U0001F600")
-    pickled = hp.PROTO + hp.EMPTY_LIST + hp.MARK + text * 150 + b"e" + hp.STOP
-    path = tmp_path / "texts.pdparams"
-    path.write_bytes(pickled)
-    outcome, peak, _ = measured(safe_load.load, str(path))
-    refused(outcome, path, r"its texts would take \d+ bytes more than the file's bytes")
-    assert peak < len(pickled) + (128 << 20) + SLACK, peak
-
-
 @pytest.mark.parametrize("kind", ["ascii", "latin-1"])
 def test_protocol_2_tensor_data_in_a_long_text_loads_without_a_second_copy(tmp_path, kind):
     """Protocol 2 stores bytes as text; a long text becomes the tensor's bytes without
@@ -639,13 +627,21 @@ def test_protocol_2_tensor_data_in_a_long_text_loads_without_a_second_copy(tmp_p
     assert not np.shares_memory(twice["a"], twice["b"])
 
 
-def test_bytes_values_past_a_bound_are_refused_before_they_are_copied(tmp_path):
-    """A bytes value is a copy of what the file read (which the memo keeps as well):
-    160 MiB of them would take twice the file."""
-    value = b"B" + struct.pack("<I", 16 << 20) + b"\0" * (16 << 20) + hp.MEMOIZE
-    pickled = hp.PROTO + hp.EMPTY_LIST + hp.MARK + value * 10 + b"e" + hp.STOP
-    path = tmp_path / "bytes.pdparams"
+@pytest.mark.parametrize("case", ["wide texts", "bytes values"])
+def test_texts_and_bytes_values_past_a_bound_are_refused(tmp_path, case):
+    """Texts under the long-text limit, each with one character that makes Python store
+    all of it at 4 bytes a character (150 would take 600 MB); or bytes values, each a
+    copy of what the file read, which the memo keeps as well (10 of 16 MiB: twice the
+    file)."""
+    if case == "wide texts":
+        item, count = hp.text("x" * ((1 << 20) - 8) + "\U0001F600"), 150
+        pattern = r"its texts would take \d+ bytes more than the file's bytes"
+    else:
+        item, count = b"B" + struct.pack("<I", 16 << 20) + b"\0" * (16 << 20) + hp.MEMOIZE, 10
+        pattern = r"its bytes values hold \d+ bytes, more than 134217728"
+    pickled = hp.PROTO + hp.EMPTY_LIST + hp.MARK + item * count + b"e" + hp.STOP
+    path = tmp_path / "values.pdparams"
     path.write_bytes(pickled)
     outcome, peak, _ = measured(safe_load.load, str(path))
-    refused(outcome, path, r"its bytes values hold \d+ bytes, more than 134217728")
+    refused(outcome, path, pattern)
     assert peak < len(pickled) + (128 << 20) + SLACK, peak
