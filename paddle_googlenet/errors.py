@@ -21,6 +21,27 @@ def shown(text, keep: str = "") -> str:
     return "".join(c if c.isprintable() or c in keep else repr(c)[1:-1] for c in text)
 
 
+def brief(value, limit: int = 40) -> str:
+    """``value`` (read from a file, so of any size) as a message may show it: text and
+    numbers quoted and escaped, cut to ``limit`` characters; containers by kind and
+    length. Nothing here walks or copies more than ``limit`` characters of it."""
+    if isinstance(value, str):
+        cut = value[:limit]
+        more = f"... ({len(value)} characters)" if len(value) > limit else ""
+        return repr(shown(cut)) + more
+    if isinstance(value, (bool, int, float)) or value is None:
+        text = repr(value) if not isinstance(value, int) or value.bit_length() < 128 \
+            else f"an integer of {value.bit_length()} bits"
+        return text[:limit]
+    if isinstance(value, (bytes, bytearray)):
+        return f"{len(value)} bytes"
+    if hasattr(value, "dtype") and hasattr(value, "shape"):  # a NumPy array or scalar
+        return f"an array of shape {tuple(value.shape)} ({value.dtype})"
+    size = len(value) if hasattr(value, "__len__") else None
+    kind = type(value).__name__
+    return f"a {kind} of {size} items" if size is not None else f"a {kind}"
+
+
 class UserError(Exception):
     """A problem with the user's input, explained in the message."""
 

@@ -1,17 +1,20 @@
 """Helpers several test files share: running tools/train.py's main, reading a run's
-outputs, and test images in odd modes."""
+outputs, test images in odd modes, a small optimizer run, and measuring a load."""
 
 import itertools
 import json
 import os
 import shutil
 import sys
+import time
+import tracemalloc
 
 import numpy as np
 import paddle
 from PIL import Image
 
 from paddle_googlenet.cli import train_main
+from paddle_googlenet.errors import WeightsError
 from tiny import DEFAULT_CONFIG
 
 # Evaluated after the last epoch only: runs that need no evaluation in between.
@@ -145,3 +148,30 @@ def odd_images(tiny_data, folder):
     whole = open(os.path.join(tiny_data, "images", "val", "circle_00000.jpg"), "rb").read()
     with open(os.path.join(folder, "cut.jpg"), "wb") as f:
         f.write(whole[: len(whole) // 3])
+
+
+def load_measured(load, *args):
+    """``load(*args)``'s result or WeightsError, its peak traced memory and seconds."""
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        outcome = load(*args)
+    except WeightsError as err:
+        outcome = err
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return outcome, peak, time.perf_counter() - started
+
+
+def adam_linear(steps: int = 0):
+    """A Linear(3, 2) and its Adam under Paddle's warm-up around a cosine decay (the
+    nested scheduler state PaddleClas's checkpoints hold), after ``steps`` steps."""
+    network = paddle.nn.Linear(3, 2)
+    schedule = paddle.optimizer.lr.LinearWarmup(
+        paddle.optimizer.lr.CosineAnnealingDecay(0.1, T_max=4), 2, 0.0, 0.1)
+    optimizer = paddle.optimizer.Adam(schedule, parameters=network.parameters())
+    for _ in range(steps):
+        network(paddle.ones([1, 3])).sum().backward()
+        optimizer.step()
+    return network, optimizer

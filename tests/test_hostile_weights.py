@@ -18,8 +18,6 @@ import signal
 import struct
 import subprocess
 import sys
-import time
-import tracemalloc
 
 import numpy as np
 import paddle
@@ -28,8 +26,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import hostile_pickles as hp
-from helpers import one_error
-from paddle_googlenet.weights import checkpoint, safe_load
+from helpers import adam_linear, load_measured, one_error
+from paddle_googlenet.weights import checkpoint, safe_load, writers
 from paddle_googlenet.cli.convert import main as convert_main
 from paddle_googlenet.errors import WeightsError
 from paddle_googlenet.engine.runtime import rng_state
@@ -37,20 +35,6 @@ from tiny import DEFAULT_CONFIG, ROOT, tiny_overrides
 
 REFUSAL = re.compile(r"refused at byte \d+( \(\w+\))?: ")
 SLACK = 8 << 20  # Python objects a refused file may make before its refusal
-
-
-def load_measured(load, *args):
-    """``load(*args)``'s result or WeightsError, its peak traced memory and seconds."""
-    tracemalloc.start()
-    started = time.perf_counter()
-    try:
-        outcome = load(*args)
-    except WeightsError as err:
-        outcome = err
-    finally:
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-    return outcome, peak, time.perf_counter() - started
 
 
 # ------------------------------------------------------------------ every attack, refused
@@ -133,8 +117,8 @@ def tool_runs(tiny_data, tmp_path_factory):
                        os.path.join(tiny_data, "label_list.txt")}
         if where == "pdstates":
             prefix = str(tmp / "epoch_1")
-            safe_load.save_pickle({}, prefix + ".pdopt")
-            safe_load.save_pickle({}, prefix + ".pdparams")
+            writers.save_pickle({}, prefix + ".pdopt")
+            writers.save_pickle({}, prefix + ".pdparams")
             evil = prefix + ".pdstates"
             options["Global.checkpoints"] = prefix
         else:
@@ -261,7 +245,7 @@ def saved_checkpoint(tmp_path):
 def test_bad_states_are_refused_naming_the_checkpoint_and_key(saved_checkpoint, case):
     path, network, optimizer = saved_checkpoint
     states, expected = BAD_STATES[case]
-    safe_load.save_pickle(states, os.path.join(path, checkpoint.STATES))
+    writers.save_pickle(states, os.path.join(path, checkpoint.STATES))
     with pytest.raises(WeightsError, match=re.escape(os.path.join(path, checkpoint.STATES))
                        + r": not a checkpoint's \.pdstates file: " + expected):
         checkpoint.load_checkpoint(path, network, optimizer)
@@ -269,10 +253,10 @@ def test_bad_states_are_refused_naming_the_checkpoint_and_key(saved_checkpoint, 
 
 BAD_OPTIMIZER_FILES = {
     "empty file": (b"", r"not a file written by paddle\.save"),
-    "empty dict": (safe_load.dumps_plain({}), r"does not hold the state of this run's "
+    "empty dict": (writers.dumps_plain({}), r"does not hold the state of this run's "
                                               r"optimizer \(Momentum: LR_Scheduler state"),
     "scheduler of text": (None, r"its 'LR_Scheduler' state holds other than numbers"),
-    "a list": (safe_load.dumps_plain([1]), r"not a checkpoint's \.pdopt file"),
+    "a list": (writers.dumps_plain([1]), r"not a checkpoint's \.pdopt file"),
 }
 
 
@@ -284,7 +268,7 @@ def test_bad_optimizer_state_is_refused_naming_the_checkpoint(saved_checkpoint, 
     if data is None:  # the saved state with a scheduler entry that is no number
         saved = safe_load.load(file)
         saved["state"]["LR_Scheduler"]["last_epoch"] = {"x": b"\x00"}
-        data = safe_load.dumps_plain(saved)
+        data = writers.dumps_plain(saved)
     with open(file, "wb") as f:
         f.write(data)
     with pytest.raises(WeightsError, match=re.escape(file) + ": " + expected):
@@ -315,7 +299,7 @@ def _seed_files() -> list:
         buffer = io.BytesIO()
         paddle.save(obj, buffer, protocol=protocol)
         seeds.append(buffer.getvalue())
-    seeds.append(safe_load.dumps_plain({"epoch": 1, "rng": rng_state(),
+    seeds.append(writers.dumps_plain({"epoch": 1, "rng": rng_state(),
                                         "progress": {"losses": [(1.5, 2)], "b": b"xy"}}))
     seeds.append(pickle.dumps({"s": {1, 2}, "f": frozenset("ab"), "n": np.float64(2.5),
                                "l": [None, True, 2**70, -1.5, "é"]}, protocol=4))
@@ -435,9 +419,169 @@ def test_metric_sums_of_another_metric_are_refused_on_resume(saved_checkpoint, t
     path, network, optimizer = saved_checkpoint
     progress = {"step": 2, "losses": [(1.0, 2)], "seen": 2, "seconds": 1.0,
                 "metrics": [{"hits": [1.0], "count": 2}]}  # one k, TopkAcc has two
-    safe_load.save_pickle(dict(good_states(), step=2, progress=progress),
+    writers.save_pickle(dict(good_states(), step=2, progress=progress),
                           os.path.join(path, checkpoint.STATES))
     with pytest.raises(ConfigError, match=re.escape(path) + r": not the state of TopkAcc "
                                           r"with topk \[1, 5\]"):
         load_resume_point(path, network, optimizer, 4, 3, str(tmp_path),
                           metrics=[TopkAcc()])
+
+
+# ------------------------------------------------------------------ fuzzing past the opcodes
+
+def _safetensors_seed() -> bytes:
+    buffer = io.BytesIO()
+    writers._write_safetensors({"conv.weight": np.ones((2, 3), np.float32),
+                                "conv.bias": np.arange(2, dtype=np.int64),
+                                "empty": np.zeros((0,), np.float16)}, buffer)
+    return buffer.getvalue()
+
+
+SAFETENSORS_SEED = _safetensors_seed()
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats()
+    | st.text(max_size=8) | st.sampled_from(["F32", "BF16", "C64", "I64", "F8_E4M3"]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["dtype", "shape", "data_offsets", "__metadata__", "w"]) | st.text(
+            max_size=4), inner, max_size=4), max_leaves=12)
+
+
+@st.composite
+def safetensors_files(draw):
+    """A real header with bytes changed, or a header of JSON drawn whole, before the
+    seed's data (cut or not)."""
+    length = struct.unpack("<Q", SAFETENSORS_SEED[:8])[0]
+    header, data = SAFETENSORS_SEED[8:8 + length], SAFETENSORS_SEED[8 + length:]
+    if draw(st.booleans()):
+        header = bytearray(header)
+        for _ in range(draw(st.integers(1, 6))):
+            where = draw(st.integers(0, len(header) - 1))
+            header[where:where + draw(st.integers(0, 3))] = draw(st.binary(max_size=4))
+        header = bytes(header)
+    else:
+        header = json.dumps(draw(JSON_VALUES)).encode()
+    data = data[:draw(st.integers(0, len(data)))]
+    claimed = draw(st.sampled_from([len(header), len(header) + 1, 2**63, 0]))
+    return struct.pack("<Q", claimed) + header + data
+
+
+def check_file_reader(tmp_path_factory, data: bytes, name: str):
+    path = str(tmp_path_factory.getbasetemp() / name)
+    with open(path, "wb") as f:
+        f.write(data)
+    outcome, peak, seconds = load_measured(safe_load.load, path)
+    assert peak < len(data) + SLACK and seconds < 5
+    if isinstance(outcome, WeightsError):
+        assert "\n" not in str(outcome) and str(outcome).startswith(path)
+    else:
+        assert_plain(outcome, budget=len(data) + safe_load.MAX_OPCODES)
+    return outcome
+
+
+@FUZZ
+@given(data=safetensors_files())
+def test_fuzz_safetensors_headers(tmp_path_factory, data):
+    check_file_reader(tmp_path_factory, data, "fuzz.safetensors")
+
+
+SPLIT_NAMES = st.sampled_from(["big@@.0", "big@@.1", "big", "other"])
+SPLIT_INFO = st.dictionaries(
+    st.sampled_from(["big", "other"]) | st.integers(0, 3),
+    st.fixed_dictionaries({}, optional={
+        "OriginShape": st.lists(st.integers(-1, 2**70) | st.sampled_from([0, 2, 12, 24]),
+                                max_size=3) | JSON_VALUES,
+        "slices": st.lists(SPLIT_NAMES | JSON_VALUES, max_size=3)}) | JSON_VALUES,
+    max_size=2)
+
+
+@FUZZ
+@given(info=SPLIT_INFO | JSON_VALUES, protocol=st.sampled_from([2, 3, 4]))
+def test_fuzz_split_tensor_tables(tmp_path_factory, info, protocol):
+    whole = np.arange(24, dtype=np.float32)
+    data = pickle.dumps({"big@@.0": whole[:10], "big@@.1": whole[10:],
+                         "UnpackBigParamInfor@@": info}, protocol=protocol)
+    outcome = check_file_reader(tmp_path_factory, data, "fuzz.pdparams")
+    if not isinstance(outcome, WeightsError):
+        assert all(isinstance(v, np.ndarray) for v in outcome.values())
+
+
+HOSTILE_LEAVES = st.sampled_from([
+    None, True, -1, 0, 2**31, 2**64, 2**70, -2**70, 1.5, float("nan"), float("inf"), "",
+    "3", "x" * 300, b"\0", [], {}, [1.0, 2.0], {"a": 1}, np.zeros(1, np.float32),
+    np.zeros((3, 2), np.float64), np.zeros((3, 2), np.int64), np.zeros((3, 2), np.uint16),
+    np.zeros((2, 3), np.float32), np.zeros(1, np.float32), ("MT19937",)])
+
+
+def _leaf_paths(value, path=()):
+    """Every place in ``value`` a fuzzer may put another value: dict values, list items."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield path + (key,)
+            yield from _leaf_paths(item, path + (key,))
+    elif isinstance(value, (list, tuple)) and len(value) < 50:
+        for index, item in enumerate(value):
+            yield path + (index,)
+            yield from _leaf_paths(item, path + (index,))
+
+
+def _replaced(value, path, new):
+    if not path:
+        return new
+    head, rest = path[0], path[1:]
+    if isinstance(value, dict):
+        return {**value, head: _replaced(value[head], rest, new)}
+    items = list(value)
+    items[head] = _replaced(items[head], rest, new)
+    return type(value)(items) if isinstance(value, tuple) else items
+
+
+@pytest.fixture(scope="module")
+def resume_seed(tmp_path_factory):
+    """A checkpoint of a small network (Adam, warm-up around cosine, EMA, mid-epoch)
+    and the contents of its .pdopt and .pdstates."""
+    paddle.seed(3)
+    network, optimizer = adam_linear(steps=1)
+    progress = {"step": 2, "losses": [(1.0, 2)], "seen": 2, "seconds": 1.0,
+                "metrics": [{"hits": [1.0, 2.0], "count": 2}]}
+    states = dict(good_states(), step=2, progress=progress)
+    path, _ = checkpoint.save_checkpoint(str(tmp_path_factory.mktemp("resume")), 1, network,
+                                         optimizer, states, step=2,
+                                         ema_state=network.state_dict())
+    return {"path": path, "pdopt": safe_load.load(os.path.join(path, checkpoint.OPTIMIZER)),
+            "pdstates": safe_load.load(os.path.join(path, checkpoint.STATES))}
+
+
+@FUZZ
+@given(data=st.data(), which=st.sampled_from(["pdopt", "pdstates"]))
+def test_fuzz_resume_fields(resume_seed, data, which):
+    """A field of a real checkpoint replaced by another value: the resume either
+    refuses it in one line naming the file, or the first step and the random states
+    it restores work."""
+    from paddle_googlenet.engine.runtime import set_rng_state
+
+    saved = resume_seed[which]
+    changes = data.draw(st.integers(1, 3))
+    for _ in range(changes):
+        paths = list(_leaf_paths(saved))
+        saved = _replaced(saved, data.draw(st.sampled_from(paths)), data.draw(HOSTILE_LEAVES))
+    path = resume_seed["path"]
+    file = os.path.join(path, checkpoint.OPTIMIZER if which == "pdopt" else checkpoint.STATES)
+    original = open(file, "rb").read()
+    try:
+        with open(file, "wb") as f:
+            f.write(pickle.dumps(saved, protocol=4))
+        network, optimizer = adam_linear()
+        try:
+            states = checkpoint.load_checkpoint(path, network, optimizer)
+        except WeightsError as err:
+            assert "\n" not in str(err) and str(err).startswith(file), str(err)
+            return
+        kept = rng_state()
+        set_rng_state(states["rng"])
+        set_rng_state(kept)
+        network(paddle.ones([1, 3])).sum().backward()
+        optimizer.step()
+        optimizer._learning_rate.step()
+    finally:
+        with open(file, "wb") as f:
+            f.write(original)

@@ -12,7 +12,7 @@ import numpy as np
 import paddle
 import pytest
 
-from paddle_googlenet.weights import checkpoint, safe_load
+from paddle_googlenet.weights import checkpoint, safe_load, writers
 from paddle_googlenet.weights.convert import convert_weights
 from paddle_googlenet.cli.convert import main as convert_main
 from paddle_googlenet.errors import WeightsError
@@ -80,7 +80,7 @@ def test_the_loader_refuses_a_crafted_file_before_it_runs(tmp_path, kind):
 
 def test_objects_are_refused_on_writing_too():
     with pytest.raises(TypeError, match="GeneratorState"):
-        safe_load.dumps_plain({"rng": paddle.get_rng_state()})
+        writers.dumps_plain({"rng": paddle.get_rng_state()})
 
 
 def test_not_a_pickle_nor_safetensors_is_a_clear_error(tmp_path):
@@ -115,10 +115,10 @@ def test_tools_refuse_a_crafted_file_with_one_line_and_exit_2(tiny_data, tmp_pat
         # A checkpoint whose other files are plain data: only ``where`` is crafted.
         prefix = str(tmp_path / "ckpt" / "epoch_1")
         os.makedirs(os.path.dirname(prefix))
-        safe_load.save_pickle({"epoch": 1, "step": 0, "best_top1": 0.0, "rng": rng_state()},
+        writers.save_pickle({"epoch": 1, "step": 0, "best_top1": 0.0, "rng": rng_state()},
                               prefix + ".pdstates")
-        safe_load.save_pickle({}, prefix + ".pdopt")
-        safe_load.save_pickle({}, prefix + ".pdparams")
+        writers.save_pickle({}, prefix + ".pdopt")
+        writers.save_pickle({}, prefix + ".pdparams")
         evil = f"{prefix}.{where}"
         options["Global.checkpoints"] = prefix
     else:
@@ -296,7 +296,7 @@ def test_convert_refuses_to_overwrite_without_force(tmp_path, capsys):
 
 def test_a_damaged_safetensors_file_is_a_weights_error(tmp_path):
     path = str(tmp_path / "cut.safetensors")
-    safe_load.save_safetensors({"w": np.ones((4, 4), np.float32)}, path)
+    writers.save_safetensors({"w": np.ones((4, 4), np.float32)}, path)
     data = open(path, "rb").read()
     with open(path, "wb") as f:
         f.write(data[:-10])
@@ -309,8 +309,8 @@ def test_a_states_file_without_epoch_or_random_states_is_a_weights_error(tmp_pat
     prefix = str(tmp_path / "epoch_1")
     network = paddle.nn.Linear(2, 2)
     paddle.save(network.state_dict(), prefix + ".pdparams")
-    safe_load.save_pickle({}, prefix + ".pdopt")
-    safe_load.save_pickle({"epoch": 1}, prefix + ".pdstates")
+    writers.save_pickle({}, prefix + ".pdopt")
+    writers.save_pickle({"epoch": 1}, prefix + ".pdstates")
     optimizer = paddle.optimizer.SGD(parameters=network.parameters())
     with pytest.raises(WeightsError, match=r"epoch_1\.pdstates: .*no 'rng'"):
         checkpoint.load_checkpoint(prefix, network, optimizer)

@@ -15,6 +15,9 @@ import contextlib
 import numpy as np
 import paddle
 
+from ..errors import WeightsError, brief, shown
+from ..weights.loading import fit_dtype, model_dtype
+
 __all__ = ["WeightAverage"]
 
 
@@ -54,16 +57,21 @@ class WeightAverage:
         return dict(self.shadow)
 
     def set_state_dict(self, saved: dict, source: str):
-        """Load shadow weights read from ``source``: the same names and shapes."""
-        from ..errors import WeightsError
+        """Load shadow weights read from ``source``: the same names and shapes, and
+        dtypes ``load_weights`` would accept (another float precision is converted)."""
         missing = sorted(set(self.shadow) - set(saved))
         if missing:
-            raise WeightsError(f"{source}: no {missing[0]!r} among the averaged weights "
-                               f"({len(missing)} of {len(self.shadow)} missing)")
+            raise WeightsError(f"{shown(source)}: no {brief(missing[0])} among the averaged "
+                               f"weights ({len(missing)} of {len(self.shadow)} missing)")
+        values = {}
         for name, shadow in self.shadow.items():
-            value = np.asarray(saved[name].numpy() if hasattr(saved[name], "numpy")
-                               else saved[name])
+            value = saved[name]
+            value = value.numpy() if isinstance(value, paddle.Tensor) else value
+            if not isinstance(value, np.ndarray):
+                raise WeightsError(f"{shown(source)}: {name} is {brief(value)}, not a tensor")
             if list(value.shape) != list(shadow.shape):
-                raise WeightsError(f"{source}: {name} has shape {list(value.shape)}, the "
-                                   f"network's is {list(shadow.shape)}")
-            paddle.assign(paddle.to_tensor(value, dtype=shadow.dtype), shadow)
+                raise WeightsError(f"{shown(source)}: {name} has shape {list(value.shape)}, "
+                                   f"the network's is {list(shadow.shape)}")
+            values[name] = fit_dtype(value, model_dtype(shadow), name, source)
+        for name, shadow in self.shadow.items():  # all checked before any is changed
+            paddle.assign(paddle.to_tensor(values[name], dtype=shadow.dtype), shadow)

@@ -23,7 +23,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 import numpy as np
 import paddle
 
-from ..errors import ConfigError
+from ..errors import ConfigError, brief
 from ..registry import Registry
 
 __all__ = ["TopkAcc", "GoogLeNetTopkAcc", "ConfusionMatrix", "METRICS", "build_metrics",
@@ -96,7 +96,8 @@ class TopkAcc(paddle.metric.Metric):
                 or not all(isinstance(h, (int, float)) and h >= 0 for h in hits)
                 or type(count) is not int or count < 0):
             raise ValueError(f"not the state of {type(self).__name__} with topk "
-                             f"{self.topk}: {state!r:.200}")
+                             f"{self.topk}: hits {brief(state.get('hits'))}, count "
+                             f"{brief(state.get('count'))}")
         self.hits, self.count = [float(h) for h in hits], count
 
     def sum_across_ranks(self):

@@ -1,5 +1,6 @@
 """Writing files and directories so that a reader never sees half of one."""
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -12,7 +13,7 @@ def temp_dir_for(final: str) -> str:
     with the permissions a plain ``mkdir`` would give rather than mkdtemp's 0700."""
     parent = os.path.dirname(os.path.abspath(final))
     os.makedirs(parent, exist_ok=True)
-    path = tempfile.mkdtemp(prefix=f".{os.path.basename(final)}.tmp-", dir=parent)
+    path = tempfile.mkdtemp(prefix=_temp_prefix(final), dir=parent)
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(path, 0o777 & ~umask)
@@ -32,18 +33,31 @@ def replace_dir(tmp: str, final: str):
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _temp_prefix(final: str) -> str:
+    # Short enough that the temporary name fits where the final one does.
+    return f".{os.path.basename(final)[:64]}.tmp-"
+
+
 def write_file_atomically(path: str, write):
     """Write ``path`` through ``write(f)`` under a temporary name renamed into place,
-    so that a failure or a kill never leaves a partly written file."""
+    so that a failure or a kill never leaves a partly written file.
+
+    The temporary file is new (``mkstemp``: ``O_CREAT | O_EXCL`` under a random name in
+    ``path``'s directory), so a link planted there is never followed; the rename
+    replaces ``path`` itself, a link included, never what it points to. OSError is
+    left to the caller, which names the path."""
     folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp-{os.getpid()}")
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), dir=folder)
     try:
-        with open(tmp, "wb") as f:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # what open() would give, not mkstemp's 0600
+        with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
+        with contextlib.suppress(OSError):
             os.remove(tmp)
         raise

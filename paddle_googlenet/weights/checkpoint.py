@@ -29,10 +29,10 @@ import warnings
 import numpy as np
 import paddle
 
-from . import safe_load
-from ..errors import WeightsError, shown
+from . import safe_load, writers
+from ..errors import WeightsError, brief, shown
 from .atomic import replace_dir, temp_dir_for
-from .loading import load_weights
+from .loading import load_weights, model_dtype
 
 __all__ = ["save_checkpoint", "save_best", "load_checkpoint", "load_ema", "ema_file",
            "resolve_checkpoint",
@@ -140,7 +140,7 @@ def _prune(run_dir: str, pattern: str, keep: int) -> list:
 
 
 def _plain(obj):
-    data = safe_load.dumps_plain(obj)  # checked now, so that resuming cannot refuse it
+    data = writers.dumps_plain(obj)  # checked now, so that resuming cannot refuse it
     return lambda f: f.write(data)
 
 
@@ -185,8 +185,12 @@ def portable_optimizer_state(optimizer, network) -> dict:
             "state": _rename_optimizer_state(optimizer.state_dict(), names)}
 
 
+def _portable(saved: dict) -> bool:
+    return isinstance(saved.get("format"), str) and saved["format"] == _STRUCTURED
+
+
 def local_optimizer_state(saved: dict, network) -> dict:
-    if saved.get("format") != _STRUCTURED:
+    if not _portable(saved):
         return saved  # a plain paddle optimizer state dict
     names = {structured: p.name for structured, p in network.named_parameters()}
     return _rename_optimizer_state(saved["state"], names)
@@ -309,8 +313,12 @@ def load_ema(path: str):
         return None
     saved = safe_load.load(file)
     if not isinstance(saved, dict):
-        raise WeightsError(f"{file}: not averaged weights (expected a dict of tensors, "
-                           f"found {type(saved).__name__})")
+        raise WeightsError(f"{shown(file)}: not averaged weights (expected a dict of "
+                           f"tensors, found {type(saved).__name__})")
+    for name, value in saved.items():
+        if type(name) is not str or not isinstance(value, np.ndarray):
+            raise WeightsError(f"{shown(file)}: not averaged weights: entry {brief(name)} "
+                               f"is {brief(value)}, not a tensor")
     return saved
 
 
@@ -319,22 +327,48 @@ def _is_int(value, low: int = 0) -> bool:
 
 
 def _is_number(value) -> bool:
-    return type(value) in (int, float, np.float32, np.float64) and bool(np.isfinite(value))
+    if type(value) is int:
+        return -2**63 < value < 2**63
+    return type(value) in (float, np.float32, np.float64) and bool(np.isfinite(value))
 
 
 def _is_sequence(value, length: int = None) -> bool:
     return type(value) in (list, tuple) and (length is None or len(value) == length)
 
 
+def _generator_problem(saved, current) -> str:
+    """What is wrong with one saved Paddle generator state (device, seed, offset, engine
+    text as ``runtime.rng_state`` keeps it) beside ``current``'s, or ''."""
+    if not (_is_sequence(saved, 4) and all(type(n) is int for n in saved[:3])
+            and type(saved[3]) is str):
+        return "is not (device, seed, offset, engine state)"
+    device, seed, offset, engine = saved
+    if device != current[0]:
+        return f"is for device {brief(device)}, this process's for {current[0]}"
+    if not (0 <= seed < 2**64 and 0 <= offset < 2**64):
+        return f"has seed {brief(seed)} and offset {brief(offset)}; both are 64-bit counts"
+    words = len(bytes(current[3]).split())
+    if len(engine) > 25 * words or not re.fullmatch(r"[0-9]+( [0-9]+)*", engine):
+        return "has an engine state that is not a list of numbers"
+    numbers = engine.split(" ")
+    if len(numbers) != words or not all(int(n) < 2**64 for n in numbers):
+        return f"has an engine state of {len(numbers)} numbers, not {words} 64-bit ones"
+    return ""
+
+
 def _rng_problem(rng) -> str:
     """What is wrong with a checkpoint's random states (``runtime.rng_state``), or ''."""
     if not isinstance(rng, dict) or set(rng) != {"paddle", "numpy", "python"}:
         return "'rng' is not a dict of 'paddle', 'numpy' and 'python' random states"
-    generators = rng["paddle"]
-    if not _is_sequence(generators) or not generators or not all(
-            _is_sequence(g, 4) and all(type(n) is int for n in g[:3]) and isinstance(g[3], str)
-            and len(g[3]) < 100_000 and re.fullmatch(r"[0-9 ]+", g[3]) for g in generators):
-        return "'rng.paddle' is not a list of Paddle generator states"
+    generators, current = rng["paddle"], paddle.get_rng_state()
+    if not _is_sequence(generators) or len(generators) != len(current):
+        return (f"'rng.paddle' is not a list of {len(current)} Paddle generator states "
+                f"(one per device of this process): {brief(generators)}")
+    for index, (saved, now) in enumerate(zip(generators, current)):
+        problem = _generator_problem(saved, now.__getstate__())
+        if problem:
+            return (f"'rng.paddle' is not this process's generator states: item {index} "
+                    f"{problem}")
     numpy_state = rng["numpy"]
     if not (_is_sequence(numpy_state, 5) and isinstance(numpy_state[0], str)
             and numpy_state[0] == "MT19937"
@@ -354,12 +388,14 @@ def _rng_problem(rng) -> str:
     return ""
 
 
-def _progress_problem(progress) -> str:
+def _progress_problem(progress, step: int) -> str:
     """What is wrong with a mid-epoch checkpoint's ``progress``, or ''."""
     if not isinstance(progress, dict):
         return "'progress' is not a dict"
     if not _is_int(progress.get("step"), 1) or not _is_int(progress.get("seen")):
         return "'progress' lacks a positive 'step' or a count 'seen'"
+    if progress["step"] != step:
+        return f"'progress.step' is {brief(progress['step'])}, the checkpoint's 'step' {step}"
     if not _is_number(progress.get("seconds")) or progress["seconds"] < 0:
         return "'progress.seconds' is not a duration"
     losses = progress.get("losses")
@@ -386,14 +422,17 @@ def validate_states(states, file: str) -> dict:
         if key not in states:
             refuse(f"no {key!r}")
     for key, low in (("epoch", 0), ("step", 0), ("epochs", 1), ("steps_per_epoch", 1)):
-        if key in states and not _is_int(states[key], low):
-            refuse(f"{key!r} is {shown(repr(states[key]))[:80]}, not an integer of at least "
-                   f"{low}")
+        if key in states and not (_is_int(states[key], low) and states[key] < 2**63):
+            refuse(f"{key!r} is {brief(states[key])}, not an integer of at least {low}")
     if "best_top1" in states and not _is_number(states["best_top1"]):
-        refuse(f"'best_top1' is {shown(repr(states['best_top1']))[:80]}, not a number")
+        refuse(f"'best_top1' is {brief(states['best_top1'])}, not a number")
+    if "metrics" in states and not (isinstance(states["metrics"], dict) and all(
+            type(k) is str for k in states["metrics"])):
+        refuse(f"'metrics' is {brief(states['metrics'])}, not a dict of metric names")
     # A mid-epoch checkpoint carries on with its progress; others do not read it.
     problem = _rng_problem(states["rng"]) or (
-        _progress_problem(states.get("progress")) if states.get("step") else "")
+        _progress_problem(states.get("progress"), states["step"])
+        if states.get("step") else "")
     if problem:
         refuse(problem)
     return states
@@ -412,16 +451,87 @@ def _scheduler_state_problem(state) -> bool:
     return False
 
 
+def _scheduler_field_problem(saved, current, field: str) -> str:
+    """What is wrong with a saved LR scheduler state beside ``current`` (this run's
+    scheduler's ``state_dict()``): each field it holds must have the kind of value the
+    scheduler keeps there. '' if nothing."""
+    pending = [(saved, current, field)]
+    while pending:
+        saved, current, field = pending.pop()
+        if isinstance(current, dict):
+            if not isinstance(saved, dict):
+                return f"{field!r} is {brief(saved)}, not a dict"
+            pending += [(saved[k], current[k], f"{field}.{k}") for k in current if k in saved]
+        elif type(current) is int and type(saved) is not int:
+            return f"{field!r} is {brief(saved)}, not an integer"
+        elif type(current) is float and not _is_number(saved):
+            return f"{field!r} is {brief(saved)}, not a number"
+        elif isinstance(current, (list, tuple)) and not (
+                _is_sequence(saved, len(current)) and all(_is_number(v) for v in saved)):
+            return f"{field!r} is {brief(saved)}, not a list of {len(current)} numbers"
+        elif isinstance(current, str) and type(saved) is not str:
+            return f"{field!r} is {brief(saved)}, not text"
+    return ""
+
+
+def _numpy_dtype(dtype: str) -> np.dtype:
+    # Paddle stores bfloat16 as uint16.
+    return np.dtype("uint16" if dtype == "bfloat16" else dtype)
+
+
+def _accumulator_problem(state: dict, parameters: dict) -> str:
+    """What is wrong with the accumulators of a ``.pdopt`` (keys ``<parameter
+    name>_<accumulator>_<n>``, values arrays) beside ``parameters`` (by the names the
+    file uses), or ''.
+    Paddle creates its accumulators at the first step and only then compares them,
+    so they are checked here: a moment has its parameter's shape, a ``*_pow_acc``
+    one element; all are float32 or the parameter's own dtype."""
+    prefixes = sorted(parameters, key=len, reverse=True)
+    for key, value in state.items():
+        if key == "LR_Scheduler":
+            continue
+        values = value.items() if key == "master_weights" else [(key, value)]
+        if key == "master_weights" and not isinstance(value, dict):
+            return f"'master_weights' is {brief(value)}, not a dict"
+        for name, array in values:
+            owner = name if key == "master_weights" else next(
+                (p for p in prefixes if type(name) is str and name.startswith(p + "_")), None)
+            field = f"master_weights.{name}" if key == "master_weights" else name
+            if type(name) is not str or owner not in parameters:
+                return f"{brief(field)} names no parameter of this network"
+            parameter = parameters[owner]
+            if not isinstance(array, np.ndarray):
+                return f"{brief(field)} is {brief(array)}, not a tensor"
+            shape = [1] if "_pow_acc" in name[len(owner):] else list(parameter.shape)
+            dtypes = {np.dtype(np.float32), _numpy_dtype(model_dtype(parameter))}
+            if array.dtype not in dtypes or list(array.shape) != shape:
+                return (f"{brief(field)} is {array.dtype} of shape {list(array.shape)}; "
+                        f"for parameter {owner} it must be "
+                        f"{' or '.join(sorted(map(str, dtypes)))} of shape {shape}")
+    return ""
+
+
 def _set_optimizer_state(optimizer, saved, network, file: str):
     """Load a ``.pdopt`` file's contents into ``optimizer``, or raise WeightsError
     naming ``file`` for state that is not this optimizer's."""
-    if not isinstance(saved, dict) or (saved.get("format") == _STRUCTURED
+    if not isinstance(saved, dict) or (_portable(saved)
                                        and not isinstance(saved.get("state"), dict)):
         raise WeightsError(f"{shown(file)}: not a checkpoint's .pdopt file (expected a dict "
                            f"of optimizer state)")
     state = local_optimizer_state(saved, network)
     if _scheduler_state_problem(state.get("LR_Scheduler", {})):
         raise WeightsError(f"{shown(file)}: its 'LR_Scheduler' state holds other than numbers")
+    schedule = optimizer._learning_rate
+    if _portable(saved):  # checked by the names the file uses
+        problem = _accumulator_problem(saved["state"], dict(network.named_parameters()))
+    else:
+        problem = _accumulator_problem(state, {p.name: p for p in network.parameters()})
+    if not problem and "LR_Scheduler" in state and isinstance(
+            schedule, paddle.optimizer.lr.LRScheduler):
+        problem = _scheduler_field_problem(state["LR_Scheduler"], schedule.state_dict(),
+                                           "LR_Scheduler")
+    if problem:
+        raise WeightsError(f"{shown(file)}: not the optimizer state of this run: {problem}")
     try:
         with warnings.catch_warnings():
             # Paddle's LinearWarmup keeps its inner schedule's state under an extra key

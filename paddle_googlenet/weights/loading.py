@@ -7,13 +7,14 @@ exporting, resuming) refuses them, naming both class counts. Anything else that
 does not fit is an error naming the first parameter at fault.
 """
 
+import collections
 import os
 import warnings
 
 import numpy as np
 
 from . import safe_load
-from ..errors import WeightsError
+from ..errors import WeightsError, brief, shown
 
 HEAD_POLICIES = ("reinit", "strict")
 _CLASSIFIER_METHODS = ("translate_state_dict", "classifier_parameter_names", "is_head_parameter")
@@ -42,16 +43,90 @@ def resolve_weights_path(path: str) -> str:
                        f"or .safetensors file or of a checkpoint directory")
 
 
+MAX_NAME_LENGTH = 1024  # characters of a parameter name
+
+
+def _name_problem(key) -> str:
+    """Why ``key`` cannot be a parameter name, or ''."""
+    if type(key) is not str:
+        return f"a key that is {brief(key)} ({type(key).__name__}), not text"
+    if key in (safe_load.NAME_TABLE, safe_load.SPLIT_TENSORS):
+        return f"a tensor named {key!r}, a name .pdparams files keep for their bookkeeping"
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return f"the key {brief(key)}, which is not valid Unicode text"
+    if len(key) > MAX_NAME_LENGTH or not key.isprintable():
+        return (f"the key {brief(key)}, which is no parameter name (printable text of at "
+                f"most {MAX_NAME_LENGTH} characters)")
+    return ""
+
+
+def check_state_dict(state, path: str) -> dict:
+    """``state`` if it is a state dict (parameter names -> arrays); WeightsError naming
+    ``path`` and the first key at fault otherwise."""
+    where = shown(path)
+    if not isinstance(state, dict) or not state:
+        raise WeightsError(f"{where}: not a model state dict (parameter name -> tensor)")
+    for key, value in state.items():
+        problem = _name_problem(key)
+        if problem:
+            raise WeightsError(f"{where}: not a model state dict: {problem}")
+        if not isinstance(value, np.ndarray):
+            raise WeightsError(f"{where}: not a model state dict: {brief(key)} is "
+                               f"{brief(value)}, not a tensor")
+    return state
+
+
 def read_state_dict(path: str) -> dict:
     """Read a state dict (parameter name -> NumPy array) from a ``.pdparams`` file
     written by ``paddle.save`` or a ``.safetensors`` file. The file is read as data:
     one that asks to call anything but array reconstruction is refused unrun."""
     path = resolve_weights_path(path)
-    state = safe_load.load(path)
-    if not isinstance(state, dict) or not state or not all(
-            isinstance(v, np.ndarray) for v in state.values()):
-        raise WeightsError(f"{path}: not a model state dict (parameter name -> tensor)")
-    return state
+    return check_state_dict(safe_load.load(path), path)
+
+
+# Floating weights of another precision load in the model's, as torch's
+# load_state_dict does: AMP O2 runs save float16 or bfloat16 weights. Paddle stores
+# bfloat16 as uint16, which is how a uint16 tensor for a float parameter is read.
+_FLOATS = ("float16", "bfloat16", "float32", "float64")
+
+
+def _bfloat16_to_float32(bits: np.ndarray) -> np.ndarray:
+    return (bits.astype(np.uint32) << 16).view(np.float32)
+
+
+def _float32_to_bfloat16(values: np.ndarray) -> np.ndarray:
+    bits = values.astype(np.float32).view(np.uint32)
+    rounding = ((bits >> 16) & 1) + 0x7FFF  # to nearest, ties to even
+    return ((bits + rounding) >> 16).astype(np.uint16)
+
+
+def _stored_dtype(value: np.ndarray) -> str:
+    return "bfloat16" if value.dtype == np.uint16 else str(value.dtype)
+
+
+def model_dtype(tensor) -> str:
+    """A Paddle tensor's dtype by name: ``float32``, ``bfloat16``, ``int64``..."""
+    return str(tensor.dtype).replace("paddle.", "")
+
+
+def fit_dtype(value: np.ndarray, dtype: str, key: str, path: str) -> np.ndarray:
+    """``value`` in ``dtype`` (a Paddle dtype name, the model's): floating weights of
+    another precision are converted; anything else must match, or WeightsError names
+    ``path`` and ``key``."""
+    if dtype in _FLOATS and (value.dtype.kind == "f" or value.dtype == np.uint16):
+        if _stored_dtype(value) == dtype:
+            return value
+        if value.dtype == np.uint16:
+            value = _bfloat16_to_float32(value)
+        return _float32_to_bfloat16(value) if dtype == "bfloat16" else value.astype(dtype)
+    if dtype not in _FLOATS and str(value.dtype) == dtype:
+        return value
+    wanted = ("floating point (float16, bfloat16, float32 or float64)" if dtype in _FLOATS
+              else dtype)
+    raise WeightsError(f"{shown(path)}: tensor {brief(key)} is {value.dtype} in the file; "
+                       f"the model's is {dtype}, so the file's must be {wanted}")
 
 
 def _classes(shape) -> int:
@@ -112,13 +187,16 @@ def load_weights(model, path: str, heads: str = "reinit", strict: bool = False) 
             raise WeightsError(f"{path}: parameter {foreign[0]!r} is in the {side} but not "
                                f"in the {other}; the file is not {net} weights of this layout")
 
-    matched, reinitialised = {}, []
+    matched, reinitialised, converted = {}, [], collections.Counter()
     for name, value in state.items():
         if name not in own:
             continue
         want, got = list(own[name].shape), list(value.shape)
         if want == got:
-            matched[name] = value
+            dtype = model_dtype(own[name])
+            matched[name] = fit_dtype(value, dtype, name, path)
+            if matched[name] is not value:
+                converted[(_stored_dtype(value), dtype)] += 1
         elif name in classifiers and heads == "reinit":
             reinitialised.append(name)
         elif name in classifiers:
@@ -139,6 +217,9 @@ def load_weights(model, path: str, heads: str = "reinit", strict: bool = False) 
                            f"build the model without it (aux_logits=False, or num_classes=0 "
                            f"for the main classifier)")
     reinitialised += absent
+    for (stored, dtype), count in converted.items():
+        warnings.warn(f"{path}: {count} tensors stored as {stored} loaded as {dtype}, the "
+                      f"model's precision", stacklevel=2)
     if reinitialised:
         warnings.warn(f"{path}: head parameters left at initialisation (class count or "
                       f"heads differ): {', '.join(reinitialised)}", stacklevel=2)

@@ -33,27 +33,33 @@ What ``load`` returns is plain data with NumPy arrays where the file had tensors
 keys of a saved state dict (the parameter name table, tensors split into slices below
 1 GB for protocols 2 and 3) are undone as ``paddle.load`` undoes them. A
 ``.safetensors`` file (recognised by its content, whatever its name) holds nothing but
-tensors and is read with the ``safetensors`` package after its header is checked.
+tensors. It is read here too, with plain reads rather than a memory map (a file cut
+while mapped kills the process with SIGBUS): the header's size, nesting, counts and
+metadata are bounded before it is parsed (``MAX_SAFETENSORS_*``), the tensors must
+tile the data exactly, and each is read into an array of its own.
+
+A refusal shows what the file holds through ``errors.brief``: a few dozen characters,
+escaped, never the repr of a whole value.
 
 This module imports neither Paddle nor anything of the project but its leaves.
 """
 
+import codecs
 import collections
-import io
 import json
 import os
-import pickle
 import pickletools
+import re
 import stat
 import struct
+import sys
 
 import numpy as np
 
-from ..errors import WeightsError, shown
-from .atomic import write_file_atomically
+from ..errors import WeightsError, brief, shown
 
-__all__ = ["load", "dumps_plain", "save_pickle", "save_safetensors", "is_safetensors",
-           "PLAIN_DTYPES", "MAX_DEPTH"]
+__all__ = ["load", "read_pickle", "is_safetensors", "brief", "PLAIN_DTYPES",
+           "SAFETENSORS_DTYPES", "MAX_DEPTH", "MAX_DIMS", "NAME_TABLE", "SPLIT_TENSORS"]
 
 # The dtype codes numpy.dtype's pickle names (kind and item size), and the only ones
 # an array may have. Paddle stores bfloat16 tensors as uint16 ('u2').
@@ -67,10 +73,30 @@ MAX_MEMO = 1 << 22         # memo entries
 MAX_OPCODES = 1 << 20      # a 13.4M-parameter state dict takes about 4,000
 MAX_INT_BYTES = 64         # LONG1/LONG4 payloads: no number needs more
 MAX_NAME = 256             # a module or attribute name in GLOBAL
-MAX_SAFETENSORS_HEADER = 100 << 20  # the limit the safetensors format itself sets
+# Text is tensor data only in protocol 2 (latin-1, one byte a character); a longer text
+# with wider characters would take up to four times its bytes in memory.
+MAX_WIDE_TEXT = 1 << 20
+MAX_TEXT_GROWTH = 128 << 20  # what all texts may take in memory beyond their bytes
+# Bytes values (not tensor data) are a copy of what the file read, which the memo keeps
+# too; paddle.save writes only short ones.
+MAX_PLAIN_BYTES = 128 << 20
+# This machine's memory: no single read may ask for more (a sparse file can claim it).
+_MEMORY = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
-_NAME_TABLE = "StructuredToParameterName@@"
-_SPLIT_TENSORS = "UnpackBigParamInfor@@"  # sic: the key paddle.save writes
+# A .safetensors header. The safetensors crate refuses headers over 100,000,000 bytes
+# (HeaderTooLarge) and parses with serde_json, which stops at 128 levels of nesting; it
+# sets no limit on tensors or metadata. The format needs 3 levels ({name: {"shape":
+# [...]}}), so that is the depth admitted here, and the counts below bound what the
+# parsed header costs (a few hundred bytes of Python objects per item).
+MAX_SAFETENSORS_HEADER = 100_000_000
+MAX_SAFETENSORS_DEPTH = 3
+MAX_SAFETENSORS_TENSORS = 1 << 16   # a GoogLeNet state dict has 128
+MAX_SAFETENSORS_STRINGS = 6 * MAX_SAFETENSORS_TENSORS  # 5 a tensor, and some metadata
+MAX_SAFETENSORS_ITEMS = 1 << 21     # keys and values of the whole header
+MAX_SAFETENSORS_METADATA = 1 << 20  # characters of __metadata__ keys and values
+
+NAME_TABLE = "StructuredToParameterName@@"
+SPLIT_TENSORS = "UnpackBigParamInfor@@"  # sic: the key paddle.save writes
 _OPCODE_NAMES = {op.code.encode("latin-1"): op.name for op in pickletools.opcodes}
 
 
@@ -141,7 +167,18 @@ class _Array:
         self.array = None
 
 
-_SPECIAL = (_Name, _Raw, _Dtype, _Array)
+class _LongText:
+    """A text of more than ``MAX_WIDE_TEXT`` bytes, kept as the file's bytes: only
+    protocol 2's tensor data is that long, and it becomes bytes (latin-1) without ever
+    being a str, which would be a second copy of it."""
+    __slots__ = ("data", "chars", "widest", "shared")
+
+    def __init__(self, data: np.ndarray, chars: int, widest: int):
+        # chars, widest: UTF-8 characters and largest byte (latin-1: bytes and 0)
+        self.data, self.chars, self.widest, self.shared = data, chars, widest, False
+
+
+_SPECIAL = (_Name, _Raw, _Dtype, _Array, _LongText)
 _LEAVES = (type(None), bool, int, float, complex, str, bytes, np.ndarray, np.generic)
 
 
@@ -162,6 +199,8 @@ class _Interpreter:
         self.impure = set()   # ids of tuples holding _SPECIAL values (call arguments)
         self.array_bytes = 0  # bytes of every array built or referenced again
         self.made_bytes = 0   # bytes made again from text or bytes already made once
+        self.text_growth = 0  # memory texts take beyond their bytes (wide characters)
+        self.plain_bytes = 0  # bytes of the bytes values made
         self.converted = set()  # ids of the texts and bytes made into bytes once
         self.shared_items = 0  # items of tuples referenced again
 
@@ -171,6 +210,8 @@ class _Interpreter:
         if n > self.size - self.pos:
             raise _Refused(f"the file ends {self.size - self.pos} bytes later, before the "
                            f"{n} this opcode reads (truncated or corrupt)")
+        if n > _MEMORY:
+            raise _Refused(f"a length of {n} bytes, more than this machine's memory")
 
     def read(self, n: int) -> bytes:
         self.check_remaining(n)
@@ -246,7 +287,7 @@ class _Interpreter:
             if self.shared_items > MAX_OPCODES:
                 raise _Refused(f"refers again to tuples holding more than {MAX_OPCODES} "
                                f"items in all (a walk over the data would grow past the file)")
-        elif not isinstance(value, (_LEAVES, _Name, _Raw, _Dtype)):
+        elif not isinstance(value, (_LEAVES, _Name, _Raw, _Dtype, _LongText)):
             raise _Refused(f"refers again to a {type(value).__name__} (a shared container "
                            f"could make the data grow without bound)")
         self.stack.append(value)
@@ -264,6 +305,9 @@ class _Interpreter:
         if id(source) not in self.converted:
             self.converted.add(id(source))
             return
+        self.count_copy(n)
+
+    def count_copy(self, n: int):
         self.made_bytes += n
         if self.made_bytes > self.size:
             raise _Refused(f"it would make {self.made_bytes} bytes of copies of bytes it "
@@ -274,6 +318,10 @@ class _Interpreter:
         """``value`` as it may stand inside a container or be returned."""
         if isinstance(value, _Raw):
             self.made_bytes_of(value, value.data.nbytes)
+            self.plain_bytes += value.data.nbytes
+            if self.plain_bytes > MAX_PLAIN_BYTES:
+                raise _Refused(f"its bytes values hold {self.plain_bytes} bytes, more than "
+                               f"{MAX_PLAIN_BYTES} (only tensor data is that large)")
             return value.data.tobytes()
         if isinstance(value, _Array) and value.array is not None:
             return value.array
@@ -380,9 +428,10 @@ class _Interpreter:
                 if raw is not None and raw.data.nbytes == dtype.itemsize:
                     return raw.data.view(dtype)[0]
         elif callee is _ENCODE:
-            if (len(args) in (1, 2) and type(args[0]) is str
+            if (len(args) in (1, 2) and isinstance(args[0], (str, _LongText))
                     and (len(args) == 1 or args[1] in ("latin1", "latin-1"))):
-                self.made_bytes_of(args[0], len(args[0]))
+                self.made_bytes_of(args[0], len(args[0]) if type(args[0]) is str
+                                   else args[0].data.nbytes)
                 return _latin1_raw(args[0])
         elif callee is _BYTES:
             if args == ():
@@ -436,7 +485,9 @@ class _Interpreter:
         raw.used = True
         array = data.view(dtype.dtype).reshape(shape, order="F" if fortran else "C")
         if dtype.dtype.byteorder == ">":
-            array = array.byteswap(inplace=True).view(array.dtype.newbyteorder("="))
+            # A copy: the file's bytes may serve another array, read in another order.
+            self.count_copy(nbytes)
+            array = array.byteswap().view(array.dtype.newbyteorder("="))
         return array
 
     # ---------------------------------------------------------------- opcodes
@@ -497,7 +548,24 @@ class _Interpreter:
     def text(self, n: int, encoding: str):
         if n < 0:
             raise _Refused("a negative length")
-        self.stack.append(self.read(n).decode(encoding, "surrogatepass"))
+        if n > MAX_WIDE_TEXT:
+            data = self.read_raw(n).data
+            chars, widest = _utf8_counts(data) if encoding == "utf-8" else (n, 0)
+            # UTF-8 lead bytes from 0xC4 start characters past latin-1 (U+0100 and up)
+            if widest >= 0xC4:
+                raise _Refused(f"a text of {n} bytes with characters beyond latin-1 (a "
+                               f"text longer than {MAX_WIDE_TEXT} bytes can only be "
+                               f"protocol 2's tensor data, which is latin-1)")
+            self.stack.append(_LongText(data, chars, widest))
+            return
+        data = self.read(n)
+        text = data.decode(encoding, "surrogatepass")
+        # One wide character makes Python store every character of a text in 2 or 4 bytes.
+        self.text_growth += max(0, sys.getsizeof(text) - n - 80)
+        if self.text_growth > MAX_TEXT_GROWTH:
+            raise _Refused(f"its texts would take {self.text_growth} bytes more than the "
+                           f"file's bytes of them (at most {MAX_TEXT_GROWTH})")
+        self.stack.append(text)
 
     def SHORT_BINUNICODE(self):
         self.text(self.read(1)[0], "utf-8")
@@ -639,8 +707,11 @@ class _Interpreter:
                 handler()
             except (TypeError, ValueError, OverflowError, IndexError, KeyError,
                     struct.error) as err:  # a value of the wrong kind where one is compared
-                raise _Refused(f"malformed ({type(err).__name__}: {str(err)[:200]})",
+                raise _Refused(f"malformed ({type(err).__name__}: {shown(str(err)[:200])})",
                                offset, code) from None
+            except MemoryError:
+                raise _Refused("it asks for more memory than this machine has", offset,
+                               code) from None
             except _Refused as refused:
                 refused.offset, refused.opcode = offset, code
                 raise
@@ -650,7 +721,8 @@ class _Interpreter:
 def _describe(value) -> str:
     if isinstance(value, _Name):
         return value.qualified
-    kinds = {_Raw: "bytes object", _Dtype: "dtype", _Array: "array", np.ndarray: "array"}
+    kinds = {_Raw: "bytes object", _Dtype: "dtype", _Array: "array", np.ndarray: "array",
+             _LongText: f"text of more than {MAX_WIDE_TEXT} bytes (only tensor data is)"}
     return kinds.get(type(value), type(value).__name__)
 
 
@@ -658,12 +730,44 @@ def _as_raw(value):
     """Array data as the file gives it: bytes, or latin-1 text in Python 2 pickles."""
     if isinstance(value, _Raw):
         return value
-    if type(value) is str:
+    if isinstance(value, (str, _LongText)):
         return _latin1_raw(value)
     return None
 
 
-def _latin1_raw(text: str) -> _Raw:
+def _utf8_counts(data) -> tuple:
+    """Characters (bytes that are not UTF-8 continuation bytes) and the largest byte of
+    ``data`` (bytes or a uint8 array), counted in slices to bound the temporaries."""
+    data = np.frombuffer(data, np.uint8) if isinstance(data, bytes) else data
+    chars, widest = 0, 0
+    for start in range(0, data.size, 1 << 20):
+        chunk = data[start:start + (1 << 20)]
+        chars += int(np.count_nonzero((chunk & 0xC0) != 0x80))
+        widest = max(widest, int(chunk.max()))
+    return chars, widest
+
+
+def _long_text_latin1(text: _LongText) -> np.ndarray:
+    """The latin-1 bytes of a long text, decoded a slice at a time (never one str)."""
+    data = text.data
+    if text.widest < 0x80:  # ASCII, or latin-1 already: the text's bytes are the result
+        if text.shared:
+            return data.copy()
+        text.shared = True
+        return data
+    decoded, done = np.empty(text.chars, np.uint8), 0
+    decoder, step = codecs.getincrementaldecoder("utf-8")(), 1 << 23
+    for start in range(0, data.size + 1, step):
+        piece = decoder.decode(memoryview(data[start:start + step]),
+                               final=start + step > data.size).encode("latin-1")
+        decoded[done:done + len(piece)] = np.frombuffer(piece, np.uint8)
+        done += len(piece)
+    return decoded
+
+
+def _latin1_raw(text) -> _Raw:
+    if isinstance(text, _LongText):
+        return _Raw(_long_text_latin1(text))
     try:  # encoded straight into writable memory: one copy of the text's size
         return _Raw(np.frombuffer(bytearray(text, "latin-1"), np.uint8))
     except UnicodeEncodeError:
@@ -692,6 +796,9 @@ def _open_regular(path: str):
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as err:
         raise WeightsError(f"{shown(path)}: cannot be read ({err.strerror or err})") from None
+    except ValueError:  # a NUL in the path
+        raise WeightsError(f"{shown(path)}: cannot be read (a path holds no NUL "
+                           f"character)") from None
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)
@@ -735,40 +842,166 @@ def load(path: str):
             raise WeightsError(f"{where}: cannot be read ({err.strerror or err})") from None
 
 
-# safetensors dtypes NumPy holds; the others (F8_*, BF16...) cannot become arrays here.
-_SAFETENSORS_DTYPES = {"BOOL": "b1", "U8": "u1", "I8": "i1", "U16": "u2", "I16": "i2",
-                       "U32": "u4", "I32": "i4", "U64": "u8", "I64": "i8", "F16": "f2",
-                       "F32": "f4", "F64": "f8", "C64": "c8"}
+# safetensors dtypes NumPy holds, as dtype codes; BF16 is read as uint16, the way
+# Paddle stores bfloat16. The others (F8_*, ...) cannot become arrays here.
+SAFETENSORS_DTYPES = {"BOOL": "b1", "U8": "u1", "I8": "i1", "U16": "u2", "I16": "i2",
+                      "U32": "u4", "I32": "i4", "U64": "u8", "I64": "i8", "F16": "f2",
+                      "BF16": "u2", "F32": "f4", "F64": "f8", "C64": "c8"}
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"{}[]")
+_TENSOR_FIELDS = {"dtype", "shape", "data_offsets"}
+
+
+class _NotSafetensors(Exception):
+    """Why a safetensors file is refused."""
+    prefix = "not a readable .safetensors file: "
+
+
+class _DtypeNotHeld(_NotSafetensors):
+    """A well-formed file with a tensor of a dtype NumPy cannot hold."""
+    prefix = ""
+
+
+def _decoded_size(data: bytes) -> int:
+    """The bytes Python needs for ``data`` decoded from UTF-8: its characters times 1, 2
+    or 4 as the widest character needs."""
+    chars, widest = _utf8_counts(data)
+    return chars * (4 if widest >= 0xF0 else 2 if widest >= 0xC4 else 1)
+
+
+def _check_header_shape(header: bytes):
+    """Refuse, before parsing, a header whose nesting or item count the format never
+    needs: the parsed objects cost far more than their bytes."""
+    quotes = header.count(b'"')  # as many strings as half of these, at most
+    if quotes > 2 * MAX_SAFETENSORS_STRINGS:
+        raise _NotSafetensors(f"its header holds about {quotes // 2} strings; at most "
+                              f"{MAX_SAFETENSORS_STRINGS} are read")
+    structure = _JSON_STRING.sub(b'""', header)  # brackets in names are no structure
+    objects, lists = structure.count(b"{"), structure.count(b"[")
+    if objects > MAX_SAFETENSORS_TENSORS + 2 or lists > 2 * MAX_SAFETENSORS_TENSORS:
+        raise _NotSafetensors(f"its header holds {objects} objects and {lists} lists; at "
+                              f"most {MAX_SAFETENSORS_TENSORS} tensors are read")
+    items = structure.count(b",") + structure.count(b":")
+    if items > MAX_SAFETENSORS_ITEMS:
+        raise _NotSafetensors(f"its header holds {items} items; at most "
+                              f"{MAX_SAFETENSORS_ITEMS} are read")
+    brackets = np.frombuffer(structure.translate(None, _NOT_BRACKETS), np.uint8)
+    del structure
+    opening = (brackets == ord("{")) | (brackets == ord("["))
+    steps = np.where(opening, 1, -1).astype(np.int32)
+    depth = int(np.cumsum(steps).max(initial=0))
+    if depth > MAX_SAFETENSORS_DEPTH:
+        raise _NotSafetensors(f"its header nests {depth} deep; the format needs "
+                              f"{MAX_SAFETENSORS_DEPTH}")
+    if _decoded_size(header) > MAX_SAFETENSORS_HEADER:
+        raise _NotSafetensors("its header's text would take more than "
+                              f"{MAX_SAFETENSORS_HEADER} bytes")
+
+
+def _unique_keys(pairs):
+    keys = {}
+    for key, value in pairs:
+        if key in keys:
+            raise _NotSafetensors(f"its header names {brief(key)} twice")
+        keys[key] = value
+    return keys
+
+
+def _check_metadata(metadata):
+    # The crate reads __metadata__ as a map of text to text.
+    if not isinstance(metadata, dict) or not all(
+            type(k) is str and type(v) is str for k, v in metadata.items()):
+        raise _NotSafetensors("its __metadata__ is not a map of text to text")
+    size = sum(len(k) + len(v) for k, v in metadata.items())
+    if size > MAX_SAFETENSORS_METADATA:
+        raise _NotSafetensors(f"its __metadata__ holds {size} characters; at most "
+                              f"{MAX_SAFETENSORS_METADATA} are read")
+
+
+def _tensor_entry(name: str, info) -> tuple:
+    """``(begin, end, dtype, shape)`` of one header entry, checked."""
+    where = f"tensor {brief(name)}"
+    if not isinstance(info, dict) or set(info) != _TENSOR_FIELDS:
+        raise _NotSafetensors(f"{where} is not described by dtype, shape and data_offsets")
+    dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
+    if type(dtype) is not str or dtype not in SAFETENSORS_DTYPES:
+        named = shown(dtype[:40]) if type(dtype) is str else brief(dtype)
+        raise _DtypeNotHeld(
+            f"{where} has dtype {named}, which this reader does not hold as an array; "
+            f"convert it to one of {', '.join(SAFETENSORS_DTYPES)}")
+    if (type(shape) is not list or len(shape) > MAX_DIMS
+            or not all(type(n) is int and 0 <= n <= MAX_DIM_SIZE for n in shape)):
+        raise _NotSafetensors(f"{where} has a shape that is not a list of at most "
+                              f"{MAX_DIMS} sizes: {brief(shape)}")
+    if (type(offsets) is not list or len(offsets) != 2
+            or not all(type(n) is int and n >= 0 for n in offsets)
+            or offsets[0] > offsets[1]):
+        raise _NotSafetensors(f"{where} has data_offsets that are not [begin, end]")
+    dtype = PLAIN_DTYPES[SAFETENSORS_DTYPES[dtype]]
+    count = 1
+    for n in shape:
+        count *= n
+    if offsets[1] - offsets[0] != count * dtype.itemsize:
+        raise _NotSafetensors(f"{where} of shape {tuple(shape)} and dtype {dtype} needs "
+                              f"{count * dtype.itemsize} bytes, its offsets give "
+                              f"{offsets[1] - offsets[0]}")
+    return offsets[0], offsets[1], dtype, tuple(shape)
+
+
+def _read_safetensors(f, size: int) -> dict:
+    f.seek(0)
+    length = struct.unpack("<Q", f.read(8))[0]
+    if length > MAX_SAFETENSORS_HEADER:
+        raise _NotSafetensors(f"its header claims {length} bytes; the format allows "
+                              f"{MAX_SAFETENSORS_HEADER}")
+    if length > size - 8:
+        raise _NotSafetensors(f"its header claims {length} bytes; the file has {size}")
+    header = f.read(length)
+    if len(header) != length:
+        raise _NotSafetensors("the file ended while its header was read")
+    _check_header_shape(header)
+    try:
+        header = json.loads(header, object_pairs_hook=_unique_keys)
+    except (ValueError, RecursionError) as err:  # UnicodeDecodeError is a ValueError
+        raise _NotSafetensors(f"its header is not JSON ({shown(str(err)[:100])})") from None
+    if not isinstance(header, dict):
+        raise _NotSafetensors("its header is not a JSON object")
+    metadata = header.pop("__metadata__", None)
+    if metadata is not None:  # null is no metadata, as the crate reads it
+        _check_metadata(metadata)
+    entries = sorted((_tensor_entry(name, info) + (name,) for name, info in header.items()),
+                     key=lambda entry: entry[:2])
+    del header
+    data_size, position = size - 8 - length, 0
+    for begin, end, _, _, name in entries:
+        # The crate's own rule: the tensors tile the data exactly, no gap, no overlap.
+        if begin != position:
+            raise _NotSafetensors(f"tensor {brief(name)} starts at byte {begin} of the data, "
+                                  f"not at {position} where the one before it ends")
+        position = end
+    if position != data_size:
+        raise _NotSafetensors(f"its tensors hold {position} bytes of data, the file "
+                              f"{data_size}")
+    tensors = {}
+    for begin, end, dtype, shape, name in entries:
+        array = np.empty(shape, dtype)
+        if end > begin and f.readinto(array.reshape(-1).view(np.uint8)) != end - begin:
+            raise _NotSafetensors("the file ended while it was read (it changed or is "
+                                  "truncated)")
+        tensors[name] = array
+    return tensors
 
 
 def _load_safetensors(path: str, f, size: int) -> dict:
-    where = shown(path)
-    f.seek(0)
-    length = struct.unpack("<Q", f.read(8))[0]
-    if length > min(MAX_SAFETENSORS_HEADER, size - 8):
-        raise WeightsError(f"{where}: not a readable .safetensors file (its header claims "
-                           f"{length} bytes; the file has {size})")
+    """The tensors of a safetensors file, read with plain reads into arrays of their own
+    (no memory map: a file cut while it is read is an error here, not a SIGBUS)."""
     try:
-        header = json.loads(f.read(length))
-    except (ValueError, UnicodeDecodeError) as err:
-        raise WeightsError(f"{where}: not a readable .safetensors file (header: {err})") from None
-    if not isinstance(header, dict):
-        raise WeightsError(f"{where}: not a readable .safetensors file (header is no object)")
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        dtype = info.get("dtype") if isinstance(info, dict) else None
-        if dtype not in _SAFETENSORS_DTYPES:
-            raise WeightsError(
-                f"{where}: tensor {shown(str(name))!r} has dtype {shown(str(dtype))}, which "
-                f"this reader does not hold as an array; convert it to one of "
-                f"{', '.join(_SAFETENSORS_DTYPES)} (bfloat16 as U16, as Paddle stores it)")
-    from safetensors.numpy import load_file
-
-    try:
-        return load_file(path)
-    except Exception as err:  # the package's own checks: offsets, lengths, overlaps
-        raise WeightsError(f"{where}: not a readable .safetensors file ({err})") from None
+        return _read_safetensors(f, size)
+    except _NotSafetensors as err:
+        raise WeightsError(f"{shown(path)}: {err.prefix}{err}") from None
+    except MemoryError:
+        raise WeightsError(f"{shown(path)}: not a readable .safetensors file: its tensors "
+                           f"need more memory than this machine has") from None
 
 
 def _join_split_tensors(obj, where: str):
@@ -778,28 +1011,32 @@ def _join_split_tensors(obj, where: str):
     if not isinstance(obj, dict):
         return obj
     obj = dict(obj)
-    obj.pop(_NAME_TABLE, None)
-    split = obj.pop(_SPLIT_TENSORS, None)
+    obj.pop(NAME_TABLE, None)
+    split = obj.pop(SPLIT_TENSORS, None)
     if split is None:
         return obj
     problem = "its list of split tensors does not match its contents"
     if not isinstance(split, dict):
-        raise WeightsError(f"{where}: {problem}")
+        raise WeightsError(f"{where}: {problem} ({SPLIT_TENSORS} is {brief(split)}, not a "
+                           f"dict)")
     for key, info in split.items():
         names = info.get("slices") if isinstance(info, dict) else None
         shape = info.get("OriginShape") if isinstance(info, dict) else None
-        if (not isinstance(names, (list, tuple)) or not isinstance(shape, (list, tuple))
-                or not all(type(n) is int and n >= 0 for n in shape) or len(shape) > MAX_DIMS
+        if (type(key) is not str or not isinstance(names, (list, tuple))
+                or not all(type(n) is str for n in names)
+                or not isinstance(shape, (list, tuple)) or len(shape) > MAX_DIMS
+                or not all(type(n) is int and 0 <= n <= MAX_DIM_SIZE for n in shape)
                 or not all(isinstance(obj.get(n), np.ndarray) for n in names)
-                or len(set(map(str, names))) != len(names)):
-            raise WeightsError(f"{where}: {problem} (entry {shown(str(key))!r})")
+                or len(set(names)) != len(names)):
+            raise WeightsError(f"{where}: {problem} (entry {brief(key)}: slices are names "
+                               f"of tensors in the file, OriginShape a list of sizes)")
         parts = [obj[n] for n in names]
         count = 1
         for n in shape:
             count *= n
         if not parts or sum(p.size for p in parts) != count or len(
                 {p.dtype for p in parts}) != 1:
-            raise WeightsError(f"{where}: {problem}: the slices of {shown(str(key))!r} do "
+            raise WeightsError(f"{where}: {problem}: the slices of {brief(key)} do "
                                f"not make up shape {tuple(shape)}")
         joined, start = np.empty(count, parts[0].dtype), 0
         del parts
@@ -810,30 +1047,3 @@ def _join_split_tensors(obj, where: str):
             del part
         obj[key] = joined.reshape(tuple(shape))
     return obj
-
-
-# ------------------------------------------------------------------ writing
-
-def dumps_plain(obj) -> bytes:
-    """``obj`` pickled with protocol 4 like ``paddle.save``, checked to hold only what
-    ``load`` admits (TypeError otherwise: the caller passed an object, not data)."""
-    data = pickle.dumps(obj, protocol=4)
-    try:
-        read_pickle(io.BytesIO(data), len(data), "data to save")
-    except WeightsError as err:
-        raise TypeError(f"not plain data: {err}") from None
-    return data
-
-
-def save_pickle(obj, path: str):
-    """Write plain data (``load`` reads it back) atomically; arrays must be NumPy arrays."""
-    data = dumps_plain(obj)
-    write_file_atomically(path, lambda f: f.write(data))
-
-
-def save_safetensors(state: dict, path: str):
-    """Write a state dict of NumPy arrays as a safetensors file, atomically."""
-    from safetensors.numpy import save as safetensors_bytes
-
-    arrays = {name: np.ascontiguousarray(value) for name, value in state.items()}
-    write_file_atomically(path, lambda f: f.write(safetensors_bytes(arrays)))
