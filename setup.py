@@ -18,7 +18,12 @@ setup(
     description="GoogLeNet (Inception v1) for PaddlePaddle, with PaddleClas-style configs",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
-    packages=find_packages(include=["paddle_googlenet", "paddle_googlenet.*"]),
+    # configs/*.yaml travel inside the package as paddle_googlenet/configs, so that
+    # "-c googlenet" works from an installed wheel; a clone keeps them at configs/.
+    packages=find_packages(include=["paddle_googlenet", "paddle_googlenet.*"])
+    + ["paddle_googlenet.configs"],
+    package_dir={"paddle_googlenet.configs": "configs"},
+    package_data={"paddle_googlenet.configs": ["*.yaml"]},
     python_requires=">=3.9",
     install_requires=[
         "numpy",

@@ -25,7 +25,8 @@ from .registry import check_value, closest
 from .validators import op_entries
 
 __all__ = ["load_config", "apply_overrides", "parse_value", "validate_config",
-           "dump_config", "required_weights", "locate_key", "SECTIONS"]
+           "dump_config", "required_weights", "locate_key", "find_config", "packaged_configs",
+           "SECTIONS"]
 
 SECTIONS = ("Global", "AMP", "EMA", "Arch", "Loss", "Optimizer", "DataLoader", "Infer", "Metric")
 
@@ -108,6 +109,37 @@ def _literals(node):
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             return node
     return node
+
+
+def _packaged_configs_dir() -> str:
+    """The configs shipped with the package: ``paddle_googlenet/configs`` in an
+    installed package (setup.py maps the top-level ``configs/`` there), the top-level
+    ``configs/`` of a clone (or of an editable install) otherwise."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    installed = os.path.join(package, "configs")
+    return installed if os.path.isdir(installed) else os.path.join(os.path.dirname(package),
+                                                                  "configs")
+
+
+def packaged_configs() -> List[str]:
+    """The names ``-c`` accepts besides a path, e.g. ``["googlenet"]``."""
+    folder = _packaged_configs_dir()
+    if not os.path.isdir(folder):
+        return []
+    return sorted(name[:-len(".yaml")] for name in os.listdir(folder) if name.endswith(".yaml"))
+
+
+def find_config(name_or_path: str) -> str:
+    """The file ``-c`` means: ``name_or_path`` where it is a file or names a folder,
+    else the packaged config of that name (``googlenet`` or ``googlenet.yaml``)."""
+    if os.path.isfile(name_or_path) or os.path.dirname(name_or_path):
+        return name_or_path
+    name = name_or_path[:-len(".yaml")] if name_or_path.endswith(".yaml") else name_or_path
+    packaged = os.path.join(_packaged_configs_dir(), name + ".yaml")
+    if not os.path.isfile(packaged):
+        raise ConfigError(f"config file not found: {name_or_path}, nor a packaged config of "
+                          f"that name; packaged configs: {', '.join(packaged_configs())}")
+    return packaged
 
 
 def _read_yaml(path: str) -> dict:
@@ -306,7 +338,9 @@ def required_weights(config: dict, purpose: str) -> str:
 
 
 def load_config(path: str, overrides: Optional[Sequence[str]] = None) -> dict:
-    """Read the YAML at ``path``, apply ``overrides``, validate, and return the result."""
+    """Read the YAML at ``path`` (or the packaged config of that name, ``find_config``),
+    apply ``overrides``, validate, and return the result."""
+    path = find_config(path)
     config = _read_yaml(path)
     apply_overrides(config, overrides)
     return validate_config(config, source=path)
@@ -350,6 +384,10 @@ def locate_key(message: str, path: Optional[str] = None,
     """``message`` about a config key, with where that key was set: `` (set by -o
     KEY=VALUE)`` after it when an override set it, ``path:line: `` before it when the
     config file does. A message that starts with no key is returned as it is."""
+    try:
+        path = find_config(path) if path else path
+    except ConfigError:
+        path = None
     unknown = _UNKNOWN_SECTION.match(message)
     if unknown:  # "<file>: unknown section 'X'...": set by an override, or in the file
         name, rest = unknown.group("name"), message[len(unknown.group("source")) + 2:]

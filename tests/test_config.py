@@ -5,6 +5,7 @@ import yaml
 
 from paddle_googlenet.config import apply_overrides, dump_config, load_config, parse_value
 from paddle_googlenet.errors import ConfigError
+from tiny import DEFAULT_CONFIG
 
 BASE = """
 Global:
@@ -176,3 +177,16 @@ def test_keep_checkpoints_defaults_to_two_and_must_be_positive(config_file):
     assert load_config(config_file, ["Global.keep_checkpoints=5"])["Global"]["keep_checkpoints"] == 5
     with pytest.raises(ConfigError, match=r"Global\.keep_checkpoints: must be at least 1, got 0"):
         load_config(config_file, ["Global.keep_checkpoints=0"])
+
+
+def test_a_packaged_config_is_found_by_name_and_a_path_as_given(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no configs/ here: the name finds the packaged one
+    by_name = load_config("googlenet")
+    assert by_name == load_config("googlenet.yaml") == load_config(DEFAULT_CONFIG)
+    (tmp_path / "googlenet").mkdir()  # a folder of that name does not hide it
+    assert load_config("googlenet", ["Global.epochs=3"])["Global"]["epochs"] == 3
+    with pytest.raises(ConfigError, match="config file not found: googlenett, nor a "
+                                          "packaged config.*packaged configs: googlenet"):
+        load_config("googlenett")
+    with pytest.raises(ConfigError, match="config file not found: sub/googlenet$"):
+        load_config("sub/googlenet")
