@@ -48,8 +48,9 @@ setup(
         # tools/export_model.py --onnx and tools/infer.py --backend onnxruntime
         "onnx": ["paddle2onnx>=2.0", "onnxruntime>=1.16"],
         # the tests check the ONNX export against Paddle Inference, so they need it too;
-        # hypothesis generates the inputs that fuzz the weights reader
-        "test": ["pytest", "hypothesis>=6", "paddle2onnx>=2.0", "onnxruntime>=1.16"],
+        # hypothesis generates the inputs that fuzz the weights reader; wheel builds
+        # the package's wheel (tests/test_wheel.py) without fetching a build backend
+        "test": ["pytest", "hypothesis>=6", "paddle2onnx>=2.0", "onnxruntime>=1.16", "wheel"],
     },
     entry_points={
         "console_scripts": [
