@@ -53,16 +53,32 @@ if _CCACHE_CHECK_MODULE not in sys.modules and not any(
         isinstance(finder, _CcacheCheckFinder) for finder in sys.meta_path):
     sys.meta_path.insert(0, _CcacheCheckFinder())
 
+from typing import TYPE_CHECKING  # noqa: E402
+
 from .errors import (PADDLE_MISSING, ConfigError, DataError, DeployError,  # noqa: E402
                      UserError, WeightsError)
 
 __version__ = "0.1.0"
 
-# The models (``pg.GoogLeNet``, ``pg.build_model``, everything ``paddle_googlenet.models``
-# exports) are loaded on first use, so that ``paddle_googlenet.deploy`` (numpy, OpenCV, PIL and
-# an inference runtime only) can be imported on a deployment host without Paddle.
+# The models (``pg.GoogLeNet``, ``pg.create_model``, everything ``paddle_googlenet.models``
+# exports) are loaded on first use, by ``__getattr__`` below, so that
+# ``paddle_googlenet.deploy`` (numpy, OpenCV, PIL and an inference runtime only) can be
+# imported on a deployment host without Paddle. Type checkers and IDEs read them here.
+if TYPE_CHECKING:
+    from .models import (CONV_BLOCKS, HEAD_POLICIES, MODELS, Classifier, GoogLeNet,
+                         GoogLeNetPaddleClas, HeadMismatchError, Inception, InputShapeError,
+                         MainHeadOnly, ModelInfo, build_main_head, build_model, conv_bn_relu,
+                         conv_relu, create_model, googlenet, list_models, load_weights,
+                         model_info, read_state_dict, register_model)
+
 __all__ = ["UserError", "ConfigError", "DataError", "WeightsError", "DeployError",
-           "__version__"]
+           "__version__", "require_paddle",
+           # the model zoo (paddle_googlenet.models), loaded on first use
+           "create_model", "list_models", "googlenet", "build_model", "build_main_head",
+           "GoogLeNet", "GoogLeNetPaddleClas", "Inception", "Classifier", "MainHeadOnly",
+           "InputShapeError", "MODELS", "ModelInfo", "model_info", "register_model",
+           "load_weights", "read_state_dict", "HEAD_POLICIES", "HeadMismatchError",
+           "conv_relu", "conv_bn_relu", "CONV_BLOCKS"]
 
 
 def require_paddle():

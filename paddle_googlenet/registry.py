@@ -92,6 +92,13 @@ class Registry:
     def __contains__(self, name) -> bool:
         return name in self._items
 
+    def __iter__(self):
+        """The registered names, sorted: ``for name in MODELS``, ``list(MODELS)``."""
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
     def get(self, name, where: str) -> Callable:
         if name not in self._items:
             raise ConfigError(f"{where}: unknown {self.kind} {name!r}{closest(name, self._items)};"

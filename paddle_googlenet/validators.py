@@ -15,7 +15,7 @@ import numpy as np
 from .errors import ConfigError, DataError
 
 __all__ = ["parse_number", "number", "probability", "count", "positive_int", "flag", "color",
-           "value_range", "require_hwc", "op_entries"]
+           "value_range", "require_hwc", "op_entries", "pretrained_path"]
 
 _ARITHMETIC = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
                ast.Div: operator.truediv}
@@ -135,3 +135,17 @@ def value_range(value: Any, name: str) -> Tuple[float, float]:
         raise ConfigError(f"{name} must be a pair [low, high] with 0 < low <= high, "
                           f"got {value!r}")
     return float(value[0]), float(value[1])
+
+
+def pretrained_path(value: Any, name: str) -> str:
+    """The weights path of a ``pretrained`` argument, "" for none (False, None, "").
+    Nothing is ever downloaded, so True is refused."""
+    if value is True:
+        raise ConfigError(f"{name}: True would download weights, but weights are read from "
+                          f"a local file and never downloaded (no weights are ever downloaded "
+                          f"here); give the path of a .pdparams or .safetensors file, or false")
+    if value in (False, None, ""):
+        return ""
+    if not isinstance(value, str):
+        raise ConfigError(f"{name}: expected a path or false, got {value!r}")
+    return value
