@@ -29,20 +29,34 @@ def python_output(code):
 
 
 @pytest.mark.slow
-def test_importing_paddle_after_the_package_warns_of_no_ccache_whatever_the_filters():
+def test_tools_show_no_ccache_warning_whatever_the_filters():
     if shutil.which("ccache") is None:  # the warning Paddle gives on its own here
         assert "No ccache found" in python_output("import paddle")
-    assert "No ccache found" not in python_output("import paddle_googlenet; import paddle")
-    # pytest and other harnesses reset the warning filters after the package's import
-    assert "No ccache found" not in python_output(
-        "import warnings, paddle_googlenet\n"
+    # a tool ignores it where it starts, even after a harness reset the filters
+    tool = python_output(
+        "import warnings\n"
+        "from paddle_googlenet.cli.runner import run_tool\n"
         "warnings.resetwarnings(); warnings.simplefilter('always')\n"
-        "import paddle")
-    # and the package leaves the user's own filters alone
-    assert python_output(
-        "import warnings; before = list(warnings.filters)\n"
+        "before = list(warnings.filters)\n"
+        "run_tool(lambda argv: __import__('paddle'), [])\n"
+        "print(warnings.filters == before)")
+    assert "No ccache found" not in tool
+    assert tool.strip().endswith("True")  # and puts the caller's filters back
+
+
+def test_importing_the_package_leaves_imports_and_warning_filters_alone():
+    """No import hook, no filter, and none of the modules a hook would bring."""
+    changed = python_output(
+        "import sys, warnings\n"
+        "finders, filters, modules = list(sys.meta_path), list(warnings.filters), set(sys.modules)\n"
+        "import paddle_googlenet\n"
+        "loaded = set(sys.modules) - modules\n"
         "import paddle_googlenet.cli\n"
-        "print(warnings.filters == before)").strip() == "True"
+        "print(sys.meta_path == finders, warnings.filters == filters)\n"
+        "print(' '.join(sorted(loaded)))").splitlines()
+    assert changed[0] == "True True"
+    loaded = set(changed[1].split())
+    assert not loaded & {"importlib.abc", "tempfile", "shutil", "lzma"}, loaded
 
 
 def test_glog_info_lines_are_off_unless_the_user_chose_a_level():
