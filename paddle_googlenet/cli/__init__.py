@@ -216,6 +216,7 @@ def _eval(argv):
 def _export(argv):
     from ..export import export_inference_model
     from ..export.exporters import EXPORTERS
+    from ..image_io import set_opencv_threads
     from ..progress import Progress
 
     # precisions with files of their own to write: each brings its flag and its options
@@ -238,6 +239,7 @@ def _export(argv):
     args, config = parse_with_config(
         argv, "Export the main head as a Paddle Inference model to Global.save_inference_dir.",
         add_arguments)
+    set_opencv_threads()  # calibration and the checks decode images
     chosen = [e for e in EXPORTERS.values() if getattr(args, f"export_{e.name}")]
     options = {o.name: getattr(args, o.name) for e in chosen for o in e.options}
     result = export_inference_model(config, onnx=args.onnx,
@@ -253,6 +255,7 @@ def _export(argv):
 def _predict(argv):
     from ..deploy import format_result
     from ..engine.predict import Predictor, expand_images
+    from ..image_io import set_opencv_threads
 
     def add_arguments(parser):
         parser.add_argument("images", nargs="*", metavar="IMAGE",
@@ -263,6 +266,7 @@ def _predict(argv):
     args, config = parse_with_config(
         argv, "Predict the top-k classes of images with the dynamic-graph model.",
         add_arguments)
+    set_opencv_threads()
     predictor = Predictor(config)
     if args.images:
         paths = expand_images(args.images, where="IMAGE arguments")

@@ -10,7 +10,7 @@ from typing import List, Optional
 from ..deploy.infer import BACKENDS, DEFAULT_BACKEND, ImageClassifier, format_result
 from ..deploy.precisions import PRECISIONS
 from ..errors import DeployError
-from ..pixels import expand_images
+from ..image_io import expand_images, set_opencv_threads
 from .runner import print_results, results_progress, run_tool
 
 __all__ = ["main"]
@@ -72,6 +72,7 @@ def _infer(argv: List[str]) -> int:
         raise DeployError("no images given: name image files, folders or globs after the "
                           "options (or with --image)")
     paths = expand_images(args.images + args.image, where="the image arguments")
+    set_opencv_threads()
     classifier = ImageClassifier(args.model_dir, args.backend, args.topk,
                                  threads=args.threads, **options)
     progress = results_progress(len(paths), "infer")

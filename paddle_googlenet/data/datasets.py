@@ -21,7 +21,8 @@ import numpy as np
 import paddle
 
 from ..errors import ConfigError, DataError, ImageDecodeError
-from ..pixels import BYTES, IMAGE_EXTENSIONS, Compose, DecodeImage, NormalizeImage, model_input
+from ..image_io import IMAGE_EXTENSIONS
+from ..pixels import BYTES, Compose, DecodeImage, NormalizeImage, model_input
 from ..registry import Registry
 from .transforms import build_transforms
 

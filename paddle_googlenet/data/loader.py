@@ -40,6 +40,7 @@ import paddle
 from paddle.io.dataloader.collate import default_collate_fn
 
 from ..errors import ConfigError, UserError
+from ..image_io import set_opencv_threads
 from ..pixels import CHW, HWC, NormalizeImage, look_up, normalize
 from ..registry import Registry, check_value
 from .batch_ops import BatchTransforms, build_batch_transforms
@@ -108,6 +109,12 @@ class BatchNormalize:
         return (images.astype("float32") * self.scale - mean) / std
 
 
+def set_up_worker(worker_id: int) -> None:
+    """A loader worker process's settings: one OpenCV thread, as in the main process
+    (``engine.process``); the workers are where decoding runs in parallel."""
+    set_opencv_threads()
+
+
 class EpochDataLoader(paddle.io.DataLoader):
     """A DataLoader that counts epochs and makes each one reproducible from a seed.
 
@@ -146,6 +153,7 @@ class EpochDataLoader(paddle.io.DataLoader):
     def __init__(self, dataset: Any, batch_sampler: Any, seed: Optional[int] = None,
                  where: str = "DataLoader", batch_transform: Optional[BatchTransforms] = None,
                  normalize: Optional[BatchNormalize] = None, **kwargs: Any):
+        kwargs.setdefault("worker_init_fn", set_up_worker)
         super().__init__(dataset, batch_sampler=batch_sampler, collate_fn=_collate, **kwargs)
         self.normalize = normalize
         self.seed = seed

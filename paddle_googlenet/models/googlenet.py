@@ -21,10 +21,11 @@ from typing import Callable, Sequence, Union
 import paddle
 from paddle import nn
 
+from ..constants import IMAGENET_MEAN, IMAGENET_STD
 from ..errors import ConfigError
 from .base import (Classifier, InputShapeError, MainHeadOnly, check_num_classes,
                    initialise, splice)
-from .registry import IMAGENET_MEAN, IMAGENET_STD, register_model
+from .registry import register_model
 
 __all__ = ["Inception", "GoogLeNet", "MainHeadOnly", "InputShapeError", "conv_relu",
            "conv_bn_relu", "CONV_BLOCKS"]

@@ -24,8 +24,9 @@ import paddle
 import paddle.nn.functional as F
 from paddle import nn
 
+from ..constants import IMAGENET_MEAN, IMAGENET_STD
 from .base import Classifier, InputShapeError, check_num_classes, initialise
-from .registry import IMAGENET_MEAN, IMAGENET_STD, register_model
+from .registry import register_model
 
 __all__ = ["GoogLeNetPaddleClas"]
 

@@ -15,15 +15,14 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Optional, Sequence, Tuple, Union
 
 from ..errors import ConfigError
-from ..pixels import IMAGENET_MEAN, IMAGENET_STD
+from ..constants import IMAGENET_MEAN, IMAGENET_STD
 from ..registry import Registry, check_value, closest
 from ..validators import pretrained_path
 from ..weights.loading import HEAD_POLICIES, load_weights
 from .base import MainHeadOnly
 
 __all__ = ["MODELS", "ModelInfo", "model_info", "register_model", "build_model",
-           "build_main_head", "IMAGENET_MEAN", "IMAGENET_STD"]
-
+           "build_main_head"]
 
 
 @dataclass(frozen=True)
