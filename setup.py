@@ -54,12 +54,12 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "googlenet-train=paddle_googlenet.cli:train_main",
-            "googlenet-eval=paddle_googlenet.cli:eval_main",
-            "googlenet-predict=paddle_googlenet.cli:predict_main",
-            "googlenet-export=paddle_googlenet.cli:export_main",
-            "googlenet-make-demo-data=paddle_googlenet.cli:make_demo_data_main",
-            "googlenet-summary=paddle_googlenet.cli:summary_main",
+            "googlenet-train=paddle_googlenet.cli.train:main",
+            "googlenet-eval=paddle_googlenet.cli.eval:main",
+            "googlenet-predict=paddle_googlenet.cli.predict:main",
+            "googlenet-export=paddle_googlenet.cli.export:main",
+            "googlenet-make-demo-data=paddle_googlenet.cli.make_demo_data:main",
+            "googlenet-summary=paddle_googlenet.cli.summary:main",
             "googlenet-infer=paddle_googlenet.cli.infer:main",
             "googlenet-convert-weights=paddle_googlenet.cli.convert:main",
             "googlenet-paddleclas-census=paddle_googlenet.cli.census:main",

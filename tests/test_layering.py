@@ -70,8 +70,9 @@ LAYERS = {
     "export": {"config", "weights", "models", "data", "deploy", "engine"},
     "paddleclas": {"config", "weights", "models", "data", "losses", "metrics", "optim",
                    "engine"},
+    "census": {"config", "weights", "models", "data", "losses", "metrics", "optim", "engine"},
     "cli": {"config", "weights", "models", "data", "losses", "metrics", "optim", "deploy",
-            "engine", "export", "paddleclas"},
+            "engine", "export", "paddleclas", "census"},
 }
 
 
@@ -200,7 +201,9 @@ def test_a_process_and_its_loader_workers_set_opencv_to_one_thread(monkeypatch):
     from paddle_googlenet.engine.process import set_up_process
     from paddle_googlenet.config import GLOBAL_KEYS
 
-    monkeypatch.setattr(cv2, "getNumThreads", cv2.getNumThreads)  # restored after
+    # set_up_process also sets OMP_NUM_THREADS for child processes: put it back after
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.delenv("OMP_NUM_THREADS")
     threads = cv2.getNumThreads()
     try:
         cv2.setNumThreads(3)
