@@ -32,6 +32,7 @@ from typing import Dict, List, Optional
 import yaml
 
 from .errors import UserError
+from .validators import is_int
 
 __all__ = ["find_configs", "skip_reason", "image_sides", "needs_adaptive_heads",
            "census_overrides", "OptimizerCheck", "try_config",
@@ -76,7 +77,7 @@ def _sides(size) -> List[int]:
     size = _as_read(size)
     if isinstance(size, (list, tuple)):
         return [s for item in size for s in _sides(item)]
-    return [size] if isinstance(size, int) and not isinstance(size, bool) else []
+    return [size] if is_int(size) else []
 
 
 def image_sides(raw: dict) -> List[int]:

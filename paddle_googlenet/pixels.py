@@ -31,7 +31,7 @@ from PIL import Image
 from .constants import IMAGENET_MEAN, IMAGENET_STD
 from .errors import ConfigError, DataError
 from .image_io import decode_jpeg_bgr, decode_rgb, dct_reduction, scalable_jpeg
-from .validators import flag, parse_number, positive_int, require_hwc
+from .validators import flag, is_number, parse_number, positive_int, require_hwc
 
 __all__ = ["BYTES", "HWC", "CHW", "RESAMPLE", "Resampler", "resize", "short_side_size",
            "center_crop", "normalize", "to_chw", "model_input",
@@ -394,7 +394,7 @@ class NormalizeImage:
             scale = 1.0 / 255.0
         elif isinstance(scale, str):
             scale = parse_number(scale)
-        elif isinstance(scale, bool) or not isinstance(scale, (int, float)):
+        elif not is_number(scale):
             raise ConfigError(f"scale must be a number or text like '1.0/255.0', got {scale!r}")
         if not (math.isfinite(scale) and scale > 0):
             raise ConfigError(f"scale must be a positive number, got {scale!r}")
@@ -419,8 +419,7 @@ class NormalizeImage:
                         name: str) -> np.ndarray:
         values = default if values is None else values
         if (not isinstance(values, (list, tuple)) or len(values) != 3
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                           for v in values)):
+                or not all(is_number(v) for v in values)):
             raise ConfigError(f"{name} must be a list of 3 numbers, got {values!r}")
         return np.asarray(values, dtype=np.float32)
 

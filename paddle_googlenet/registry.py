@@ -14,6 +14,7 @@ import typing
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from .errors import ConfigError, UserError
+from .validators import is_int, is_number
 
 __all__ = ["Registry", "check_value", "closest"]
 
@@ -54,9 +55,9 @@ def _matches(value, hint) -> bool:
     if hint is type(None):
         return value is None
     if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+        return is_number(value)
     if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
+        return is_int(value)
     if isinstance(hint, type):
         return isinstance(value, hint)
     return True

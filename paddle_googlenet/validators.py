@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import ConfigError, DataError
 
-__all__ = ["parse_number", "number", "probability", "count", "positive_int", "flag", "color",
+__all__ = ["is_int", "is_number", "parse_number", "number", "probability", "count", "positive_int", "flag", "color",
            "value_range", "require_hwc", "op_entries", "pretrained_path"]
 
 _ARITHMETIC = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
@@ -45,8 +45,19 @@ def parse_number(text: str) -> float:
 
 
 
+def is_int(value: Any) -> bool:
+    """An integer, Python's or NumPy's, and not a bool: True is 1 to Python, but a
+    config that says true means a flag, never a count."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    """An int or a float, Python's or NumPy's, and not a bool (see ``is_int``)."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
 def positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+    if not is_int(value) or value < 1:
         raise ConfigError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
 
@@ -97,8 +108,7 @@ def number(value: Any, name: str, low: float = -np.inf, high: float = np.inf) ->
             value = parse_number(value)
         except ConfigError as err:
             raise ConfigError(f"{name}: {err}") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(value):
+    if not is_number(value) or not np.isfinite(value):
         raise ConfigError(f"{name} must be a number, got {value!r}")
     if not low <= value <= high:
         bounds = (f"between {low:g} and {high:g}" if np.isfinite(low) and np.isfinite(high)
@@ -112,7 +122,7 @@ def probability(value: Any, name: str) -> float:
 
 
 def count(value: Any, name: str, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+    if not is_int(value) or value < low:
         raise ConfigError(f"{name} must be an integer of at least {low}, got {value!r}")
     return int(value)
 
@@ -120,8 +130,7 @@ def count(value: Any, name: str, low: int = 1) -> int:
 def color(value: Any, name: str) -> Tuple[int, int, int]:
     """An RGB fill colour: three integers in [0, 255]."""
     if (not isinstance(value, (list, tuple)) or len(value) != 3
-            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-                       and 0 <= v <= 255 for v in value)):
+            or not all(is_int(v) and 0 <= v <= 255 for v in value)):
         raise ConfigError(f"{name} must be three integers in [0, 255] (an RGB colour), "
                           f"got {value!r}")
     return tuple(int(v) for v in value)
@@ -130,7 +139,7 @@ def color(value: Any, name: str) -> Tuple[int, int, int]:
 def value_range(value: Any, name: str) -> Tuple[float, float]:
     """A pair ``[low, high]`` with ``0 < low <= high`` (a crop's scale or ratio range)."""
     if (not isinstance(value, (list, tuple)) or len(value) != 2
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+            or not all(is_number(v) for v in value)
             or not 0 < value[0] <= value[1]):
         raise ConfigError(f"{name} must be a pair [low, high] with 0 < low <= high, "
                           f"got {value!r}")

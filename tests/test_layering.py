@@ -7,6 +7,7 @@ import ast
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -152,6 +153,22 @@ def test_the_tool_runner_loads_only_the_errors():
     assert loaded_after("paddle_googlenet.cli.runner") == [
         "paddle_googlenet", "paddle_googlenet.cli", "paddle_googlenet.cli.runner",
         "paddle_googlenet.errors"]
+
+
+INLINE_INTEGER_CHECK = re.compile(
+    r"isinstance\([^()]+, bool\)\s+or\s+not\s+isinstance|"
+    r"and\s+not\s+isinstance\([^()]+, bool\)|"
+    r"isinstance\([^()]+, int\)\s+or\s+isinstance\([^()]+, bool\)")
+
+
+def test_integer_and_number_checks_have_one_home():
+    """``validators.is_int``/``is_number`` say that a bool is neither; no module
+    writes that rule again."""
+    found = [f"{os.path.relpath(path, ROOT)}:{number}"
+             for path in package_files() if not path.endswith("validators.py")
+             for number, line in enumerate(open(path, encoding="utf-8"), 1)
+             if INLINE_INTEGER_CHECK.search(line)]
+    assert found == []
 
 
 def test_the_constants_load_nothing_heavy():

@@ -49,6 +49,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ..errors import ConfigError, DataError
+from ..validators import is_int
 
 __all__ = ["photographic_jpeg", "SHAPES", "DEMO_DEFAULTS", "DemoDataset", "make_demo_dataset",
            "ensure_demo_dataset",
@@ -223,8 +224,7 @@ def render_image(shape: str, size: int, rng: np.random.Generator) -> np.ndarray:
 
 def _check_params(num_classes, train_per_class, eval_per_class, image_size, seed) -> Dict:
     def integer(value, name, low, high=None):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low or (
-                high is not None and value > high):
+        if not is_int(value) or value < low or (high is not None and value > high):
             bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
             raise ConfigError(f"{name} must be an integer {bounds}, got {value!r}")
         return value

@@ -43,6 +43,7 @@ from ..errors import ConfigError, UserError
 from ..image_io import set_opencv_threads
 from ..pixels import CHW, HWC, NormalizeImage, look_up, normalize
 from ..registry import Registry, check_value
+from ..validators import is_int
 from .batch_ops import BatchTransforms, build_batch_transforms
 from .datasets import DATASETS, FAILED_SAMPLE
 from .samplers import (SAMPLERS, DistributedBatchSampler, EpochBatchSampler,
@@ -339,8 +340,7 @@ def build_dataloader(loader_cfg: Mapping[str, Any], seed: Optional[int] = None,
     if not loader_cfg.get("sampler"):
         raise ConfigError(f"{where}.sampler is missing; it needs a name "
                           f"({', '.join(SAMPLERS.names())}) and a batch_size")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)
-                             or not 0 <= seed < 2 ** 32):
+    if seed is not None and (not is_int(seed) or not 0 <= seed < 2 ** 32):
         raise ConfigError(f"seed must be an integer in [0, 2**32) or None, got {seed!r}")
     sampler_cfg = _section(loader_cfg, "sampler", where)
     workers_cfg = _section(loader_cfg, "loader", where, _LOADER_KEYS)
@@ -356,7 +356,7 @@ def build_dataloader(loader_cfg: Mapping[str, Any], seed: Optional[int] = None,
         name = "batch_size" if "batch_size" in sampler_kwargs else "first_bs"
         raise ConfigError(f"{sampler_at}.{name} must be a positive integer, got {batch_size!r}")
     num_workers = workers_cfg.get("num_workers", 0)
-    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+    if not is_int(num_workers) or num_workers < 0:
         raise ConfigError(f"{loader_at}.num_workers must be an integer >= 0, got {num_workers!r}")
     use_shared_memory = workers_cfg.get("use_shared_memory", True)
     check_value(use_shared_memory, bool, f"{loader_at}.use_shared_memory")

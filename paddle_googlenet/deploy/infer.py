@@ -33,6 +33,7 @@ import numpy as np
 
 from ..errors import DeployError, ImageError
 from ..hardware import keep_freed_memory, usable_cores
+from ..validators import is_int
 from .precisions import precision_named
 from .preprocess import Preprocess
 
@@ -81,7 +82,7 @@ def read_deploy_config(model_dir: str) -> dict:
         raise DeployError(f"{path}: expected a mapping with a 'transforms' list (the Infer "
                           f"transforms), got {type(config).__name__}")
     topk = config.get("topk", 5)
-    if isinstance(topk, bool) or not isinstance(topk, int) or topk < 1:
+    if not is_int(topk) or topk < 1:
         raise DeployError(f"{path}: topk must be a positive integer, got {topk!r}")
     names = config.get("class_names") or {}
     if not isinstance(names, dict):
