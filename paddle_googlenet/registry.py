@@ -8,21 +8,14 @@ any work starts, instead of as a TypeError from deep inside Paddle.
 """
 
 import collections.abc
-import difflib
 import inspect
 import typing
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from .errors import ConfigError, UserError
-from .validators import is_int, is_number
+from .validators import closest, is_int, is_number
 
-__all__ = ["Registry", "check_value", "closest"]
-
-
-def closest(name, valid) -> str:
-    """' (did you mean X?)' when a valid name is close to ``name``, else ''."""
-    match = difflib.get_close_matches(str(name), [str(v) for v in valid], n=1, cutoff=0.6)
-    return f" (did you mean {match[0]!r}?)" if match else ""
+__all__ = ["Registry", "check_value"]
 
 
 def _describe(hint) -> str:

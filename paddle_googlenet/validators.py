@@ -7,15 +7,23 @@ form. Base layer: imports nothing of the package but its errors.
 """
 
 import ast
+import difflib
 import operator
-from typing import Any, Iterator, Mapping, Tuple
+from typing import Any, Iterator, Mapping, Sequence, Tuple
 
 import numpy as np
 
 from .errors import ConfigError, DataError
 
-__all__ = ["is_int", "is_number", "parse_number", "number", "probability", "count", "positive_int", "flag", "color",
-           "value_range", "require_hwc", "op_entries", "pretrained_path"]
+__all__ = ["closest", "is_int", "is_number", "parse_number", "number", "probability", "count", "positive_int", "flag", "color",
+           "value_range", "require_hwc", "op_entries", "op_list", "known_keys", "mapping",
+           "loader_split", "LOADER_SPLIT_KEYS", "pretrained_path"]
+
+def closest(name: Any, valid) -> str:
+    """' (did you mean X?)' when a valid name is close to ``name``, else ''."""
+    match = difflib.get_close_matches(str(name), [str(v) for v in valid], n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
 
 _ARITHMETIC = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
                ast.Div: operator.truediv}
@@ -98,6 +106,61 @@ def op_entries(ops: Any, where: str) -> Iterator[Tuple[str, str, Mapping]]:
             raise ConfigError(f"{at}.{name}: arguments must be a mapping (or empty), "
                               f"got {args!r}")
         yield at, name, args or {}
+
+
+def op_list(value: Any, where: str, required: bool = True) -> None:
+    """A non-empty PaddleClas list of one-key mappings: ``[{Name: {args}}, ...]``; None
+    too when not ``required``."""
+    if value is None and not required:
+        return
+    if value == []:
+        raise ConfigError(f"{where}: expected a list of one-key mappings like "
+                          f"[{{DecodeImage: {{to_rgb: true}}}}, ...], got []")
+    list(op_entries(value, where))  # checks every entry
+
+
+def known_keys(section: Mapping, valid: Sequence[str], where: str) -> None:
+    """Every key of ``section`` is one of ``valid``; else the first other one is named,
+    with the closest valid key."""
+    for key in section:
+        if key not in valid:
+            raise ConfigError(f"{where}.{key}: unknown key{closest(key, valid)}; valid keys: "
+                              f"{', '.join(valid)}")
+
+
+def mapping(value: Any, where: str, required: bool = True) -> None:
+    """``value`` is a mapping (or None, when not ``required``)."""
+    if value is None and not required:
+        return
+    if not isinstance(value, Mapping):
+        what = "missing" if value is None else f"expected a mapping, got {value!r}"
+        raise ConfigError(f"{where}: {what}")
+
+
+LOADER_SPLIT_KEYS = ("dataset", "sampler", "loader")
+
+
+def loader_split(split: Any, where: str) -> Mapping:
+    """A ``DataLoader.Train``/``Eval`` section, as the config check and the loader
+    builder both see it: a mapping of ``dataset`` and ``sampler`` mappings and an
+    optional ``loader`` mapping; ``dataset.transform_ops``, if given, an op list."""
+    if not isinstance(split, Mapping):
+        raise ConfigError(f"{where}: expected a mapping with dataset, sampler and loader, "
+                          f"got {split!r}")
+    for key in split:
+        if key not in LOADER_SPLIT_KEYS:
+            raise ConfigError(f"{where}.{key}: unknown key {key!r}"
+                              f"{closest(key, LOADER_SPLIT_KEYS)}; valid keys: "
+                              f"{', '.join(LOADER_SPLIT_KEYS)}")
+    needs = {"dataset": "at least a name", "sampler": "a name and a batch_size"}
+    for key, what in needs.items():
+        if split.get(key) is None:
+            raise ConfigError(f"{where}.{key} is missing; it needs {what}")
+        mapping(split[key], f"{where}.{key}")
+    mapping(split.get("loader"), f"{where}.loader", required=False)
+    op_list(split["dataset"].get("transform_ops"), f"{where}.dataset.transform_ops",
+            required=False)
+    return split
 
 
 def number(value: Any, name: str, low: float = -np.inf, high: float = np.inf) -> float:

@@ -43,7 +43,7 @@ from ..errors import ConfigError, UserError
 from ..image_io import set_opencv_threads
 from ..pixels import CHW, HWC, NormalizeImage, look_up, normalize
 from ..registry import Registry, check_value
-from ..validators import is_int
+from ..validators import is_int, loader_split
 from .batch_ops import BatchTransforms, build_batch_transforms
 from .datasets import DATASETS, FAILED_SAMPLE
 from .samplers import (SAMPLERS, DistributedBatchSampler, EpochBatchSampler,
@@ -55,7 +55,6 @@ __all__ = ["build_dataloader", "BatchNormalize", "EpochDataLoader", "EpochBatchS
 
 # Sampler arguments build_dataloader fills in; the config gives the others.
 _SAMPLER_FILLED = ("dataset", "seed", "distributed")
-_SECTION_KEYS = ("dataset", "sampler", "loader")
 _LOADER_KEYS = ("num_workers", "use_shared_memory")
 
 
@@ -327,19 +326,7 @@ def build_dataloader(loader_cfg: Mapping[str, Any], seed: Optional[int] = None,
     images ``[N, C, H, W]`` as the pipeline makes them, labels ``[N]`` int64, or,
     with ``batch_transform_ops``, soft targets ``[N, num_classes]`` float32.
     """
-    if not isinstance(loader_cfg, Mapping):
-        raise ConfigError(f"{where} must be a mapping with dataset, sampler and loader, "
-                          f"got {loader_cfg!r}")
-    unknown = [k for k in loader_cfg if k not in _SECTION_KEYS]
-    if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; valid keys: "
-                          f"{', '.join(_SECTION_KEYS)}")
-    if not loader_cfg.get("dataset"):
-        raise ConfigError(f"{where}.dataset is missing; it needs at least a name, one of "
-                          f"{', '.join(DATASETS.names())}")
-    if not loader_cfg.get("sampler"):
-        raise ConfigError(f"{where}.sampler is missing; it needs a name "
-                          f"({', '.join(SAMPLERS.names())}) and a batch_size")
+    loader_split(loader_cfg, where)  # the section's form, as the config check sees it
     if seed is not None and (not is_int(seed) or not 0 <= seed < 2 ** 32):
         raise ConfigError(f"seed must be an integer in [0, 2**32) or None, got {seed!r}")
     sampler_cfg = _section(loader_cfg, "sampler", where)

@@ -36,8 +36,8 @@ from .. import image_io, pixels
 from ..errors import ConfigError, ImageDecodeError
 from ..pixels import (DETERMINISTIC_OPS, HWC, Compose, CropImage, DecodeImage,
                       NormalizeImage, ResizeImage, ToCHWImage, parse_number)
-from ..registry import Registry, closest
-from ..validators import count, op_entries, require_hwc, value_range
+from ..registry import Registry
+from ..validators import closest, count, op_entries, require_hwc, value_range
 
 __all__ = ["DecodeImage", "ResizeImage", "CropImage", "RandCropImage", "RandFlipImage",
            "NormalizeImage", "ToCHWImage", "Compose", "TRANSFORMS", "build_transforms",

@@ -16,8 +16,8 @@ from typing import Callable, Mapping, Optional, Sequence, Tuple, Union
 
 from ..errors import ConfigError
 from ..constants import IMAGENET_MEAN, IMAGENET_STD
-from ..registry import Registry, check_value, closest
-from ..validators import pretrained_path
+from ..registry import Registry, check_value
+from ..validators import closest, pretrained_path
 from ..weights.loading import HEAD_POLICIES, load_weights
 from .base import MainHeadOnly
 

@@ -15,7 +15,7 @@ import re
 from typing import List, Optional
 
 from ..errors import ConfigError
-from ..registry import closest
+from ..validators import closest
 from .base import Classifier
 from .registry import MODELS, build_model
 

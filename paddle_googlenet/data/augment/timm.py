@@ -8,8 +8,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from ...errors import ConfigError
-from ...registry import closest
-from ...validators import count, is_number, number, probability
+from ...validators import closest, count, is_number, number, probability
 from ..transforms import TRANSFORMS
 from .pil_ops import (BICUBIC, BILINEAR, MAX_LEVEL, PilOp, affine_resample, brightness_op,
                       color_op, contrast_op, posterize, rotate, sharpness_op, shear_x, shear_y,
