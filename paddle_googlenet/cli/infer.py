@@ -31,10 +31,8 @@ def _arguments() -> argparse.ArgumentParser:
                         help="classes per image (default: inference.yml's topk)")
     parser.add_argument("--backend", choices=list(BACKENDS), default=DEFAULT_BACKEND,
                         help="paddle (default): Paddle Inference; onnxruntime: inference.onnx "
-                             "under ONNX Runtime (fp32 only). On the same export "
-                             "tools/benchmark.py measured ONNX Runtime at 0.87-1.01x Paddle "
-                             "Inference at batch 8, about even at 32 and 1.00-1.22x at "
-                             "batch 1 (docs/benchmarks.md)")
+                             "under ONNX Runtime (fp32 only); docs/benchmarks.md compares "
+                             "their speed")
     parser.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
     parser.add_argument("--threads", type=int, default=None,
                         help="CPU threads (default: one per core)")

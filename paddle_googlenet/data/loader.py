@@ -64,10 +64,10 @@ class BatchNormalize:
 
     Each image gets exactly the float32 numbers the per-image operator gives. On a
     GPU the ``uint8`` batch is copied there (a quarter of the bytes), turned to NCHW
-    and normalized by Paddle. On the CPU, where Paddle's broadcasting arithmetic
-    takes about 3.5 ms an image, each channel of a ``uint8`` batch is looked up in
-    NormalizeImage's table of the 256 levels (``cv2.LUT``, 0.16 ms an image) and
-    written straight into its NCHW plane.
+    and normalized by Paddle. On the CPU, where Paddle's broadcasting arithmetic is
+    slow at this, each channel of a ``uint8`` batch is looked up in NormalizeImage's
+    table of the 256 levels (``cv2.LUT``, a fraction of the time; see
+    docs/benchmarks.md) and written straight into its NCHW plane.
     """
 
     def __init__(self, normalize: NormalizeImage, layout: str = CHW):
