@@ -6,16 +6,18 @@ from .options import parse_with_config, run
 __all__ = ["main"]
 
 
+def _arguments(parser):
+    parser.add_argument("--confusion-matrix", metavar="PNG",
+                        help="also write the confusion matrix, labelled with class names")
+
+
 def _eval(argv):
+    args, config = parse_with_config(
+        argv, "Evaluate the main head on the Eval split: top-k, loss, per-class accuracy.",
+        _arguments)
     from ..engine import Engine
     from ..engine.report import plot_confusion
     from ..engine.runtime import is_main_process
-
-    args, config = parse_with_config(
-        argv, "Evaluate the main head on the Eval split: top-k, loss, per-class accuracy.",
-        lambda parser: parser.add_argument(
-            "--confusion-matrix", metavar="PNG",
-            help="also write the confusion matrix, labelled with class names"))
     from ..progress import Progress
 
     engine = Engine(config, mode="eval")
