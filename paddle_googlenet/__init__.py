@@ -2,11 +2,14 @@
 
     import paddle_googlenet as pg
     net = pg.GoogLeNet(num_classes=1000)     # forward -> (out, out1, out2)
+    net = pg.create_model("googlenet", num_classes=10)    # by name, as timm does
+    net = pg.googlenet(pretrained="w.pdparams")           # as paddle.vision does
 
 Paddle is imported where the model and training code are first used, not here:
 ``paddle_googlenet.deploy`` with ONNX Runtime runs on a host without Paddle. Importing
 the package changes nothing of the process (imports, warning filters, OpenCV): the
-tools set those up where they start (``cli.runner``).
+tools and the engine set those up where a process starts (``cli.runner``,
+``engine.process``).
 """
 
 import importlib

@@ -31,8 +31,8 @@ def _arguments() -> argparse.ArgumentParser:
                         help="classes per image (default: inference.yml's topk)")
     parser.add_argument("--backend", choices=list(BACKENDS), default=DEFAULT_BACKEND,
                         help="paddle (default): Paddle Inference; onnxruntime: inference.onnx "
-                             "under ONNX Runtime (fp32 only); docs/benchmarks.md compares "
-                             "their speed")
+                             "under ONNX Runtime (fp32 only); tools/benchmark.py measures "
+                             "their speed (docs/benchmarks.md)")
     parser.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
     parser.add_argument("--threads", type=int, default=None,
                         help="CPU threads (default: one per core)")
