@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from paddle_googlenet import image_io, pixels
+from paddle_googlenet import image_io
 from paddle_googlenet.data import build_transforms, photographic_jpeg
 from paddle_googlenet.data.transforms import DecodeRandCrop
 from paddle_googlenet.errors import ImageDecodeError
