@@ -18,7 +18,12 @@ setup(
     description="GoogLeNet (Inception v1) for PaddlePaddle, with PaddleClas-style configs",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
-    packages=find_packages(include=["paddle_googlenet", "paddle_googlenet.*"]),
+    # configs/*.yaml travel inside the package as paddle_googlenet/configs, so that
+    # "-c googlenet" works from an installed wheel; a clone keeps them at configs/.
+    packages=find_packages(include=["paddle_googlenet", "paddle_googlenet.*"])
+    + ["paddle_googlenet.configs"],
+    package_dir={"paddle_googlenet.configs": "configs"},
+    package_data={"paddle_googlenet.configs": ["*.yaml"]},
     python_requires=">=3.9",
     install_requires=[
         "numpy",
@@ -43,17 +48,18 @@ setup(
         # tools/export_model.py --onnx and tools/infer.py --backend onnxruntime
         "onnx": ["paddle2onnx>=2.0", "onnxruntime>=1.16"],
         # the tests check the ONNX export against Paddle Inference, so they need it too;
-        # hypothesis generates the inputs that fuzz the weights reader
-        "test": ["pytest", "hypothesis>=6", "paddle2onnx>=2.0", "onnxruntime>=1.16"],
+        # hypothesis generates the inputs that fuzz the weights reader; wheel builds
+        # the package's wheel (tests/test_wheel.py) without fetching a build backend
+        "test": ["pytest", "hypothesis>=6", "paddle2onnx>=2.0", "onnxruntime>=1.16", "wheel"],
     },
     entry_points={
         "console_scripts": [
-            "googlenet-train=paddle_googlenet.cli:train_main",
-            "googlenet-eval=paddle_googlenet.cli:eval_main",
-            "googlenet-predict=paddle_googlenet.cli:predict_main",
-            "googlenet-export=paddle_googlenet.cli:export_main",
-            "googlenet-make-demo-data=paddle_googlenet.cli:make_demo_data_main",
-            "googlenet-summary=paddle_googlenet.cli:summary_main",
+            "googlenet-train=paddle_googlenet.cli.train:main",
+            "googlenet-eval=paddle_googlenet.cli.eval:main",
+            "googlenet-predict=paddle_googlenet.cli.predict:main",
+            "googlenet-export=paddle_googlenet.cli.export:main",
+            "googlenet-make-demo-data=paddle_googlenet.cli.make_demo_data:main",
+            "googlenet-summary=paddle_googlenet.cli.summary:main",
             "googlenet-infer=paddle_googlenet.cli.infer:main",
             "googlenet-convert-weights=paddle_googlenet.cli.convert:main",
             "googlenet-paddleclas-census=paddle_googlenet.cli.census:main",

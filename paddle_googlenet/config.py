@@ -21,13 +21,12 @@ from typing import List, Literal, Mapping, Optional, Sequence, Union
 import yaml
 
 from .errors import ConfigError
-from .registry import check_value, closest
-from .validators import op_entries
+from .registry import check_value
+from .validators import closest, known_keys, loader_split, mapping, op_list
 
 __all__ = ["load_config", "apply_overrides", "parse_value", "validate_config",
-           "dump_config", "required_weights", "locate_key", "SECTIONS"]
-
-SECTIONS = ("Global", "AMP", "EMA", "Arch", "Loss", "Optimizer", "DataLoader", "Infer", "Metric")
+           "dump_config", "required_weights", "locate_key", "find_config", "packaged_configs",
+           "SECTIONS"]
 
 # key: (type, default). A default of ... means the key is required.
 GLOBAL_KEYS = {
@@ -75,9 +74,8 @@ INFER_KEYS = {
     "transforms": (list, ...),
     "PostProcess": (dict, {"name": "Topk", "topk": 5}),
 }
-_POSITIVE = ("Global.epochs", "Global.save_interval", "Global.keep_checkpoints",
-             "Global.eval_interval", "Global.update_freq",
-             "Global.print_batch_step", "Global.num_threads", "Infer.batch_size")
+_POSITIVE_GLOBAL = ("epochs", "save_interval", "keep_checkpoints", "eval_interval",
+                    "update_freq", "print_batch_step", "num_threads")
 _SPLITS = ("Train", "Eval")
 
 
@@ -108,6 +106,37 @@ def _literals(node):
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             return node
     return node
+
+
+def _packaged_configs_dir() -> str:
+    """The configs shipped with the package: ``paddle_googlenet/configs`` in an
+    installed package (setup.py maps the top-level ``configs/`` there), the top-level
+    ``configs/`` of a clone (or of an editable install) otherwise."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    installed = os.path.join(package, "configs")
+    return installed if os.path.isdir(installed) else os.path.join(os.path.dirname(package),
+                                                                  "configs")
+
+
+def packaged_configs() -> List[str]:
+    """The names ``-c`` accepts besides a path, e.g. ``["googlenet"]``."""
+    folder = _packaged_configs_dir()
+    if not os.path.isdir(folder):
+        return []
+    return sorted(name[:-len(".yaml")] for name in os.listdir(folder) if name.endswith(".yaml"))
+
+
+def find_config(name_or_path: str) -> str:
+    """The file ``-c`` means: ``name_or_path`` where it is a file or names a folder,
+    else the packaged config of that name (``googlenet`` or ``googlenet.yaml``)."""
+    if os.path.isfile(name_or_path) or os.path.dirname(name_or_path):
+        return name_or_path
+    name = name_or_path[:-len(".yaml")] if name_or_path.endswith(".yaml") else name_or_path
+    packaged = os.path.join(_packaged_configs_dir(), name + ".yaml")
+    if not os.path.isfile(packaged):
+        raise ConfigError(f"config file not found: {name_or_path}, nor a packaged config of "
+                          f"that name; packaged configs: {', '.join(packaged_configs())}")
+    return packaged
 
 
 def _read_yaml(path: str) -> dict:
@@ -177,10 +206,7 @@ def _section_hint(key: str) -> str:
 
 
 def _check_keys(section: dict, schema: dict, where: str, fill: bool = True):
-    for key in section:
-        if key not in schema:
-            raise ConfigError(f"{where}.{key}: unknown key{closest(key, schema)}; valid keys: "
-                              f"{', '.join(schema)}")
+    known_keys(section, list(schema), where)
     for key, (hint, default) in schema.items():
         if key not in section:
             if default is ...:
@@ -191,64 +217,48 @@ def _check_keys(section: dict, schema: dict, where: str, fill: bool = True):
         check_value(section[key], hint, f"{where}.{key}")
 
 
-def _check_op_list(value, where: str, required: bool = True):
-    """A non-empty PaddleClas list of one-key mappings: ``[{Name: {args}}, ...]``."""
-    if value is None and not required:
-        return
-    if value == []:
-        raise ConfigError(f"{where}: expected a list of one-key mappings like "
-                          f"[{{DecodeImage: {{to_rgb: true}}}}, ...], got []")
-    list(op_entries(value, where))  # checks every entry
-
-
-def _check_mapping(config: dict, key: str, where: str, required: bool = True):
-    value = config.get(key)
-    if value is None and not required:
-        return
-    if not isinstance(value, dict):
-        what = "missing" if value is None else f"expected a mapping, got {value!r}"
-        raise ConfigError(f"{where}: {what}")
-
-
-def validate_config(config: dict, source: str = "config") -> dict:
-    """Check ``config``, fill in defaults, and return it (changed in place)."""
-    for name in config:
-        if name not in SECTIONS:
-            raise ConfigError(f"{source}: unknown section {name!r}{closest(name, SECTIONS)}; "
-                              f"valid sections: {', '.join(SECTIONS)}")
-    for name in ("Global", "Arch"):
-        _check_mapping(config, name, name)
-    config.setdefault("AMP", {})
-    _check_mapping(config, "AMP", "AMP")
-    _check_keys(config["Global"], GLOBAL_KEYS, "Global")
-    _check_keys(config["AMP"], AMP_KEYS, "AMP")
-    for dotted in _POSITIVE:
-        section, key = dotted.split(".")
-        value = config.get(section, {}).get(key)
+def _check_positive(section: dict, keys: Sequence[str], where: str):
+    for key in keys:
+        value = section.get(key)
         if value is not None and value < 1:
-            raise ConfigError(f"{dotted}: must be at least 1, got {value}")
-    shape = config["Global"]["image_shape"]
+            raise ConfigError(f"{where}.{key}: must be at least 1, got {value}")
+
+
+# Section by section: each check takes the whole config (a section may depend on
+# another, as Arch.class_num on Global.class_num), fills in defaults and raises
+# ConfigError naming the first key that is wrong.
+
+def _check_global(config: dict):
+    g = config["Global"]
+    _check_keys(g, GLOBAL_KEYS, "Global")
+    _check_positive(g, _POSITIVE_GLOBAL, "Global")
+    shape = g["image_shape"]
     if len(shape) != 3 or shape[0] != 3 or min(shape) < 1:
         raise ConfigError(f"Global.image_shape: expected [3, H, W], got {shape}")
-    channels = config["Global"]["image_channel"]
+    channels = g["image_channel"]
     if channels is not None and channels != shape[0]:
         raise ConfigError(f"Global.image_channel: {channels}, but Global.image_shape is "
                           f"{shape} and GoogLeNet takes 3-channel images; set it to 3 or "
                           f"drop it (PaddleClas's 4-channel NHWC input is a GPU fp16 layout)")
-    if config["Global"]["train_mode"] is not None:
-        raise ConfigError(f"Global.train_mode: {config['Global']['train_mode']!r} is not "
-                          f"supported (PaddleClas's progressive resizing changes the image "
-                          f"size and regularisation per epoch); remove the key")
-    if "EMA" in config:
-        if config["EMA"] is None:
-            config["EMA"] = {}
-        _check_mapping(config, "EMA", "EMA")
-        _check_keys(config["EMA"], EMA_KEYS, "EMA")
-        decay = config["EMA"]["decay"]
-        if not 0.0 <= decay <= 1.0:
-            raise ConfigError(f"EMA.decay: must be between 0 and 1 (PaddleClas uses "
-                              f"0.9995-0.9999), got {decay}")
+    if g["train_mode"] is not None:
+        raise ConfigError(f"Global.train_mode: {g['train_mode']!r} is not supported "
+                          f"(PaddleClas's progressive resizing changes the image size and "
+                          f"regularisation per epoch); remove the key")
 
+
+def _check_amp(config: dict):
+    _check_keys(config["AMP"], AMP_KEYS, "AMP")
+
+
+def _check_ema(config: dict):
+    _check_keys(config["EMA"], EMA_KEYS, "EMA")
+    decay = config["EMA"]["decay"]
+    if not 0.0 <= decay <= 1.0:
+        raise ConfigError(f"EMA.decay: must be between 0 and 1 (PaddleClas uses "
+                          f"0.9995-0.9999), got {decay}")
+
+
+def _check_arch(config: dict):
     arch = config["Arch"]
     if "name" not in arch:
         raise ConfigError("Arch.name: required key is missing (e.g. GoogLeNet)")
@@ -261,39 +271,65 @@ def validate_config(config: dict, source: str = "config") -> dict:
             raise ConfigError(f"Global.class_num is {global_classes} but Arch.class_num is "
                               f"{arch_classes}; give one, or make them agree")
 
-    for section in ("Loss", "Metric"):
-        if section in config:
-            _check_mapping(config, section, section)
-            _check_keys_only(config[section], _SPLITS, section)
-            for split, ops in config[section].items():
-                _check_op_list(ops, f"{section}.{split}", required=False)
-    if "Optimizer" in config:
-        _check_mapping(config, "Optimizer", "Optimizer")
-    if "DataLoader" in config:
-        _check_mapping(config, "DataLoader", "DataLoader")
-        _check_keys_only(config["DataLoader"], _SPLITS, "DataLoader")
-        for split, loader in config["DataLoader"].items():
-            where = f"DataLoader.{split}"
-            if not isinstance(loader, dict):
-                raise ConfigError(f"{where}: expected a mapping with dataset, sampler, loader")
-            _check_keys_only(loader, ("dataset", "sampler", "loader"), where)
-            _check_mapping(loader, "dataset", f"{where}.dataset")
-            _check_mapping(loader, "sampler", f"{where}.sampler")
-            _check_mapping(loader, "loader", f"{where}.loader", required=False)
-            _check_op_list(loader["dataset"].get("transform_ops"),
-                           f"{where}.dataset.transform_ops", required=False)
-    if "Infer" in config:
-        _check_mapping(config, "Infer", "Infer")
-        _check_keys(config["Infer"], INFER_KEYS, "Infer")
-        _check_op_list(config["Infer"]["transforms"], "Infer.transforms")
+
+def _check_op_lists(section: str):
+    """Loss and Metric: a list of operators for each split."""
+    def check(config: dict):
+        known_keys(config[section], _SPLITS, section)
+        for split, ops in config[section].items():
+            op_list(ops, f"{section}.{split}", required=False)
+    return check
+
+
+def _check_dataloader(config: dict):
+    known_keys(config["DataLoader"], _SPLITS, "DataLoader")
+    for split, loader in config["DataLoader"].items():
+        loader_split(loader, f"DataLoader.{split}")
+
+
+def _check_infer(config: dict):
+    _check_keys(config["Infer"], INFER_KEYS, "Infer")
+    _check_positive(config["Infer"], ("batch_size",), "Infer")
+    op_list(config["Infer"]["transforms"], "Infer.transforms")
+
+
+def _no_check(config: dict):
+    """Optimizer: its names and arguments are the optimizer registry's to check."""
+
+
+# The sections, in PaddleClas's order, which is also the order they are checked in;
+# Global and Arch are required, AMP is filled in, an empty EMA section means the
+# defaults.
+SECTION_CHECKS = {
+    "Global": _check_global,
+    "AMP": _check_amp,
+    "EMA": _check_ema,
+    "Arch": _check_arch,
+    "Loss": _check_op_lists("Loss"),
+    "Optimizer": _no_check,
+    "DataLoader": _check_dataloader,
+    "Infer": _check_infer,
+    "Metric": _check_op_lists("Metric"),
+}
+SECTIONS = tuple(SECTION_CHECKS)
+
+
+def validate_config(config: dict, source: str = "config") -> dict:
+    """Check ``config``, fill in defaults, and return it (changed in place)."""
+    for name in config:
+        if name not in SECTIONS:
+            raise ConfigError(f"{source}: unknown section {name!r}{closest(name, SECTIONS)}; "
+                              f"valid sections: {', '.join(SECTIONS)}")
+    config.setdefault("AMP", {})
+    if "EMA" in config and config["EMA"] is None:
+        config["EMA"] = {}
+    for name in ("Global", "Arch", "AMP"):
+        mapping(config.get(name), name)
+    for name, check in SECTION_CHECKS.items():
+        if name in config:
+            mapping(config[name], name)
+            check(config)
     return config
-
-
-def _check_keys_only(section: dict, valid: Sequence[str], where: str):
-    for key in section:
-        if key not in valid:
-            raise ConfigError(f"{where}.{key}: unknown key{closest(key, valid)}; valid keys: "
-                              f"{', '.join(valid)}")
 
 
 def required_weights(config: dict, purpose: str) -> str:
@@ -306,7 +342,9 @@ def required_weights(config: dict, purpose: str) -> str:
 
 
 def load_config(path: str, overrides: Optional[Sequence[str]] = None) -> dict:
-    """Read the YAML at ``path``, apply ``overrides``, validate, and return the result."""
+    """Read the YAML at ``path`` (or the packaged config of that name, ``find_config``),
+    apply ``overrides``, validate, and return the result."""
+    path = find_config(path)
     config = _read_yaml(path)
     apply_overrides(config, overrides)
     return validate_config(config, source=path)
@@ -350,6 +388,10 @@ def locate_key(message: str, path: Optional[str] = None,
     """``message`` about a config key, with where that key was set: `` (set by -o
     KEY=VALUE)`` after it when an override set it, ``path:line: `` before it when the
     config file does. A message that starts with no key is returned as it is."""
+    try:
+        path = find_config(path) if path else path
+    except ConfigError:
+        path = None
     unknown = _UNKNOWN_SECTION.match(message)
     if unknown:  # "<file>: unknown section 'X'...": set by an override, or in the file
         name, rest = unknown.group("name"), message[len(unknown.group("source")) + 2:]

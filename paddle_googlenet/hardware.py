@@ -72,9 +72,8 @@ def keep_freed_memory() -> bool:
 
     Paddle frees a step's activations after each step (tens of MB each); glibc
     serves blocks that large with mmap and unmaps them on free, so the next step
-    page-faults all of it in again, zeroed: on a 2-core machine about 0.2 s of
-    system time per 224x224 inference batch of 32 (12% of it) and 0.3 s per
-    training step at batch 16. With mmap off and no trimming, freed blocks stay in
+    page-faults all of it in again, zeroed, which costs a good share of a step's
+    time (docs/benchmarks.md, "Freed memory kept for reuse"). With mmap off and no trimming, freed blocks stay in
     the heap for the next step. Nothing computed changes; resident memory stays
     near its peak instead of falling between steps. Affects the whole process, for
     allocations made from then on.

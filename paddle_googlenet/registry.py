@@ -8,20 +8,14 @@ any work starts, instead of as a TypeError from deep inside Paddle.
 """
 
 import collections.abc
-import difflib
 import inspect
 import typing
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from .errors import ConfigError, UserError
+from .validators import closest, is_int, is_number
 
-__all__ = ["Registry", "check_value", "closest"]
-
-
-def closest(name, valid) -> str:
-    """' (did you mean X?)' when a valid name is close to ``name``, else ''."""
-    match = difflib.get_close_matches(str(name), [str(v) for v in valid], n=1, cutoff=0.6)
-    return f" (did you mean {match[0]!r}?)" if match else ""
+__all__ = ["Registry", "check_value"]
 
 
 def _describe(hint) -> str:
@@ -54,9 +48,9 @@ def _matches(value, hint) -> bool:
     if hint is type(None):
         return value is None
     if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+        return is_number(value)
     if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
+        return is_int(value)
     if isinstance(hint, type):
         return isinstance(value, hint)
     return True
@@ -91,6 +85,13 @@ class Registry:
 
     def __contains__(self, name) -> bool:
         return name in self._items
+
+    def __iter__(self):
+        """The registered names, sorted: ``for name in MODELS``, ``list(MODELS)``."""
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def get(self, name, where: str) -> Callable:
         if name not in self._items:

@@ -7,15 +7,23 @@ form. Base layer: imports nothing of the package but its errors.
 """
 
 import ast
+import difflib
 import operator
-from typing import Any, Iterator, Mapping, Tuple
+from typing import Any, Iterator, Mapping, Sequence, Tuple
 
 import numpy as np
 
 from .errors import ConfigError, DataError
 
-__all__ = ["parse_number", "number", "probability", "count", "positive_int", "flag", "color",
-           "value_range", "require_hwc", "op_entries"]
+__all__ = ["closest", "is_int", "is_number", "parse_number", "number", "probability", "count", "positive_int", "flag", "color",
+           "value_range", "require_hwc", "op_entries", "op_list", "known_keys", "mapping",
+           "loader_split", "LOADER_SPLIT_KEYS", "pretrained_path"]
+
+def closest(name: Any, valid) -> str:
+    """' (did you mean X?)' when a valid name is close to ``name``, else ''."""
+    match = difflib.get_close_matches(str(name), [str(v) for v in valid], n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
 
 _ARITHMETIC = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
                ast.Div: operator.truediv}
@@ -45,8 +53,19 @@ def parse_number(text: str) -> float:
 
 
 
+def is_int(value: Any) -> bool:
+    """An integer, Python's or NumPy's, and not a bool: True is 1 to Python, but a
+    config that says true means a flag, never a count."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    """An int or a float, Python's or NumPy's, and not a bool (see ``is_int``)."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
 def positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+    if not is_int(value) or value < 1:
         raise ConfigError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
 
@@ -89,6 +108,61 @@ def op_entries(ops: Any, where: str) -> Iterator[Tuple[str, str, Mapping]]:
         yield at, name, args or {}
 
 
+def op_list(value: Any, where: str, required: bool = True) -> None:
+    """A non-empty PaddleClas list of one-key mappings: ``[{Name: {args}}, ...]``; None
+    too when not ``required``."""
+    if value is None and not required:
+        return
+    if value == []:
+        raise ConfigError(f"{where}: expected a list of one-key mappings like "
+                          f"[{{DecodeImage: {{to_rgb: true}}}}, ...], got []")
+    list(op_entries(value, where))  # checks every entry
+
+
+def known_keys(section: Mapping, valid: Sequence[str], where: str) -> None:
+    """Every key of ``section`` is one of ``valid``; else the first other one is named,
+    with the closest valid key."""
+    for key in section:
+        if key not in valid:
+            raise ConfigError(f"{where}.{key}: unknown key{closest(key, valid)}; valid keys: "
+                              f"{', '.join(valid)}")
+
+
+def mapping(value: Any, where: str, required: bool = True) -> None:
+    """``value`` is a mapping (or None, when not ``required``)."""
+    if value is None and not required:
+        return
+    if not isinstance(value, Mapping):
+        what = "missing" if value is None else f"expected a mapping, got {value!r}"
+        raise ConfigError(f"{where}: {what}")
+
+
+LOADER_SPLIT_KEYS = ("dataset", "sampler", "loader")
+
+
+def loader_split(split: Any, where: str) -> Mapping:
+    """A ``DataLoader.Train``/``Eval`` section, as the config check and the loader
+    builder both see it: a mapping of ``dataset`` and ``sampler`` mappings and an
+    optional ``loader`` mapping; ``dataset.transform_ops``, if given, an op list."""
+    if not isinstance(split, Mapping):
+        raise ConfigError(f"{where}: expected a mapping with dataset, sampler and loader, "
+                          f"got {split!r}")
+    for key in split:
+        if key not in LOADER_SPLIT_KEYS:
+            raise ConfigError(f"{where}.{key}: unknown key {key!r}"
+                              f"{closest(key, LOADER_SPLIT_KEYS)}; valid keys: "
+                              f"{', '.join(LOADER_SPLIT_KEYS)}")
+    needs = {"dataset": "at least a name", "sampler": "a name and a batch_size"}
+    for key, what in needs.items():
+        if split.get(key) is None:
+            raise ConfigError(f"{where}.{key} is missing; it needs {what}")
+        mapping(split[key], f"{where}.{key}")
+    mapping(split.get("loader"), f"{where}.loader", required=False)
+    op_list(split["dataset"].get("transform_ops"), f"{where}.dataset.transform_ops",
+            required=False)
+    return split
+
+
 def number(value: Any, name: str, low: float = -np.inf, high: float = np.inf) -> float:
     """A real number in ``[low, high]``; text such as ``'1.0/3.0'`` is evaluated
     arithmetically (PaddleClas ``eval``s it)."""
@@ -97,8 +171,7 @@ def number(value: Any, name: str, low: float = -np.inf, high: float = np.inf) ->
             value = parse_number(value)
         except ConfigError as err:
             raise ConfigError(f"{name}: {err}") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(value):
+    if not is_number(value) or not np.isfinite(value):
         raise ConfigError(f"{name} must be a number, got {value!r}")
     if not low <= value <= high:
         bounds = (f"between {low:g} and {high:g}" if np.isfinite(low) and np.isfinite(high)
@@ -112,7 +185,7 @@ def probability(value: Any, name: str) -> float:
 
 
 def count(value: Any, name: str, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+    if not is_int(value) or value < low:
         raise ConfigError(f"{name} must be an integer of at least {low}, got {value!r}")
     return int(value)
 
@@ -120,8 +193,7 @@ def count(value: Any, name: str, low: int = 1) -> int:
 def color(value: Any, name: str) -> Tuple[int, int, int]:
     """An RGB fill colour: three integers in [0, 255]."""
     if (not isinstance(value, (list, tuple)) or len(value) != 3
-            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-                       and 0 <= v <= 255 for v in value)):
+            or not all(is_int(v) and 0 <= v <= 255 for v in value)):
         raise ConfigError(f"{name} must be three integers in [0, 255] (an RGB colour), "
                           f"got {value!r}")
     return tuple(int(v) for v in value)
@@ -130,8 +202,22 @@ def color(value: Any, name: str) -> Tuple[int, int, int]:
 def value_range(value: Any, name: str) -> Tuple[float, float]:
     """A pair ``[low, high]`` with ``0 < low <= high`` (a crop's scale or ratio range)."""
     if (not isinstance(value, (list, tuple)) or len(value) != 2
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+            or not all(is_number(v) for v in value)
             or not 0 < value[0] <= value[1]):
         raise ConfigError(f"{name} must be a pair [low, high] with 0 < low <= high, "
                           f"got {value!r}")
     return float(value[0]), float(value[1])
+
+
+def pretrained_path(value: Any, name: str) -> str:
+    """The weights path of a ``pretrained`` argument, "" for none (False, None, "").
+    Nothing is ever downloaded, so True is refused."""
+    if value is True:
+        raise ConfigError(f"{name}: True would download weights, but weights are read from "
+                          f"a local file and never downloaded (no weights are ever downloaded "
+                          f"here); give the path of a .pdparams or .safetensors file, or false")
+    if value in (False, None, ""):
+        return ""
+    if not isinstance(value, str):
+        raise ConfigError(f"{name}: expected a path or false, got {value!r}")
+    return value

@@ -80,7 +80,7 @@ def test_census_tool_reports_a_missing_folder_in_one_line(tmp_path):
 def test_census_gives_other_input_sizes_the_adaptive_heads(tiny_data, tmp_path, capsys):
     import yaml
 
-    from paddle_googlenet.paddleclas.census import image_sides, needs_adaptive_heads
+    from paddle_googlenet.census import image_sides, needs_adaptive_heads
 
     with open(os.path.join(CONFIGS, "ResNet", "ResNet18_accepted.yaml")) as f:
         recipe = yaml.safe_load(f)

@@ -3,8 +3,10 @@
 import pytest
 import yaml
 
-from paddle_googlenet.config import apply_overrides, dump_config, load_config, parse_value
+from paddle_googlenet.config import (apply_overrides, dump_config, load_config, parse_value,
+                                     validate_config)
 from paddle_googlenet.errors import ConfigError
+from tiny import DEFAULT_CONFIG
 
 BASE = """
 Global:
@@ -176,3 +178,42 @@ def test_keep_checkpoints_defaults_to_two_and_must_be_positive(config_file):
     assert load_config(config_file, ["Global.keep_checkpoints=5"])["Global"]["keep_checkpoints"] == 5
     with pytest.raises(ConfigError, match=r"Global\.keep_checkpoints: must be at least 1, got 0"):
         load_config(config_file, ["Global.keep_checkpoints=0"])
+
+
+def test_a_packaged_config_is_found_by_name_and_a_path_as_given(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no configs/ here: the name finds the packaged one
+    by_name = load_config("googlenet")
+    assert by_name == load_config("googlenet.yaml") == load_config(DEFAULT_CONFIG)
+    (tmp_path / "googlenet").mkdir()  # a folder of that name does not hide it
+    assert load_config("googlenet", ["Global.epochs=3"])["Global"]["epochs"] == 3
+    with pytest.raises(ConfigError, match="config file not found: googlenett, nor a "
+                                          "packaged config.*packaged configs: googlenet"):
+        load_config("googlenett")
+    with pytest.raises(ConfigError, match="config file not found: sub/googlenet$"):
+        load_config("sub/googlenet")
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda split: 8, r"^DataLoader\.Train: expected a mapping with dataset, sampler and "
+                      r"loader, got 8$"),
+    (lambda split: dict(split, batch_transform_ops=[]),
+     r"^DataLoader\.Train\.batch_transform_ops: unknown key 'batch_transform_ops'; valid "
+     r"keys: dataset, sampler, loader$"),
+    (lambda split: {"dataset": split["dataset"]},
+     r"^DataLoader\.Train\.sampler is missing; it needs a name and a batch_size$"),
+    (lambda split: dict(split, sampler=8), r"^DataLoader\.Train\.sampler: expected a mapping"),
+    (lambda split: dict(split, loader=[1]), r"^DataLoader\.Train\.loader: expected a mapping"),
+    (lambda split: dict(split, dataset=dict(split["dataset"], transform_ops=[])),
+     r"^DataLoader\.Train\.dataset\.transform_ops: expected a list of one-key mappings"),
+])
+def test_the_config_and_the_loader_builder_refuse_a_split_alike(change, message):
+    from paddle_googlenet.data import build_dataloader
+
+    config = load_config(DEFAULT_CONFIG)
+    split = change(config["DataLoader"]["Train"])
+    config["DataLoader"]["Train"] = split
+    with pytest.raises(ConfigError, match=message) as checked:
+        validate_config(config)
+    with pytest.raises(ConfigError) as built:
+        build_dataloader(split, where="DataLoader.Train")
+    assert str(built.value) == str(checked.value)

@@ -5,6 +5,7 @@ import itertools
 import os
 import re
 
+import numpy as np
 import paddle
 import pytest
 
@@ -110,3 +111,12 @@ def test_checkpoint_of_another_network_names_parameter_and_shapes(tiny_data, tmp
     assert re.search(r"Global\.checkpoints: .*parameter 'head\.fc\.weight' has shape "
                      r"\[1024, 10\] in the file but \[1024, 6\] in the model", one_error(err))
     assert not os.path.exists(run)
+
+
+@pytest.mark.parametrize("value, integer, number", [
+    (3, True, True), (np.int64(3), True, True), (2.5, False, True), (np.float32(2.5), False, True),
+    (True, False, False), (False, False, False), ("3", False, False), (None, False, False)])
+def test_one_rule_says_a_bool_is_neither_an_integer_nor_a_number(value, integer, number):
+    from paddle_googlenet.validators import is_int, is_number
+
+    assert is_int(value) is integer and is_number(value) is number

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from paddle_googlenet import pixels
+from paddle_googlenet import image_io
 from paddle_googlenet.data import build_transforms, photographic_jpeg
 from paddle_googlenet.data.transforms import DecodeRandCrop
 from paddle_googlenet.errors import ImageDecodeError
@@ -72,13 +72,13 @@ def test_large_photographs_are_decoded_at_the_scale_the_crop_needs(monkeypatch):
     than the bilinear resize of the whole region (what cv2 and PaddleClas give, which
     skips most source pixels when shrinking that far) is."""
     reductions = []
-    decode = pixels.decode_jpeg_bgr
+    decode = image_io.decode_jpeg_bgr
 
     def recording_decode(data, reduction=1, **options):
         reductions.append(reduction)
         return decode(data, reduction, **options)
 
-    monkeypatch.setattr(pixels, "decode_jpeg_bgr", recording_decode)
+    monkeypatch.setattr(image_io, "decode_jpeg_bgr", recording_decode)
     files = photographs([(1600, 1200), (1200, 1600)] * 4, seed=1)
     ops = [DECODE, {"RandCropImage": {"size": 64, "scale": [0.3, 1.0]}}]
     fused, separate = run_both(ops, files, seed=5)
@@ -90,7 +90,7 @@ def test_large_photographs_are_decoded_at_the_scale_the_crop_needs(monkeypatch):
                                                            separate):
         np.testing.assert_array_equal(state_a, state_b)
         assert a.shape == b.shape == (64, 64, 3) and a.dtype == b.dtype == np.uint8
-        whole = pixels.decode_rgb(data)
+        whole = image_io.decode_rgb(data)
         left, top, width, height, _ = crop.sample(whole.shape[1], whole.shape[0])
         # the largest factor that keeps the region at least the output size
         assert min(width, height) >= 64 * reduction
@@ -182,7 +182,7 @@ def _jpeg_variants():
 
 @pytest.mark.parametrize("name,data", list(_jpeg_variants().items()))
 def test_the_jpeg_header_reader_agrees_with_pil(name, data):
-    header = pixels.jpeg_header(data)
+    header = image_io.jpeg_header(data)
     image = Image.open(io.BytesIO(data))
     components = {"L": 1, "RGB": 3, "CMYK": 4}[image.mode]
     assert header == (image.width, image.height, components, image.getexif().get(0x0112, 1))
@@ -205,7 +205,7 @@ def test_the_jpeg_header_reader_survives_any_damage():
                 data[at] = int(rng.integers(256))
         else:
             data[cut:cut] = rng.integers(0, 256, int(rng.integers(1, 40)), dtype=np.uint8).tobytes()
-        header = pixels.jpeg_header(bytes(data))
+        header = image_io.jpeg_header(bytes(data))
         checked += 1
         if header is None:
             continue

@@ -14,7 +14,7 @@ import paddle
 import pytest
 from PIL import Image
 
-from paddle_googlenet import pixels
+from paddle_googlenet import image_io, pixels
 from paddle_googlenet.data import photographic_jpeg
 from paddle_googlenet.data.transforms import build_transforms
 from paddle_googlenet.errors import ConfigError, ImageDecodeError
@@ -56,7 +56,7 @@ def test_the_largest_factor_that_keeps_the_output_size_is_taken(width, height, f
     out = eval_list(True)(data)
     expected = eval_list(False)(data)
     assert out.shape == expected.shape == (224, 224, 3)
-    reduced = cv2.imdecode(np.frombuffer(data, np.uint8), pixels._CV2_REDUCED[factor])
+    reduced = cv2.imdecode(np.frombuffer(data, np.uint8), image_io._CV2_REDUCED[factor])
     short = pixels.short_side_size(width, height, 256)
     resized = cv2.cvtColor(cv2.resize(reduced, short, interpolation=cv2.INTER_LINEAR),
                            cv2.COLOR_BGR2RGB)

@@ -129,6 +129,7 @@ runpy.run_path({os.path.join(ROOT, 'tools', 'infer.py')!r}, run_name="__main__")
 # What deployment may import from the package: the deploy modules and the leaves
 # they share with training. Nothing else (no model, config, data or engine code).
 DEPLOY_MODULES = {"paddle_googlenet", "paddle_googlenet.errors", "paddle_googlenet.pixels",
+                  "paddle_googlenet.image_io", "paddle_googlenet.constants",
                   "paddle_googlenet.validators", "paddle_googlenet.progress",
                   "paddle_googlenet.hardware", "paddle_googlenet.registry",
                   "paddle_googlenet.cli", "paddle_googlenet.cli.runner",

@@ -7,6 +7,7 @@ import ast
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from paddle_googlenet import pixels
+from paddle_googlenet import image_io, pixels
 from paddle_googlenet.data.transforms import TRANSFORMS, build_transforms
 from paddle_googlenet.deploy.preprocess import DEPLOY_OPS, Preprocess
 from paddle_googlenet.errors import ConfigError
@@ -24,11 +25,18 @@ PACKAGE = os.path.join(ROOT, "paddle_googlenet")
 
 
 def imported_modules(path):
-    """Absolute names of the modules a file imports (at any depth of the file)."""
+    """Absolute names of the modules a file imports when it runs (at any depth of the
+    file); the names under ``if TYPE_CHECKING:`` are for type checkers only."""
     relative_to = os.path.relpath(path, ROOT)[:-3].replace(os.sep, ".").split(".")
     package = relative_to[:-1]
     found = set()
-    for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
+    tree = ast.parse(open(path, encoding="utf-8").read())
+    type_only = {id(inner) for node in ast.walk(tree) if isinstance(node, ast.If)
+                 and getattr(node.test, "id", None) == "TYPE_CHECKING"
+                 for statement in node.body for inner in ast.walk(statement)}
+    for node in ast.walk(tree):
+        if id(node) in type_only:
+            continue
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -48,7 +56,8 @@ def training_files():
 
 
 # The layers, bottom up, and what each may import besides itself and the base.
-BASE = {"errors", "registry", "hardware", "pixels", "validators", "progress"}
+BASE = {"errors", "registry", "hardware", "constants", "image_io", "pixels", "validators",
+        "progress"}
 LAYERS = {
     "weights": set(),
     "config": set(),
@@ -62,8 +71,9 @@ LAYERS = {
     "export": {"config", "weights", "models", "data", "deploy", "engine"},
     "paddleclas": {"config", "weights", "models", "data", "losses", "metrics", "optim",
                    "engine"},
+    "census": {"config", "weights", "models", "data", "losses", "metrics", "optim", "engine"},
     "cli": {"config", "weights", "models", "data", "losses", "metrics", "optim", "deploy",
-            "engine", "export", "paddleclas"},
+            "engine", "export", "paddleclas", "census"},
 }
 
 
@@ -132,7 +142,7 @@ print(json.dumps(sorted(m for m in sys.modules
 
 def test_base_modules_load_nothing_else_of_the_package():
     """Nor Paddle: the base is what tools load before they know they will need it.
-    OpenCV comes with ``pixels``, which decodes and resizes with it."""
+    OpenCV comes with ``image_io`` and ``pixels``, which decode and resize with it."""
     base = sorted(f"paddle_googlenet.{name}" for name in BASE)
     loaded = loaded_after(", ".join(base))
     assert [m for m in loaded if not m.startswith("cv2")] == ["paddle_googlenet"] + base
@@ -143,6 +153,92 @@ def test_the_tool_runner_loads_only_the_errors():
     assert loaded_after("paddle_googlenet.cli.runner") == [
         "paddle_googlenet", "paddle_googlenet.cli", "paddle_googlenet.cli.runner",
         "paddle_googlenet.errors"]
+
+
+INLINE_INTEGER_CHECK = re.compile(
+    r"isinstance\([^()]+, bool\)\s+or\s+not\s+isinstance|"
+    r"and\s+not\s+isinstance\([^()]+, bool\)|"
+    r"isinstance\([^()]+, int\)\s+or\s+isinstance\([^()]+, bool\)")
+
+
+def test_integer_and_number_checks_have_one_home():
+    """``validators.is_int``/``is_number`` say that a bool is neither; no module
+    writes that rule again."""
+    found = [f"{os.path.relpath(path, ROOT)}:{number}"
+             for path in package_files() if not path.endswith("validators.py")
+             for number, line in enumerate(open(path, encoding="utf-8"), 1)
+             if INLINE_INTEGER_CHECK.search(line)]
+    assert found == []
+
+
+def test_the_constants_load_nothing_heavy():
+    """Nor does the package itself, beyond its errors."""
+    assert loaded_after("paddle_googlenet.constants") == [
+        "paddle_googlenet", "paddle_googlenet.constants", "paddle_googlenet.errors"]
+
+
+def test_importing_the_package_brings_no_import_hook():
+    """``python -X importtime -c "import paddle_googlenet"``: beyond what the
+    interpreter's start loads, no importlib.abc (an import hook's base) or the
+    archive modules it would pull in."""
+    def imported(code):
+        done = subprocess.run([sys.executable, "-X", "importtime", "-c", code],
+                              capture_output=True, text=True, cwd=ROOT, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines()
+                if line.startswith("import time:") and "|" in line}
+
+    added = imported("import paddle_googlenet") - imported("pass")
+    assert "paddle_googlenet" in added
+    assert not added & {"importlib.abc", "tempfile", "shutil", "lzma"}, sorted(added)
+
+
+OPENCV_AFTER = """
+import cv2
+cv2.setNumThreads(3)
+import {imports}
+print(cv2.getNumThreads())
+"""
+
+
+@pytest.mark.parametrize("imports", [
+    "paddle_googlenet.models", "paddle_googlenet.pixels, paddle_googlenet.image_io",
+    "paddle_googlenet.data, paddle_googlenet.engine", "paddle_googlenet.deploy"])
+def test_importing_changes_no_opencv_setting(imports):
+    done = subprocess.run([sys.executable, "-c", OPENCV_AFTER.format(imports=imports)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-1] == "3"
+
+
+def test_a_process_and_its_loader_workers_set_opencv_to_one_thread(monkeypatch):
+    import cv2
+
+    from paddle_googlenet.data.loader import EpochDataLoader, set_up_worker
+    from paddle_googlenet.engine.process import set_up_process
+    from paddle_googlenet.config import GLOBAL_KEYS
+
+    # set_up_process also sets OMP_NUM_THREADS for child processes: put it back after
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    threads = cv2.getNumThreads()
+    try:
+        cv2.setNumThreads(3)
+        set_up_worker(0)
+        assert cv2.getNumThreads() == 1
+        cv2.setNumThreads(3)
+        set_up_process({key: default for key, (_, default) in GLOBAL_KEYS.items()})
+        assert cv2.getNumThreads() == 1
+    finally:
+        cv2.setNumThreads(threads)
+    loader = EpochDataLoader([0, 1], paddle_batch_sampler(), num_workers=1)
+    assert loader.worker_init_fn is set_up_worker
+
+
+def paddle_batch_sampler():
+    import paddle
+
+    return paddle.io.BatchSampler(range(2), batch_size=1)
 
 
 def test_deterministic_ops_are_the_same_classes_for_training_and_deployment():
@@ -171,7 +267,7 @@ def test_bad_arguments_are_refused_alike_in_training_and_deployment(entry):
 
 
 def test_model_input_is_chw_whatever_the_pipeline_ends_in():
-    hwc = pixels.normalize(pixels.decode_rgb(_png()), 1 / 255, 0.5, 0.25)
+    hwc = pixels.normalize(image_io.decode_rgb(_png()), 1 / 255, 0.5, 0.25)
     chw = pixels.model_input(hwc, pixels.HWC)
     assert chw.shape == (3,) + hwc.shape[:2] and chw.flags.c_contiguous
     assert (chw[1] == hwc[:, :, 1]).all()

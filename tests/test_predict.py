@@ -75,7 +75,7 @@ def test_images_given_as_arguments_replace_infer_imgs_and_each_miss_is_its_own_e
 
 
 def test_an_image_named_alone_and_in_its_folder_is_listed_once(tmp_path):
-    from paddle_googlenet.pixels import expand_images
+    from paddle_googlenet.image_io import expand_images
 
     folder = tmp_path / "images"
     folder.mkdir()
@@ -92,7 +92,7 @@ def test_predict_normalizes_each_batch_with_the_per_image_numbers(tiny_data, tra
     import numpy as np
     import paddle
 
-    from paddle_googlenet import pixels
+    from paddle_googlenet import image_io, pixels
     from paddle_googlenet.config import load_config
     from paddle_googlenet.data import build_transforms
     from paddle_googlenet.engine.predict import Predictor
@@ -106,7 +106,7 @@ def test_predict_normalizes_each_batch_with_the_per_image_numbers(tiny_data, tra
     images = [os.path.join(folder, n) for n in sorted(os.listdir(folder))]
     assert predictor._prepare(images[0]).dtype == np.uint8
     whole = build_transforms(config["Infer"]["transforms"])
-    batch = np.stack([pixels.model_input(pixels.read_image_file(p, whole), whole.output_layout)
+    batch = np.stack([pixels.model_input(image_io.read_image_file(p, whole), whole.output_layout)
                       for p in images])
     with paddle.no_grad():
         expected = predictor.model(paddle.to_tensor(batch)).numpy()

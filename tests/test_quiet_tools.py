@@ -12,7 +12,7 @@ from collections import namedtuple
 
 import pytest
 
-from paddle_googlenet.cli import _launcher_command, _resume_command
+from paddle_googlenet.cli.launch import launcher_command, resume_command
 from paddle_googlenet.cli.runner import quiet_native_logs
 from tiny import ROOT, tiny_overrides
 
@@ -29,20 +29,34 @@ def python_output(code):
 
 
 @pytest.mark.slow
-def test_importing_paddle_after_the_package_warns_of_no_ccache_whatever_the_filters():
+def test_tools_show_no_ccache_warning_whatever_the_filters():
     if shutil.which("ccache") is None:  # the warning Paddle gives on its own here
         assert "No ccache found" in python_output("import paddle")
-    assert "No ccache found" not in python_output("import paddle_googlenet; import paddle")
-    # pytest and other harnesses reset the warning filters after the package's import
-    assert "No ccache found" not in python_output(
-        "import warnings, paddle_googlenet\n"
+    # a tool ignores it where it starts, even after a harness reset the filters
+    tool = python_output(
+        "import warnings\n"
+        "from paddle_googlenet.cli.runner import run_tool\n"
         "warnings.resetwarnings(); warnings.simplefilter('always')\n"
-        "import paddle")
-    # and the package leaves the user's own filters alone
-    assert python_output(
-        "import warnings; before = list(warnings.filters)\n"
+        "before = list(warnings.filters)\n"
+        "run_tool(lambda argv: __import__('paddle'), [])\n"
+        "print(warnings.filters == before)")
+    assert "No ccache found" not in tool
+    assert tool.splitlines()[0] == "True"  # and puts the caller's filters back
+
+
+def test_importing_the_package_leaves_imports_and_warning_filters_alone():
+    """No import hook, no filter, and none of the modules a hook would bring."""
+    changed = python_output(
+        "import sys, warnings\n"
+        "finders, filters, modules = list(sys.meta_path), list(warnings.filters), set(sys.modules)\n"
+        "import paddle_googlenet\n"
+        "loaded = set(sys.modules) - modules\n"
         "import paddle_googlenet.cli\n"
-        "print(warnings.filters == before)").strip() == "True"
+        "print(sys.meta_path == finders, warnings.filters == filters)\n"
+        "print(' '.join(sorted(loaded)))").splitlines()
+    assert changed[0] == "True True"
+    loaded = set(changed[1].split())
+    assert not loaded & {"importlib.abc", "tempfile", "shutil", "lzma"}, loaded
 
 
 def test_glog_info_lines_are_off_unless_the_user_chose_a_level():
@@ -79,12 +93,12 @@ def test_launcher_run_shows_no_glog_lines_or_flags_banner(tiny_data, tmp_path):
 def test_the_flags_banner_keeps_the_flags_the_user_set(monkeypatch, capsys):
     from paddle.distributed import parallel
 
-    from paddle_googlenet.cli import _quiet_flags_banner
+    from paddle_googlenet.cli.launch import quiet_flags_banner
 
     monkeypatch.setattr(parallel, "_print_modified_flags", parallel._print_modified_flags)
     monkeypatch.setenv("FLAGS_check_nan_inf", "1")
-    _quiet_flags_banner()
-    _quiet_flags_banner()  # once is enough: not wrapped twice
+    quiet_flags_banner()
+    quiet_flags_banner()  # once is enough: not wrapped twice
     flag = namedtuple("FLAGS", ["name", "current_value", "default_value"])
     parallel._print_modified_flags([flag("FLAGS_enable_pir_in_executor", True, False)])
     assert capsys.readouterr().err == ""
@@ -102,7 +116,7 @@ ARGV = ["-c", "configs/googlenet.yaml", "-o", "Global.epochs=3",
 
 
 def resume_words(environ, parent_cmdline):
-    return shlex.split(_resume_command(ARGV, "out/GoogLeNet/interrupted", environ,
+    return shlex.split(resume_command(ARGV, "out/GoogLeNet/interrupted", environ,
                                        parent_cmdline))
 
 
@@ -125,11 +139,11 @@ def test_resume_command_under_the_launcher_repeats_the_launchers_command():
 
 def test_resume_command_under_the_launcher_is_rebuilt_when_its_command_is_unknown():
     for parent in (None, [], ["bash", "run.sh"]):
-        assert _launcher_command(LAUNCHED, parent, "tools/train.py") == [
+        assert launcher_command(LAUNCHED, parent, "tools/train.py") == [
             "python", "-m", "paddle.distributed.launch", "--nproc_per_node", "2"]
     two_nodes = dict(LAUNCHED, PADDLE_TRAINERS_NUM="8", PADDLE_NNODES="2")
     del two_nodes["PADDLE_LOCAL_SIZE"]
-    assert _launcher_command(two_nodes, None, "tools/train.py") == [
+    assert launcher_command(two_nodes, None, "tools/train.py") == [
         "python", "-m", "paddle.distributed.launch", "--nproc_per_node", "4",
         "--nnodes", "2", "--master", "10.0.0.1:6170"]
     words = resume_words(LAUNCHED, ["bash", "run.sh"])

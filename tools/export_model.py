@@ -5,7 +5,7 @@ import sys
 # Run from a clone without installing, as PaddleClas's tools do.
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
 
-from paddle_googlenet.cli import export_main  # noqa: E402
+from paddle_googlenet.cli.export import main  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(export_main())
+    sys.exit(main())

@@ -5,7 +5,7 @@ import sys
 # Run from a clone without installing, as PaddleClas's tools do.
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
 
-from paddle_googlenet.cli import make_demo_data_main  # noqa: E402
+from paddle_googlenet.cli.make_demo_data import main  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(make_demo_data_main())
+    sys.exit(main())

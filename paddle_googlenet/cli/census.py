@@ -1,5 +1,5 @@
 """``tools/paddleclas_census.py``: which of a folder of PaddleClas configs this package
-can train (``paddleclas.census`` does the work)."""
+can train (``paddle_googlenet.census`` does the work)."""
 
 import argparse
 import json
@@ -10,7 +10,7 @@ from typing import Dict
 
 from ..errors import UserError
 from ..progress import Progress, optional_progress
-from ..paddleclas.census import find_configs, format_line, format_report, run_census
+from ..census import find_configs, format_line, format_report, run_census
 from ..weights.atomic import write_file_atomically
 from .runner import run_tool
 

@@ -3,7 +3,7 @@
 import argparse
 
 from ..weights.convert import convert_weights
-from . import run
+from .options import run
 
 __all__ = ["main"]
 

@@ -10,7 +10,7 @@ from typing import List, Optional
 from ..deploy.infer import BACKENDS, DEFAULT_BACKEND, ImageClassifier, format_result
 from ..deploy.precisions import PRECISIONS
 from ..errors import DeployError
-from ..pixels import expand_images
+from ..image_io import expand_images, set_opencv_threads
 from .runner import print_results, results_progress, run_tool
 
 __all__ = ["main"]
@@ -31,10 +31,8 @@ def _arguments() -> argparse.ArgumentParser:
                         help="classes per image (default: inference.yml's topk)")
     parser.add_argument("--backend", choices=list(BACKENDS), default=DEFAULT_BACKEND,
                         help="paddle (default): Paddle Inference; onnxruntime: inference.onnx "
-                             "under ONNX Runtime (fp32 only). On the same export "
-                             "tools/benchmark.py measured ONNX Runtime at 0.87-1.01x Paddle "
-                             "Inference at batch 8, about even at 32 and 1.00-1.22x at "
-                             "batch 1 (docs/benchmarks.md)")
+                             "under ONNX Runtime (fp32 only); tools/benchmark.py measures "
+                             "their speed (docs/benchmarks.md)")
     parser.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
     parser.add_argument("--threads", type=int, default=None,
                         help="CPU threads (default: one per core)")
@@ -72,6 +70,7 @@ def _infer(argv: List[str]) -> int:
         raise DeployError("no images given: name image files, folders or globs after the "
                           "options (or with --image)")
     paths = expand_images(args.images + args.image, where="the image arguments")
+    set_opencv_threads()
     classifier = ImageClassifier(args.model_dir, args.backend, args.topk,
                                  threads=args.threads, **options)
     progress = results_progress(len(paths), "infer")

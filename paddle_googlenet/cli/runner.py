@@ -11,7 +11,9 @@ deployment's tool uses it too.
 Before ``main`` runs (and so before Paddle is first imported), ``quiet_native_logs``
 turns off glog's INFO lines: Paddle's C++ side logs them for its own bookkeeping
 (e.g. the TCP store ``paddle.distributed.launch`` sets up), and a tool's output is
-its results. A user's own ``GLOG_minloglevel`` or ``GLOG_v`` is kept.
+its results. A user's own ``GLOG_minloglevel`` or ``GLOG_v`` is kept. Paddle's "No
+ccache found" warning is ignored while ``main`` runs: a compiler cache only matters for
+building custom C++ operators, which no tool does.
 """
 
 import os
@@ -49,8 +51,13 @@ def run_tool(main: Callable[[List[str]], Optional[int]], argv: Optional[List[str
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     quiet_native_logs()
-    shown_before = warnings.showwarning
-    warnings.showwarning = _show_warning
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
+        warnings.showwarning = _show_warning
+        return _run_main(main, argv, explain)
+
+
+def _run_main(main, argv: List[str], explain) -> int:
     try:
         return main(argv) or 0
     except UserError as err:
@@ -76,8 +83,6 @@ def run_tool(main: Callable[[List[str]], Optional[int]], argv: Optional[List[str
         # does, with what SIGPIPE would have given; later writes go nowhere.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 128 + 13
-    finally:
-        warnings.showwarning = shown_before
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):

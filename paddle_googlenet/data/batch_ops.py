@@ -37,6 +37,7 @@ from typing import Any, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from ..errors import ConfigError, DataError
+from ..validators import is_int, is_number
 from ..registry import Registry
 
 __all__ = ["MixupOperator", "CutmixOperator", "OpSampler", "BatchTransforms",
@@ -46,7 +47,7 @@ BATCH_TRANSFORMS = Registry("batch transform op")
 
 
 def _alpha(value: Any, name: str = "alpha") -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+    if not is_number(value) or not value > 0:
         raise ConfigError(f"{name}: the Beta distribution's parameter must be a number above 0, "
                           f"got {value!r}")
     return float(value)
@@ -194,7 +195,7 @@ def _op_sampler(choices: Mapping, where: str) -> OpSampler:
                               f"batch, e.g. '{name}: {{prob: 0.5}}'")
         args = dict(args)
         prob = args.pop("prob")
-        if isinstance(prob, bool) or not isinstance(prob, (int, float)) or not 0 <= prob <= 1:
+        if not is_number(prob) or not 0 <= prob <= 1:
             raise ConfigError(f"{at}.prob: expected a probability in [0, 1], got {prob!r}")
         ops.append(_build_op(name, args, at))
         probs.append(float(prob))
@@ -212,7 +213,7 @@ def build_batch_transforms(op_list: Sequence[Mapping[str, Any]], num_classes: Op
     ConfigError, located at ``where.<index>.<Name>``, for an unknown operator (with
     the closest valid name), a bad ``alpha`` or ``prob``, or missing ``num_classes``.
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+    if not is_int(num_classes) or num_classes < 1:
         raise ConfigError(f"{where}: batch operators make soft targets over every class, so "
                           f"they need the number of classes (Arch.class_num); got "
                           f"{num_classes!r}")

@@ -21,8 +21,10 @@ import numpy as np
 import paddle
 
 from ..errors import ConfigError, DataError, ImageDecodeError
-from ..pixels import BYTES, IMAGE_EXTENSIONS, Compose, DecodeImage, NormalizeImage, model_input
+from ..image_io import IMAGE_EXTENSIONS
+from ..pixels import BYTES, Compose, DecodeImage, NormalizeImage, model_input
 from ..registry import Registry
+from ..validators import positive_int
 from .transforms import build_transforms
 
 __all__ = ["ImageNetDataset", "ImageFolderDataset", "DATASETS", "IMAGE_EXTENSIONS", "SampleMarks",
@@ -320,9 +322,8 @@ class ImageNetDataset(_ImageSamples):
                             f"or is not a file")
         if delimiter is not None and (not isinstance(delimiter, str) or not delimiter):
             raise ConfigError(f"delimiter must be a non-empty string, got {delimiter!r}")
-        if class_num is not None and (isinstance(class_num, bool)
-                                      or not isinstance(class_num, int) or class_num < 1):
-            raise ConfigError(f"class_num must be a positive integer, got {class_num!r}")
+        if class_num is not None:
+            positive_int(class_num, "class_num")
         self.cls_label_path = os.path.abspath(cls_label_path)
         samples, self.line_numbers = self._read_list(root, self.cls_label_path, delimiter,
                                                      class_num)

@@ -21,17 +21,15 @@ Two choices keep it learnable in a few thousand images, which matters because th
 network trains from scratch on a CPU: the shape is always lighter than every part
 of its background (a luminance gap of at least 60 of 255, besides an RGB distance of
 at least 110), so figure and ground never swap, and the tilt is limited, so a
-square never turns into a diamond. In trials with a small CNN, arbitrary colours
-and full rotations left it near 50% accuracy after 6,000 training images; with these
-two constraints it reached 96%.
+square never turns into a diamond. Without them a small CNN stayed near chance in
+trials; with them it learnt the set (docs/benchmarks.md, "The demo dataset").
 
 Defaults (6 classes, 250 training and 100 evaluation images per class, 72x72
 pixels) are sized for GoogLeNet trained from scratch on a CPU: 1,500 training
-images make 8 epochs in 12,000 samples, 7-8 minutes at 25-30 images/s, and
-72-pixel files leave room for a random 64x64 crop (RandCropImage size 64 with a
-scale of about [0.6, 1.0]; evaluate with CropImage 64). 600 evaluation images
-measure accuracy to about +-1.2 points near 90%. Generating the default set takes
-a few seconds.
+images make 8 epochs in 12,000 samples, a few minutes on two cores, and 72-pixel
+files leave room for a random 64x64 crop (RandCropImage size 64 with a scale of
+about [0.6, 1.0]; evaluate with CropImage 64). 600 evaluation images measure
+accuracy to about +-1.2 points near 90%.
 
 Everything is drawn from ``seed`` with an RNG per image, so the same parameters
 give the same files.
@@ -49,6 +47,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ..errors import ConfigError, DataError
+from ..validators import is_int
 
 __all__ = ["photographic_jpeg", "SHAPES", "DEMO_DEFAULTS", "DemoDataset", "make_demo_dataset",
            "ensure_demo_dataset",
@@ -223,8 +222,7 @@ def render_image(shape: str, size: int, rng: np.random.Generator) -> np.ndarray:
 
 def _check_params(num_classes, train_per_class, eval_per_class, image_size, seed) -> Dict:
     def integer(value, name, low, high=None):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low or (
-                high is not None and value > high):
+        if not is_int(value) or value < low or (high is not None and value > high):
             bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
             raise ConfigError(f"{name} must be an integer {bounds}, got {value!r}")
         return value

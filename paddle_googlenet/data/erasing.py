@@ -16,8 +16,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import ConfigError, DataError
-from ..registry import closest
-from ..validators import count, number, probability, require_hwc
+from ..validators import closest, count, number, probability, require_hwc
 from .transforms import HWC, TRANSFORMS
 
 __all__ = ["RandomErasing", "Cutout", "GridMask", "HideAndSeek"]

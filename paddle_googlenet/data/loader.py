@@ -40,8 +40,10 @@ import paddle
 from paddle.io.dataloader.collate import default_collate_fn
 
 from ..errors import ConfigError, UserError
+from ..image_io import set_opencv_threads
 from ..pixels import CHW, HWC, NormalizeImage, look_up, normalize
 from ..registry import Registry, check_value
+from ..validators import is_int, loader_split
 from .batch_ops import BatchTransforms, build_batch_transforms
 from .datasets import DATASETS, FAILED_SAMPLE
 from .samplers import (SAMPLERS, DistributedBatchSampler, EpochBatchSampler,
@@ -53,7 +55,6 @@ __all__ = ["build_dataloader", "BatchNormalize", "EpochDataLoader", "EpochBatchS
 
 # Sampler arguments build_dataloader fills in; the config gives the others.
 _SAMPLER_FILLED = ("dataset", "seed", "distributed")
-_SECTION_KEYS = ("dataset", "sampler", "loader")
 _LOADER_KEYS = ("num_workers", "use_shared_memory")
 
 
@@ -63,10 +64,10 @@ class BatchNormalize:
 
     Each image gets exactly the float32 numbers the per-image operator gives. On a
     GPU the ``uint8`` batch is copied there (a quarter of the bytes), turned to NCHW
-    and normalized by Paddle. On the CPU, where Paddle's broadcasting arithmetic
-    takes about 3.5 ms an image, each channel of a ``uint8`` batch is looked up in
-    NormalizeImage's table of the 256 levels (``cv2.LUT``, 0.16 ms an image) and
-    written straight into its NCHW plane.
+    and normalized by Paddle. On the CPU, where Paddle's broadcasting arithmetic is
+    slow at this, each channel of a ``uint8`` batch is looked up in NormalizeImage's
+    table of the 256 levels (``cv2.LUT``, a fraction of the time; see
+    docs/benchmarks.md) and written straight into its NCHW plane.
     """
 
     def __init__(self, normalize: NormalizeImage, layout: str = CHW):
@@ -108,6 +109,12 @@ class BatchNormalize:
         return (images.astype("float32") * self.scale - mean) / std
 
 
+def set_up_worker(worker_id: int) -> None:
+    """A loader worker process's settings: one OpenCV thread, as in the main process
+    (``engine.process``); the workers are where decoding runs in parallel."""
+    set_opencv_threads()
+
+
 class EpochDataLoader(paddle.io.DataLoader):
     """A DataLoader that counts epochs and makes each one reproducible from a seed.
 
@@ -146,6 +153,7 @@ class EpochDataLoader(paddle.io.DataLoader):
     def __init__(self, dataset: Any, batch_sampler: Any, seed: Optional[int] = None,
                  where: str = "DataLoader", batch_transform: Optional[BatchTransforms] = None,
                  normalize: Optional[BatchNormalize] = None, **kwargs: Any):
+        kwargs.setdefault("worker_init_fn", set_up_worker)
         super().__init__(dataset, batch_sampler=batch_sampler, collate_fn=_collate, **kwargs)
         self.normalize = normalize
         self.seed = seed
@@ -318,21 +326,8 @@ def build_dataloader(loader_cfg: Mapping[str, Any], seed: Optional[int] = None,
     images ``[N, C, H, W]`` as the pipeline makes them, labels ``[N]`` int64, or,
     with ``batch_transform_ops``, soft targets ``[N, num_classes]`` float32.
     """
-    if not isinstance(loader_cfg, Mapping):
-        raise ConfigError(f"{where} must be a mapping with dataset, sampler and loader, "
-                          f"got {loader_cfg!r}")
-    unknown = [k for k in loader_cfg if k not in _SECTION_KEYS]
-    if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; valid keys: "
-                          f"{', '.join(_SECTION_KEYS)}")
-    if not loader_cfg.get("dataset"):
-        raise ConfigError(f"{where}.dataset is missing; it needs at least a name, one of "
-                          f"{', '.join(DATASETS.names())}")
-    if not loader_cfg.get("sampler"):
-        raise ConfigError(f"{where}.sampler is missing; it needs a name "
-                          f"({', '.join(SAMPLERS.names())}) and a batch_size")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)
-                             or not 0 <= seed < 2 ** 32):
+    loader_split(loader_cfg, where)  # the section's form, as the config check sees it
+    if seed is not None and (not is_int(seed) or not 0 <= seed < 2 ** 32):
         raise ConfigError(f"seed must be an integer in [0, 2**32) or None, got {seed!r}")
     sampler_cfg = _section(loader_cfg, "sampler", where)
     workers_cfg = _section(loader_cfg, "loader", where, _LOADER_KEYS)
@@ -348,7 +343,7 @@ def build_dataloader(loader_cfg: Mapping[str, Any], seed: Optional[int] = None,
         name = "batch_size" if "batch_size" in sampler_kwargs else "first_bs"
         raise ConfigError(f"{sampler_at}.{name} must be a positive integer, got {batch_size!r}")
     num_workers = workers_cfg.get("num_workers", 0)
-    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+    if not is_int(num_workers) or num_workers < 0:
         raise ConfigError(f"{loader_at}.num_workers must be an integer >= 0, got {num_workers!r}")
     use_shared_memory = workers_cfg.get("use_shared_memory", True)
     check_value(use_shared_memory, bool, f"{loader_at}.use_shared_memory")

@@ -25,7 +25,7 @@ import paddle
 
 from ..errors import ConfigError
 from ..registry import Registry
-from ..validators import positive_int
+from ..validators import is_int, positive_int
 from .datasets import DATASETS, ImageNetDataset, TransformOps
 from .transforms import build_transforms
 
@@ -218,7 +218,7 @@ class _RepeatedAugmentation(paddle.io.DistributedBatchSampler):
         num_replicas = replicas if num_replicas is None else positive_int(num_replicas,
                                                                         "num_replicas")
         rank = this_rank if rank is None else rank
-        if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < num_replicas:
+        if not is_int(rank) or not 0 <= rank < num_replicas:
             raise ConfigError(f"rank must be an integer in [0, {num_replicas}), got {rank!r}")
         super().__init__(dataset, batch_size=batch_size, num_replicas=num_replicas, rank=rank,
                          shuffle=shuffle, drop_last=drop_last)

@@ -32,12 +32,12 @@ from typing import Any, List, Mapping, Optional, Sequence, Tuple, Union
 import cv2
 import numpy as np
 
-from .. import pixels
+from .. import image_io, pixels
 from ..errors import ConfigError, ImageDecodeError
 from ..pixels import (DETERMINISTIC_OPS, HWC, Compose, CropImage, DecodeImage,
                       NormalizeImage, ResizeImage, ToCHWImage, parse_number)
-from ..registry import Registry, closest
-from ..validators import count, op_entries, require_hwc, value_range
+from ..registry import Registry
+from ..validators import closest, count, op_entries, require_hwc, value_range
 
 __all__ = ["DecodeImage", "ResizeImage", "CropImage", "RandCropImage", "RandFlipImage",
            "NormalizeImage", "ToCHWImage", "Compose", "TRANSFORMS", "build_transforms",
@@ -175,14 +175,14 @@ class DecodeRandCrop:
         self.decode, self.crop = decode, crop
 
     def __call__(self, data: bytes):
-        header = pixels.scalable_jpeg(data)
+        header = image_io.scalable_jpeg(data)
         if header is None:
             return self.crop(self.decode(data))  # PIL says what is wrong, or decodes it
         width, height = header.width, header.height
         left, top, region_w, region_h, resampler = self.crop.sample(width, height)
         out_w, out_h = self.crop.size
-        factor = pixels.dct_reduction(region_w, region_h, out_w, out_h)
-        bgr = pixels.decode_jpeg_bgr(data, factor, header_read=True)
+        factor = image_io.dct_reduction(region_w, region_h, out_w, out_h)
+        bgr = image_io.decode_jpeg_bgr(data, factor, header_read=True)
         if bgr is None:
             return self.crop(self.decode(data))
         if factor > 1:  # the region in the decoded image's pixels

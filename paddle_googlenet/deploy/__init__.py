@@ -11,7 +11,7 @@ needs no Paddle at all).
 
 from ..errors import DeployError, ImageError
 from ..hardware import bf16_supported, read_cpuinfo, usable_cores
-from ..pixels import expand_images
+from ..image_io import expand_images
 from .infer import (DEPLOY_CONFIG, ONNX_FILE, ImageClassifier, OnnxModel, PaddleModel,
                     classify_files, format_result, paddle_model_files, read_deploy_config)
 from .precisions import PRECISIONS, Precision

@@ -17,7 +17,7 @@ training code.
 On the CPU, Paddle Inference runs with oneDNN and one thread per core unless told
 otherwise. ``--precision`` picks one of ``precisions.PRECISIONS`` (bf16 uses
 oneDNN's bfloat16 kernels where the processor has them; int8 runs the int8 model of
-``tools/export_model.py --int8``, about twice as fast as fp32 on an AVX2 CPU). On a
+``tools/export_model.py --int8``, faster than fp32 on an AVX2 CPU; docs/benchmarks.md). On a
 GPU build, ``--device gpu`` and ``--use_tensorrt`` pass through to Paddle
 Inference's GPU and TensorRT options.
 """
@@ -33,6 +33,7 @@ import numpy as np
 
 from ..errors import DeployError, ImageError
 from ..hardware import keep_freed_memory, usable_cores
+from ..validators import is_int
 from .precisions import precision_named
 from .preprocess import Preprocess
 
@@ -43,11 +44,8 @@ __all__ = ["DEPLOY_CONFIG", "ONNX_FILE", "BACKENDS", "DEFAULT_BACKEND", "read_de
 DEPLOY_CONFIG = "inference.yml"
 ONNX_FILE = "inference.onnx"
 BACKENDS = ("paddle", "onnxruntime")
-# The default. tools/benchmark.py timed both on the same float32 export, interleaved,
-# in six --quick runs (docs/benchmarks.md): ONNX Runtime ran at 0.87-1.01x Paddle
-# Inference with oneDNN at batch 8 (this tool's default batch), 0.97-1.07x at batch 32
-# and 1.00-1.22x at batch 1. Paddle stays the default: it is as fast or faster at the
-# default batch and needs no extra package.
+# Paddle Inference with oneDNN is the default: it is as fast as ONNX Runtime or faster
+# at this tool's default batch of 8 (docs/benchmarks.md) and needs no extra package.
 DEFAULT_BACKEND = "paddle"
 
 
@@ -84,7 +82,7 @@ def read_deploy_config(model_dir: str) -> dict:
                           f"transforms), or PaddleClas's PreProcess and PostProcess, got "
                           f"{type(config).__name__}")
     topk = config.get("topk", 5)
-    if isinstance(topk, bool) or not isinstance(topk, int) or topk < 1:
+    if not is_int(topk) or topk < 1:
         raise DeployError(f"{path}: topk must be a positive integer, got {topk!r}")
     names = config.get("class_names") or {}
     if not isinstance(names, dict):
@@ -167,8 +165,9 @@ class PaddleModel:
             oneDNN, on AVX512-BF16 or AMX); 'int8' (CPU with oneDNN, the model that
             ``tools/export_model.py --int8`` wrote).
         keep_memory: on the CPU, let the process reuse the memory it frees rather
-            than return it to the system (``hardware.keep_freed_memory``: about
-            12% faster at batch 32, resident memory stays at its peak; process-wide).
+            than return it to the system (``hardware.keep_freed_memory``: faster at
+            large batches, see docs/benchmarks.md; resident memory stays at its peak;
+            process-wide).
         gpu_id, gpu_memory_mb: GPU to use and its initial memory pool.
         input_dtype: what the model takes, 'float32' or 'uint8' (``inference.yml``'s
             ``input_dtype``).

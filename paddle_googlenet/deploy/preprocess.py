@@ -13,6 +13,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .. import pixels
+from ..image_io import read_image_file
 from ..errors import DeployError
 from ..registry import Registry
 from ..validators import op_entries
@@ -65,4 +66,4 @@ class Preprocess:
 
     def read(self, path: str) -> np.ndarray:
         """The model input for an image file; ``ImageError`` names the file."""
-        return pixels.read_image_file(path, self)
+        return read_image_file(path, self)

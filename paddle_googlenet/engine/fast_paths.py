@@ -1,22 +1,22 @@
 """Faster CPU paths for training and inference that give the plain path's numbers.
 
-Measured on a 2-core AMD EPYC (Zen 3, AVX2) with PaddlePaddle 3.3.1; figures and the
-candidates that did not help are in docs/benchmarks.md. Each path here is checked
-against the plain one by tests/test_fast_paths.py.
+What each path gains, the machine it was measured on and the candidates that did not
+help are in docs/benchmarks.md. Each path here is checked against the plain one by
+tests/test_fast_paths.py.
 
 - ``use_mkl_avx2_on_amd()``: Paddle's CPU wheel bundles MKL 2019.0.5, which runs its
   generic (pre-AVX) kernels on any processor that is not Intel's. Every convolution
-  (im2col + GEMM) and matmul goes through it, so on AMD training runs about 1.8x
-  faster once MKL is told to use its AVX2 kernels (``MKL_DEBUG_CPU_TYPE=5``, which
-  this MKL honours). Must run before the process's first MKL call.
+  (im2col + GEMM) and matmul goes through it, so on AMD training is much faster once
+  MKL is told to use its AVX2 kernels (``MKL_DEBUG_CPU_TYPE=5``, which this MKL
+  honours). Must run before the process's first MKL call.
 - ``use_fast_conv_bias(network)``: Paddle adds a convolution's bias with a generic
-  broadcasting add and reduces its gradient over three axes, together about 30% of a
+  broadcasting add and reduces its gradient over three axes, a large share of a
   GoogLeNet step once the convolutions are fast. The same addition done as a rank-1
-  GEMM update, and its gradient as a matmul with a vector of ones, take a fifth of
+  GEMM update, and its gradient as a matmul with a vector of ones, take a fraction of
   that time; the parameters, their names and the forward values are unchanged.
 - ``keep_freed_memory()`` (from ``hardware``): glibc hands the large blocks of a
   step's activations back to the system when Paddle frees them, and the next step
-  page-faults them in again; keeping them in the heap saves about 10% of a step.
+  page-faults them in again; keeping them in the heap saves that time.
 - Data-parallel processes: the CPU kernels that are not GEMMs use one core, so two
   processes with one thread each beat one process with two threads. Launch with
   ``python -m paddle.distributed.launch --nproc_per_node N tools/train.py ...`` and

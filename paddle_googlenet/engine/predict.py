@@ -6,7 +6,7 @@ from typing import Dict, Iterator, List
 import numpy as np
 import paddle
 
-from .. import pixels
+from .. import image_io, pixels
 from ..config import required_weights
 from ..data import BatchNormalize, build_transforms, read_class_id_map
 from ..deploy import classify_files
@@ -18,8 +18,8 @@ __all__ = ["expand_images", "Predictor"]
 
 def expand_images(spec, where: str = "Infer.infer_imgs") -> List[str]:
     """Image paths from a file, a folder (searched recursively) or a glob, or a list of
-    them: ``pixels.expand_images``, as ``tools/infer.py`` expands its ``--image``."""
-    return pixels.expand_images(spec, where=where)
+    them: ``image_io.expand_images``, as ``tools/infer.py`` expands its ``--image``."""
+    return image_io.expand_images(spec, where=where)
 
 
 class Predictor:
@@ -49,7 +49,7 @@ class Predictor:
         self.topk = min(int(post.get("topk", 5)), self.model.net.num_classes)
 
     def _prepare(self, path: str) -> np.ndarray:
-        image = pixels.read_image_file(path, self.transform)
+        image = image_io.read_image_file(path, self.transform)
         if self.normalize is not None:
             return image
         return np.ascontiguousarray(pixels.model_input(image, self.transform.output_layout),

@@ -1,4 +1,5 @@
-"""Process setup: device, CPU threads, CPU fast paths, the process group and seeds.
+"""Process setup: device, CPU threads (Paddle's and OpenCV's), CPU fast paths, the
+process group and seeds.
 
 Done once, first: MKL reads its kernel choice at its first call, and the seed must
 be set before any parameter is drawn.
@@ -9,6 +10,7 @@ from typing import List, Optional
 
 import paddle
 
+from ..image_io import set_opencv_threads
 from .fast_paths import keep_freed_memory, use_fast_conv_bias, use_mkl_avx2_on_amd
 from .runtime import seed_everything, select_device, set_cpu_threads, world_size
 
@@ -42,6 +44,7 @@ def set_up_process(global_config: dict) -> ProcessSetup:
     """Select the device and threads, turn on the CPU fast paths, join the process
     group of a multi-process launch and seed every generator."""
     g = global_config
+    set_opencv_threads()
     device = select_device(g["device"])
     threads = set_cpu_threads(g["num_threads"]) if device == "cpu" else None
     fast = device == "cpu" and g["cpu_fast_paths"]

@@ -48,8 +48,8 @@ def set_cpu_threads(num_threads: Optional[int] = None) -> int:
     """Let Paddle's CPU kernels use ``num_threads`` (default: every core).
 
     Paddle pins OMP_NUM_THREADS to 1 when it is imported unless the variable was set
-    before; training measured 1.2x faster on two threads. Under a multi-process
-    launch each process gets its share of the cores.
+    before; training is faster with every core (docs/benchmarks.md). Under a
+    multi-process launch each process gets its share of the cores.
     """
     if num_threads is None:
         num_threads = max(1, usable_cores() // max(world_size(), 1))

@@ -28,6 +28,7 @@ import numpy as np
 from ..deploy import PaddleModel
 from ..deploy.precisions import PRECISIONS
 from ..errors import ConfigError, UserError
+from ..validators import positive_int
 from ..progress import optional_progress
 from .images import dataset_images
 
@@ -146,10 +147,7 @@ def check_int8_request(config: dict, calibration_images: int, min_agreement: flo
     for split, purpose in (("Train", "calibration"), ("Eval", "the agreement check")):
         if split not in loaders:
             raise ConfigError(f"DataLoader.{split}: needed by --int8 ({purpose} images)")
-    if isinstance(calibration_images, bool) or not isinstance(calibration_images, int) \
-            or calibration_images < 1:
-        raise ConfigError(f"--calibration_images must be a positive integer, got "
-                          f"{calibration_images!r}")
+    positive_int(calibration_images, "--calibration_images")
     if not 0.0 <= min_agreement <= 1.0:
         raise ConfigError(f"--int8_min_agreement must be between 0 and 1, got {min_agreement!r}")
 

@@ -13,6 +13,7 @@ import paddle.nn.functional as F
 from paddle import nn
 
 from ..errors import ConfigError
+from ..validators import is_number
 from ..registry import Registry
 
 __all__ = ["CELoss", "GoogLeNetLoss", "CombinedLoss", "LOSSES", "build_loss"]
@@ -125,7 +126,7 @@ def build_loss(entries, where: str = "Loss.Train") -> CombinedLoss:
         (name, args), = entry.items()
         args = dict(args or {})
         weight = args.pop("weight", 1.0)
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+        if not is_number(weight):
             raise ConfigError(f"{where}.{i}.{name}.weight: expected a number, got {weight!r}")
         losses.append(LOSSES.build(name, args, f"{where}.{i}.{name}"))
         weights.append(float(weight))

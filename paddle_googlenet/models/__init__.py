@@ -14,8 +14,10 @@ from ..weights.loading import (HEAD_POLICIES, HeadMismatchError, load_weights,
 # Architectures (each registers itself on import).
 from .googlenet import CONV_BLOCKS, GoogLeNet, Inception, conv_bn_relu, conv_relu
 from .googlenet_paddleclas import GoogLeNetPaddleClas
+from .zoo import create_model, googlenet, list_models
 
 __all__ = ["Classifier", "GoogLeNet", "GoogLeNetPaddleClas", "Inception", "InputShapeError",
            "MainHeadOnly", "MODELS", "ModelInfo", "model_info", "build_model", "build_main_head",
            "register_model", "load_weights", "read_state_dict", "HEAD_POLICIES",
-           "HeadMismatchError", "conv_relu", "conv_bn_relu", "CONV_BLOCKS"]
+           "HeadMismatchError", "conv_relu", "conv_bn_relu", "CONV_BLOCKS", "create_model",
+           "list_models", "googlenet"]

@@ -10,6 +10,7 @@ from typing import List, Sequence, Tuple
 from paddle import nn
 
 from ..errors import UserError
+from ..validators import is_int
 
 __all__ = ["Classifier", "InputShapeError", "MainHeadOnly", "check_num_classes"]
 
@@ -20,7 +21,7 @@ class InputShapeError(UserError, ValueError):
 
 def check_num_classes(num_classes) -> int:
     """``num_classes`` if it is a non-negative integer (0: no classifier), else ValueError."""
-    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 0:
+    if not is_int(num_classes) or num_classes < 0:
         raise ValueError(f"num_classes must be a non-negative integer (0 builds no "
                          f"classifier), got {num_classes!r}")
     return num_classes

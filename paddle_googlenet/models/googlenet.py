@@ -21,13 +21,14 @@ from typing import Callable, Sequence, Union
 import paddle
 from paddle import nn
 
+from ..constants import IMAGENET_MEAN, IMAGENET_STD
 from ..errors import ConfigError
 from .base import (Classifier, InputShapeError, MainHeadOnly, check_num_classes,
                    initialise, splice)
-from .registry import IMAGENET_MEAN, IMAGENET_STD, register_model
+from .registry import register_model
 
 __all__ = ["Inception", "GoogLeNet", "MainHeadOnly", "InputShapeError", "conv_relu",
-           "conv_bn_relu", "CONV_BLOCKS"]
+           "conv_bn_relu", "CONV_BLOCKS", "INCEPTION_BLOCKS"]
 
 
 def conv_relu(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
@@ -103,8 +104,9 @@ class Inception(nn.Layer):
                               self.branch4(x)], axis=1)
 
 
-# (input, p1, (p2 reduce, p2 out), (p3 reduce, p3 out), p4), from the paper's Table 1.
-_BLOCKS = {
+# (input, p1, (p2 reduce, p2 out), (p3 reduce, p3 out), p4), from the paper's Table 1:
+# the channels of every Inception block, for this network and GoogLeNetPaddleClas.
+INCEPTION_BLOCKS = {
     "3a": (192, 64, (96, 128), (16, 32), 32),
     "3b": (256, 128, (128, 192), (32, 96), 64),
     "4a": (480, 192, (96, 208), (16, 48), 64),
@@ -188,7 +190,8 @@ class GoogLeNet(Classifier):
             block(3, 64, 7, stride=2, padding=3), _max_pool(),
             block(64, 64, 1), block(64, 192, 3, padding=1), _max_pool()]))
         for name in ("3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b"):
-            setattr(self, f"inception{name}", Inception(*_BLOCKS[name], conv_block=block))
+            setattr(self, f"inception{name}",
+                    Inception(*INCEPTION_BLOCKS[name], conv_block=block))
             if name in ("3b", "4e"):
                 setattr(self, f"pool{name[0]}", _max_pool())
         self.head = self._main_head()

@@ -24,8 +24,10 @@ import paddle
 import paddle.nn.functional as F
 from paddle import nn
 
+from ..constants import IMAGENET_MEAN, IMAGENET_STD
 from .base import Classifier, InputShapeError, check_num_classes, initialise
-from .registry import IMAGENET_MEAN, IMAGENET_STD, register_model
+from .googlenet import INCEPTION_BLOCKS
+from .registry import register_model
 
 __all__ = ["GoogLeNetPaddleClas"]
 
@@ -69,20 +71,6 @@ class _Inception(nn.Layer):
         ], axis=1))
 
 
-# (input, 1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool proj): the paper's Table 1.
-_BLOCKS = {
-    "3a": (192, 64, 96, 128, 16, 32, 32),
-    "3b": (256, 128, 128, 192, 32, 96, 64),
-    "4a": (480, 192, 96, 208, 16, 48, 64),
-    "4b": (512, 160, 112, 224, 24, 64, 64),
-    "4c": (512, 128, 128, 256, 24, 64, 64),
-    "4d": (512, 112, 144, 288, 32, 64, 64),
-    "4e": (528, 256, 160, 320, 32, 128, 128),
-    "5a": (832, 256, 160, 320, 32, 128, 128),
-    "5b": (832, 384, 192, 384, 48, 128, 128),
-}
-
-
 def _sides(side: int) -> Sequence[int]:
     """Sides of the maps after the stem conv and after each of the four stride-2
     pools, for an input side ``side``; stops early at a map too small to pool."""
@@ -122,7 +110,7 @@ def paddleclas_parameter_names() -> Dict[str, str]:
     conv("conv2_3x3", "_conv_2")
     branches = {"1x1": "_conv1", "3x3_reduce": "_conv3r", "3x3": "_conv3",
                 "5x5_reduce": "_conv5r", "5x5": "_conv5", "3x3_proj": "_convprj"}
-    for block in _BLOCKS:
+    for block in INCEPTION_BLOCKS:
         for suffix, attribute in branches.items():
             conv(f"inception_ince{block}_{suffix}", f"_ince{block}.{attribute}")
     linear("out", "_fc_out")
@@ -166,8 +154,8 @@ class GoogLeNetPaddleClas(Classifier):
         self._pool = nn.MaxPool2D(3, stride=2)  # shared by all four stride-2 stages
         self._conv_1 = _Conv(64, 64, 1)
         self._conv_2 = _Conv(64, 192, 3)
-        for name, channels in _BLOCKS.items():
-            setattr(self, f"_ince{name}", _Inception(*channels))
+        for name, (inputs, p1, p2, p3, p4) in INCEPTION_BLOCKS.items():
+            setattr(self, f"_ince{name}", _Inception(inputs, p1, *p2, *p3, p4))
         self._pool_5 = nn.AdaptiveAvgPool2D(1)
         self._build_heads()
         initialise([self], self.classifier_layers())

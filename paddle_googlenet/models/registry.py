@@ -12,17 +12,17 @@ normalisation its weights expect; ``model_info(name)`` returns them.
 """
 
 from dataclasses import dataclass
-from typing import Callable, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Mapping, Optional, Sequence, Tuple, Union
 
 from ..errors import ConfigError
-from ..pixels import IMAGENET_MEAN, IMAGENET_STD
-from ..registry import Registry, check_value, closest
+from ..constants import IMAGENET_MEAN, IMAGENET_STD
+from ..registry import Registry, check_value
+from ..validators import closest, pretrained_path
 from ..weights.loading import HEAD_POLICIES, load_weights
 from .base import MainHeadOnly
 
 __all__ = ["MODELS", "ModelInfo", "model_info", "register_model", "build_model",
-           "build_main_head", "IMAGENET_MEAN", "IMAGENET_STD"]
-
+           "build_main_head"]
 
 
 @dataclass(frozen=True)
@@ -72,13 +72,14 @@ def model_info(name: str) -> ModelInfo:
     return MODELS.info(name)
 
 
-def build_model(arch: Mapping, where: str = "Arch"):
-    """Build the model that ``arch`` names, loading ``pretrained`` weights if given
-    (classifier heads of another class count are re-initialised: fine-tuning).
+def build_model(arch: Union[Mapping, str], where: str = "Arch"):
+    """Build the model that ``arch`` names (an ``Arch`` mapping, or a registered name
+    alone), loading ``pretrained`` weights if given (classifier heads of another class
+    count are re-initialised: fine-tuning).
 
     ``where`` names the mapping in error messages (a config section, say).
     """
-    arch = dict(arch)
+    arch = {"name": arch} if isinstance(arch, str) else dict(arch)
     name = arch.pop("name", None)
     MODELS.get(name, f"{where}.name")
     unknown = [k for k in arch if k not in ("class_num", "pretrained")
@@ -92,12 +93,7 @@ def build_model(arch: Mapping, where: str = "Arch"):
             raise ConfigError(f"{where}: give class_num or num_classes, not both")
         check_value(arch["class_num"], int, f"{where}.class_num")
         arch["num_classes"] = arch.pop("class_num")
-    pretrained = arch.pop("pretrained", False)
-    if pretrained is True:
-        raise ConfigError(f"{where}.pretrained: no weights are ever downloaded; give the path "
-                          f"of a .pdparams file, or false")
-    if pretrained not in (False, None, "") and not isinstance(pretrained, str):
-        raise ConfigError(f"{where}.pretrained: expected a path or false, got {pretrained!r}")
+    pretrained = pretrained_path(arch.pop("pretrained", False), f"{where}.pretrained")
     model = MODELS.build(name, arch, where)
     if pretrained:
         load_weights(model, pretrained, heads="reinit")

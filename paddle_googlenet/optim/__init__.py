@@ -13,6 +13,7 @@ epoch boundaries). The optimizers and the keys they share are in ``optimizers.py
 """
 
 from ..errors import ConfigError
+from ..validators import is_number
 from .lr import LR_SCHEDULES, build_lr
 from .optimizers import OPTIMIZERS, REGULARIZERS
 
@@ -30,7 +31,7 @@ def _regularizer(config, where: str):
     if unknown:
         raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown key; valid keys: name, coeff")
     coeff = config.get("coeff", 0.0)
-    if isinstance(coeff, bool) or not isinstance(coeff, (int, float)) or coeff < 0:
+    if not is_number(coeff) or coeff < 0:
         raise ConfigError(f"{where}.coeff: expected a number >= 0, got {coeff!r}")
     return config["name"], float(coeff)
 

@@ -23,6 +23,7 @@ from typing import Callable, List, Optional
 import paddle
 
 from ..errors import ConfigError
+from ..validators import is_number
 from ..registry import Registry
 
 __all__ = ["LR_SCHEDULES", "build_lr", "ClosedFormSchedule"]
@@ -211,7 +212,7 @@ def MultiStepDecay(learning_rate: float, milestones: List[float], epochs: int,
 
 def build_lr(lr_config, epochs: int, steps_per_epoch: int, where: str = "Optimizer.lr"):
     """A schedule from ``{name: ..., **args}``; a bare number is a constant rate."""
-    if isinstance(lr_config, (int, float)) and not isinstance(lr_config, bool):
+    if is_number(lr_config):
         return float(lr_config)
     if not isinstance(lr_config, dict):
         raise ConfigError(f"{where}: expected a mapping like {{name: Cosine, learning_rate: "

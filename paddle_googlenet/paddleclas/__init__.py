@@ -17,6 +17,7 @@ import inspect
 from ..errors import ConfigError
 from ..models import GoogLeNet as _GoogLeNet
 from ..models import load_weights
+from ..validators import pretrained_path
 
 __all__ = ["GoogLeNet", "GoogLeNetForPaddleClas"]
 
@@ -53,12 +54,7 @@ def GoogLeNet(pretrained=False, use_ssld=False, class_num=1000, **kwargs):
 
     Returns a ``GoogLeNetForPaddleClas``, whose ``forward`` returns a list.
     """
-    if pretrained is True:
-        raise ConfigError("Arch.pretrained: True would download PaddleClas's weights, which "
-                          "are for another network and are never downloaded here; give the "
-                          "path of a .pdparams file of this GoogLeNet, or False")
-    if pretrained not in (False, None, "") and not isinstance(pretrained, str):
-        raise ConfigError(f"Arch.pretrained: expected a path or False, got {pretrained!r}")
+    pretrained = pretrained_path(pretrained, "Arch.pretrained")
     if use_ssld:
         raise ConfigError("Arch.use_ssld: there are no SSLD-distilled weights for this "
                           "GoogLeNet; remove use_ssld or set it to False")

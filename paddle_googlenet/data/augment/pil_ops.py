@@ -7,7 +7,7 @@ import numpy as np
 from PIL import Image, ImageEnhance
 
 from ...errors import ConfigError, DataError
-from ...registry import closest
+from ...validators import closest
 from ..transforms import HWC
 
 MAX_LEVEL = 10.0

@@ -8,8 +8,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from ...errors import ConfigError
-from ...registry import closest
-from ...validators import count, number, probability
+from ...validators import closest, count, is_number, number, probability
 from ..transforms import TRANSFORMS
 from .pil_ops import (BICUBIC, BILINEAR, MAX_LEVEL, PilOp, affine_resample, brightness_op,
                       color_op, contrast_op, posterize, rotate, sharpness_op, shear_x, shear_y,
@@ -221,8 +220,7 @@ class TimmAutoAugment(PilOp):
             raise ConfigError(f"img_size must be an integer or [w, h], got {img_size!r}")
         short_side = min(count(side, "img_size") for side in sides)
         if (not isinstance(mean, (list, tuple)) or len(mean) != 3
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                           and 0 <= v <= 1 for v in mean)):
+                or not all(is_number(v) and 0 <= v <= 1 for v in mean)):
             raise ConfigError(f"mean must be three fractions of 255 in [0, 1] (the fill "
                               f"colour), got {mean!r}")
         hparams = {"translate_const": int(short_side * 0.45), "translate_pct": 0.45,

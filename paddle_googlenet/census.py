@@ -31,7 +31,8 @@ from typing import Dict, List, Optional
 
 import yaml
 
-from ..errors import UserError
+from .errors import UserError
+from .validators import is_int
 
 __all__ = ["find_configs", "skip_reason", "image_sides", "needs_adaptive_heads",
            "census_overrides", "OptimizerCheck", "try_config",
@@ -76,7 +77,7 @@ def _sides(size) -> List[int]:
     size = _as_read(size)
     if isinstance(size, (list, tuple)):
         return [s for item in size for s in _sides(item)]
-    return [size] if isinstance(size, int) and not isinstance(size, bool) else []
+    return [size] if is_int(size) else []
 
 
 def image_sides(raw: dict) -> List[int]:
@@ -129,7 +130,7 @@ def _first_line(text: str) -> str:
 
 def _as_read(node):
     """Strings that are Python literals as those literals, as configs are read."""
-    from ..config import parse_value
+    from .config import parse_value
 
     if isinstance(node, dict):
         return {k: _as_read(v) for k, v in node.items()}
@@ -148,8 +149,8 @@ class OptimizerCheck:
 
     def __call__(self, raw: dict) -> str:
         """'' when the section builds, else the first error's message."""
-        from ..models import build_model
-        from ..optim import build_optimizer
+        from .models import build_model
+        from .optim import build_optimizer
 
         if self._parameters is None:
             network = build_model({"name": "GoogLeNet", "class_num": self.class_num})
@@ -170,8 +171,8 @@ class OptimizerCheck:
 def try_config(path: str, data: Dict, output_dir: str,
                optimizer_check: Optional[OptimizerCheck] = None) -> Dict:
     """Skip, accept or refuse one config; a dict with ``status`` and ``message``."""
-    from ..config import load_config, locate_key
-    from ..engine import Engine
+    from .config import load_config, locate_key
+    from .engine import Engine
 
     result = {"path": path, "status": None, "message": "", "reason": "", "warnings": []}
     try:
