@@ -34,8 +34,9 @@ def set_opencv_threads(threads: int = 1) -> None:
     """OpenCV's thread count for this process, one by default, as data libraries
     commonly set: on images of ImageNet's size one thread is faster (its thread
     hand-offs cost more than they save; see docs/benchmarks.md), and loader workers
-    are where the parallelism comes from."""
-    cv2.setNumThreads(int(threads))
+    are where the parallelism comes from. Left alone when it already has that count."""
+    if cv2.getNumThreads() != int(threads):
+        cv2.setNumThreads(int(threads))
 
 
 # ------------------------------------------------------------------------ files

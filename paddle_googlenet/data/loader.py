@@ -184,6 +184,11 @@ class EpochDataLoader(paddle.io.DataLoader):
             if hasattr(self.dataset, "sample_seed"):
                 # Set before super().__iter__() starts the workers, which copy the dataset.
                 self.dataset.sample_seed = (self.seed, epoch)
+        if self.num_workers > 0:
+            # Before the workers fork: a forked child that resizes the thread pool its
+            # parent had running deadlocks in OpenCV, so the parent goes to one thread
+            # first and the workers inherit it (set_up_worker then finds it set).
+            set_opencv_threads()
         # Read before super().__iter__() starts the batch sampler, which resets it.
         first_position = getattr(self.batch_sampler, "skipped_batches", 0)
         if not hasattr(self.dataset, "raise_deferred_error"):
