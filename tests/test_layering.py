@@ -107,6 +107,58 @@ def test_layers_point_one_way(path):
     assert wrong == [], f"{own} may import {sorted(allowed)}"
 
 
+BENCHMARK = os.path.join(ROOT, "tools", "benchmark")
+
+
+def benchmark_imports():
+    """``{module: the benchmark modules it imports}`` for tools/benchmark/*.py, and the
+    absolute spellings (``tools.benchmark.x``, ``benchmark.x``) any of them uses."""
+    names = {n[:-3] for n in os.listdir(BENCHMARK) if n.endswith(".py")}
+    graph, absolute = {}, []
+    for name in sorted(names):
+        path = os.path.join(BENCHMARK, f"{name}.py")
+        graph[name] = set()
+        for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                targets = [node.module] if node.module else [a.name for a in node.names]
+                graph[name].update(t.split(".")[0] for t in targets if t.split(".")[0] in names)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                spelled = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                           else [node.module or ""])
+                absolute += [f"{name}: {m}" for m in spelled
+                             if m.startswith(("tools.benchmark", "benchmark"))]
+    return graph, absolute
+
+
+def test_the_benchmark_imports_its_modules_one_way_and_without_a_cycle():
+    graph, absolute = benchmark_imports()
+    assert not absolute, "the benchmark's modules import each other relatively"
+    assert graph["harness"] and graph["report"]  # the walker sees their imports
+    done, visiting = set(), []
+
+    def visit(name):
+        assert name not in visiting, f"import cycle: {' -> '.join(visiting + [name])}"
+        if name not in done:
+            visiting.append(name)
+            for target in graph[name]:
+                visit(target)
+            visiting.pop()
+            done.add(name)
+
+    for name in graph:
+        visit(name)
+
+
+def test_the_benchmark_reaches_the_package_only_through_its_public_modules():
+    """Builders and the engine's process set-up, never a private name."""
+    for name in sorted(os.listdir(BENCHMARK)):
+        if name.endswith(".py"):
+            path = os.path.join(BENCHMARK, name)
+            private = [m for m in imported_modules(path)
+                       if m.startswith("paddle_googlenet") and "._" in m]
+            assert not private, (name, private)
+
+
 def test_deployment_never_imports_export_or_training():
     for path in package_files():
         if os.sep + "deploy" + os.sep in path:
@@ -233,6 +285,29 @@ def test_a_process_and_its_loader_workers_set_opencv_to_one_thread(monkeypatch):
         cv2.setNumThreads(threads)
     loader = EpochDataLoader([0, 1], paddle_batch_sampler(), num_workers=1)
     assert loader.worker_init_fn is set_up_worker
+
+
+def test_loader_workers_start_after_the_process_used_opencv_threads(tiny_data):
+    """A process that ran OpenCV on several threads (its pool running), then iterates a
+    loader with workers: the forked workers must not hang resizing a pool they copied."""
+    script = f"""
+import cv2, numpy as np
+cv2.setNumThreads(2)
+for _ in range(20):
+    cv2.resize(np.zeros((1500, 1500, 3), np.uint8), (700, 700))
+from paddle_googlenet.data import build_dataloader
+section = {{"dataset": {{"name": "ImageNetDataset", "image_root": {tiny_data!r},
+                         "cls_label_path": {tiny_data!r} + "/train_list.txt",
+                         "transform_ops": [{{"DecodeImage": {{}}}}, {{"ResizeImage": {{"size": 32}}}},
+                                           {{"NormalizeImage": {{"order": ""}}}}]}},
+           "sampler": {{"name": "BatchSampler", "batch_size": 4}},
+           "loader": {{"num_workers": 2}}}}
+print(sum(len(images) for images, _ in build_dataloader(section, training=False)))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-1] == "12"  # 6 classes x 2 training images
 
 
 def paddle_batch_sampler():

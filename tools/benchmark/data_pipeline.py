@@ -27,18 +27,14 @@ with ResizeImage's ``dct_scaling`` and without, on photographs of a camera's siz
 import argparse
 import os
 import random
-import sys
 import tempfile
 import time
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, ROOT)
-
-from tools.benchmark import paddleclas_peer  # noqa: E402
-from tools.benchmark.memory import pss_kb, status_kb  # noqa: E402
-from tools.benchmark.report import paired, spread, summary  # noqa: E402
+from . import paddleclas_peer
+from .memory import pss_kb, status_kb
+from .stats import paired, spread, summary
 
 NORMALIZE = {"NormalizeImage": {"scale": "1.0/255.0", "mean": [0.485, 0.456, 0.406],
                                 "std": [0.229, 0.224, 0.225], "order": ""}}

@@ -21,7 +21,7 @@ import time
 from typing import Dict, List, Optional
 
 from . import paddleclas_peer, report, training_peer
-from .report import paired, summary
+from .stats import paired, summary
 from .workers import turned
 
 WORKER_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "workers.py")
@@ -34,6 +34,8 @@ REQUIRED_KEYS = ("train_default_b16", "train_baseline_b16", "train_best_b16", "t
                  "fp32_forward_bound", "fit_over_step", "train_peak_rss_mb_b32", "data",
                  "train_tools", "paddleclas")
 
+# The config when -c names none: the package's demo config, found by name.
+DEFAULT_CONFIG = "googlenet"
 # A fast path must reproduce the baseline's losses this closely to be chosen.
 LOSS_TOLERANCE = 1e-4
 INT8_CALIBRATION_IMAGES = 128
@@ -550,16 +552,13 @@ class Benchmark:
 def _parser() -> argparse.ArgumentParser:
     from paddle_googlenet.cli import config_arguments
 
-    from .demo_config import CLONE_CONFIG
-
     parser = argparse.ArgumentParser(
         prog="tools/benchmark.py",
         description="Measure training, inference (Paddle Inference and ONNX Runtime), data "
                     "and memory figures on this machine and print a table "
                     "(docs/benchmarks.md explains them).")
     config_arguments(parser, required=False)
-    parser.description += (f" Default config: {os.path.relpath(CLONE_CONFIG)} in a clone, "
-                           f"else the same demo config built in.")
+    parser.description += f" Default config: the packaged {DEFAULT_CONFIG} (-c {DEFAULT_CONFIG})."
     parser.add_argument("--quick", action="store_true",
                         help="fewer rounds and rows, same keys (7 to 8 minutes on an idle "
                              "2-core machine once weights exist)")
@@ -584,12 +583,13 @@ def _parser() -> argparse.ArgumentParser:
 def _benchmark(argv) -> int:
     import paddle_googlenet
 
-    from .demo_config import resolve_config
+    from paddle_googlenet.config import find_config, load_config
 
     args = _parser().parse_args(argv)
     if args.compare:
         return _compare(*args.compare)
-    config, source = resolve_config(args.config, args.override)
+    source = find_config(args.config or DEFAULT_CONFIG)
+    config = load_config(source, args.override)
     settings = Settings("smoke" if args.smoke else "quick" if args.quick else "full")
     library = os.path.dirname(os.path.abspath(paddle_googlenet.__file__))
     began = time.time()

@@ -1,33 +1,15 @@
-"""The benchmark's table and JSON.
-
-Every measured figure is a summary ``{"median", "n", "min", "max"}`` of its samples
-(``summary``); the table prints the median and, beside it, how many samples
-it rests on and their spread.
-"""
+"""The benchmark's table and JSON: each figure's median and, beside it, how many
+samples it rests on and their spread (``stats``); the sections' own tables come from
+their modules."""
 
 import json
-import statistics
-from typing import Dict, List, Sequence
+from typing import Dict, List
+
+from .data_pipeline import table as data_table
+from .stats import spread
+from .training_peer import table as tools_table
 
 BASELINE = "baseline"  # the plain dygraph training path (harness.BASELINE_PATH)
-
-
-def summary(values: Sequence[float]) -> dict:
-    """``{"median", "n", "min", "max"}`` of a figure's samples."""
-    values = [float(v) for v in values]
-    return {"median": statistics.median(values), "n": len(values), "min": min(values),
-            "max": max(values)}
-
-
-def paired(numerators: Sequence[float], denominators: Sequence[float]) -> dict:
-    """Summary of the per-round ratios of two figures measured in the same rounds."""
-    return summary([a / b for a, b in zip(numerators, denominators)])
-
-
-def spread(figure: dict, fmt: str = ".2f") -> str:
-    """``median (n=N, min-max)``."""
-    return (f"{figure['median']:{fmt}} (n={figure['n']}, "
-            f"{figure['min']:{fmt}}-{figure['max']:{fmt}})")
 
 
 def ratios(report: dict) -> Dict[str, dict]:
@@ -92,8 +74,6 @@ def table(r: dict) -> str:
             f"| {row['max_rel_loss_diff']:.1e} |")
     lines += ["", f"best correct training path: {r['train_best_path']} "
                   f"({r['train_best_ratio_b16']:.2f}x the baseline at b16)", ""]
-    from .training_peer import table as tools_table
-
     lines += [tools_table(r["train_tools"])]
     if "rows" in r["train_tools"]:
         lines.append(f"for scale, this package's plain dygraph training steps (baseline: no "
@@ -121,8 +101,6 @@ def table(r: dict) -> str:
                   f"dygraph top-1 {r['infer_eval_top1']:.2%}; int8 offered (agreement >= 99%): "
                   f"{r['int8_offered']}; bound during the inference rounds "
                   f"{spread(r['infer_bound_b32'], '.1f')} images/s", ""]
-    from .data_pipeline import table as data_table
-
     fit = r["fit"]
     lines += [data_table(r["data"]), "",
               f"fit epoch {spread(fit['fit_images_per_s'], '.1f')} images/s vs model-only "

@@ -25,7 +25,7 @@ from typing import Dict, List, Sequence
 
 from . import paddleclas_peer
 from .data_pipeline import write_photographs
-from .report import paired, spread, summary
+from .stats import paired, spread, summary
 
 CONFIG = os.path.join("ppcls", "configs", "ImageNet", "Inception", "GoogLeNet.yaml")
 OUR_TRAIN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),

@@ -6,8 +6,8 @@ as JSON to ``<job["result"]>.<rank>``. Process-wide settings (CPU threads, MKL's
 kernels, keeping freed memory) are applied before the worker runs, which is why
 every figure that depends on them comes from a fresh process.
 
-This file imports only the standard library, NumPy and the installed
-``paddle_googlenet`` (and Paddle), so it runs as a plain script from any install.
+This file imports the standard library, NumPy, the installed ``paddle_googlenet``
+(and Paddle), and for the data job the benchmark's ``data_pipeline``.
 """
 
 import json
@@ -19,6 +19,14 @@ import time
 from typing import Callable, Dict, List, Sequence
 
 import numpy as np
+
+if __name__ == "__main__" and not __package__:
+    # Started as a file (by the harness, or under paddle.distributed.launch): it is
+    # still tools.benchmark.workers, so that it imports the benchmark's modules as the
+    # others do, relatively.
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))))
+    __package__ = "tools.benchmark"
 
 TRAIN_LR = 0.001  # small enough that float rounding does not grow chaotically
 
@@ -309,9 +317,7 @@ def infer_time_worker(job: dict) -> dict:
 def data_worker(job: dict) -> dict:
     """The input pipeline on photographs: per core, beside PaddleClas's own operators
     when a checkout is given, and by DataLoader worker count (data_pipeline.py)."""
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(
-        os.path.abspath(__file__)))))  # this file runs as a script: find tools/
-    from tools.benchmark.data_pipeline import measure, scaled_decoding_agreement
+    from .data_pipeline import measure, scaled_decoding_agreement
 
     result = measure(job["images"], job["passes"], peer=job.get("paddleclas"),
                      workers=job["workers"], epochs=job["epochs"], samples=job["samples"],
