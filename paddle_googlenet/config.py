@@ -27,7 +27,8 @@ from .validators import op_entries
 __all__ = ["load_config", "apply_overrides", "parse_value", "validate_config",
            "dump_config", "required_weights", "locate_key", "SECTIONS"]
 
-SECTIONS = ("Global", "AMP", "EMA", "Arch", "Loss", "Optimizer", "DataLoader", "Infer", "Metric")
+SECTIONS = ("Global", "AMP", "EMA", "Arch", "Loss", "Optimizer", "DataLoader", "Infer", "Metric",
+            "Eval")
 
 # key: (type, default). A default of ... means the key is required.
 GLOBAL_KEYS = {
@@ -68,6 +69,9 @@ AMP_KEYS = {
 }
 EMA_KEYS = {
     "decay": (float, 0.9999),                    # shadow = decay * shadow + (1 - decay) * weight
+}
+EVAL_KEYS = {
+    "crops": (int, 1),                           # 1, 10 or 144 crops an image (data.crop_geometry)
 }
 INFER_KEYS = {
     "infer_imgs": (Union[str, List[str]], None),
@@ -169,7 +173,7 @@ def apply_overrides(config: dict, overrides: Optional[Sequence[str]]) -> dict:
 def _section_hint(key: str) -> str:
     """``did you mean Global.epochs?`` for a key a section's schema has."""
     schemas = (("Global", GLOBAL_KEYS), ("AMP", AMP_KEYS), ("EMA", EMA_KEYS),
-               ("Infer", INFER_KEYS))
+               ("Infer", INFER_KEYS), ("Eval", EVAL_KEYS))
     owners = [f"{name}.{key}" for name, schema in schemas if key in schema]
     if owners:
         return f"did you mean {' or '.join(owners)}?"
@@ -282,6 +286,12 @@ def validate_config(config: dict, source: str = "config") -> dict:
             _check_mapping(loader, "loader", f"{where}.loader", required=False)
             _check_op_list(loader["dataset"].get("transform_ops"),
                            f"{where}.dataset.transform_ops", required=False)
+    if "Eval" in config:
+        _check_mapping(config, "Eval", "Eval")
+        _check_keys(config["Eval"], EVAL_KEYS, "Eval")
+        if config["Eval"]["crops"] not in (1, 10, 144):
+            raise ConfigError(f"Eval.crops: {config['Eval']['crops']} is not a crop count "
+                              f"this evaluation has; valid: 1, 10, 144")
     if "Infer" in config:
         _check_mapping(config, "Infer", "Infer")
         _check_keys(config["Infer"], INFER_KEYS, "Infer")

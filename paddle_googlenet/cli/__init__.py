@@ -185,11 +185,19 @@ def _eval(argv):
     from ..engine.report import plot_confusion
     from ..engine.runtime import is_main_process
 
+    from . import multicrop
+
+    def add_arguments(parser):
+        parser.add_argument("--confusion-matrix", metavar="PNG",
+                            help="also write the confusion matrix, labelled with class names")
+        multicrop.add_arguments(parser)
+
     args, config = parse_with_config(
-        argv, "Evaluate the main head on the Eval split: top-k, loss, per-class accuracy.",
-        lambda parser: parser.add_argument(
-            "--confusion-matrix", metavar="PNG",
-            help="also write the confusion matrix, labelled with class names"))
+        argv, "Evaluate the main head on the Eval split: top-k, loss, per-class accuracy; "
+              "with Eval.crops 10 or 144, several weights or --table, averaged over crops "
+              "and models.", add_arguments)
+    if multicrop.wants_multi_crop(args, config):
+        return multicrop.multi_crop_eval(args, config)
     from ..progress import Progress
 
     engine = Engine(config, mode="eval")
