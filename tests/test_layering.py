@@ -182,3 +182,59 @@ def _png():
     buffer = io.BytesIO()
     Image.fromarray(np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3)).save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def top_level_imports(path):
+    """The package modules a file imports when it is loaded: ``import`` statements
+    outside functions (an import inside a function runs later, when called)."""
+    relative_to = os.path.relpath(path, ROOT)[:-3].replace(os.sep, ".").split(".")
+    package = relative_to[:-1] if relative_to[-1] != "__init__" else relative_to[:-1]
+    found = set()
+    tree = ast.parse(open(path, encoding="utf-8").read())
+    pending = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[:len(package) - node.level + 1] if node.level else []
+            module = ".".join(base + ([node.module] if node.module else []))
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)
+        pending.extend(ast.iter_child_nodes(node))
+    return {m for m in found if m.startswith("paddle_googlenet")}
+
+
+def module_name(path):
+    name = os.path.relpath(path, ROOT)[:-3].replace(os.sep, ".")
+    return name[:-len(".__init__")] if name.endswith(".__init__") else name
+
+
+def test_no_module_imports_itself_through_others_when_loaded():
+    """No import cycle among the modules' load-time imports, so any module can be the
+    first one imported."""
+    modules = {module_name(p): p for p in package_files()}
+    graph = {name: {m for m in top_level_imports(path) if m in modules and m != name}
+             for name, path in modules.items()}
+    # a package's module imports its package's __init__ first: not a cycle of ours
+    graph = {name: {m for m in deps if not name.startswith(m + ".")}
+             for name, deps in graph.items()}
+    done, active, cycles = set(), [], []
+
+    def visit(name):
+        if name in active:
+            cycles.append(active[active.index(name):] + [name])
+            return
+        if name in done:
+            return
+        active.append(name)
+        for dep in sorted(graph[name]):
+            visit(dep)
+        active.pop()
+        done.add(name)
+
+    for name in sorted(graph):
+        visit(name)
+    assert cycles == []
