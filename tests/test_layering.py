@@ -23,12 +23,12 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 PACKAGE = os.path.join(ROOT, "paddle_googlenet")
 
 
-def imported_modules(path):
-    """Absolute names of the modules a file imports (at any depth of the file)."""
-    relative_to = os.path.relpath(path, ROOT)[:-3].replace(os.sep, ".").split(".")
-    package = relative_to[:-1]
+def _imports(nodes, path) -> set:
+    """Absolute names of the modules the import statements among ``nodes`` (of the
+    file at ``path``) import."""
+    package = os.path.relpath(path, ROOT)[:-3].replace(os.sep, ".").split(".")[:-1]
     found = set()
-    for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
+    for node in nodes:
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -37,6 +37,11 @@ def imported_modules(path):
             found.add(module)
             found.update(f"{module}.{alias.name}" for alias in node.names)
     return found
+
+
+def imported_modules(path):
+    """Absolute names of the modules a file imports (at any depth of the file)."""
+    return _imports(ast.walk(ast.parse(open(path, encoding="utf-8").read())), path)
 
 
 def training_files():
@@ -187,23 +192,13 @@ def _png():
 def top_level_imports(path):
     """The package modules a file imports when it is loaded: ``import`` statements
     outside functions (an import inside a function runs later, when called)."""
-    relative_to = os.path.relpath(path, ROOT)[:-3].replace(os.sep, ".").split(".")
-    package = relative_to[:-1] if relative_to[-1] != "__init__" else relative_to[:-1]
-    found = set()
-    tree = ast.parse(open(path, encoding="utf-8").read())
-    pending = list(tree.body)
-    while pending:
-        node = pending.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            continue
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = package[:len(package) - node.level + 1] if node.level else []
-            module = ".".join(base + ([node.module] if node.module else []))
-            found.add(module)
-            found.update(f"{module}.{alias.name}" for alias in node.names)
-        pending.extend(ast.iter_child_nodes(node))
+    def load_time(node):
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                yield from load_time(child)
+
+    found = _imports(load_time(ast.parse(open(path, encoding="utf-8").read())), path)
     return {m for m in found if m.startswith("paddle_googlenet")}
 
 

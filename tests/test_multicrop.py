@@ -2,6 +2,7 @@
 crops' pixels against the evaluation list's, and the protocols' plan from a config."""
 
 import io
+import os
 
 import cv2
 import numpy as np
@@ -14,15 +15,12 @@ from paddle_googlenet.data.crop_geometry import (paper_crops, paper_scales, sing
 from paddle_googlenet.data.multicrop import CropPlan, MultiCropTransform
 from paddle_googlenet.data.transforms import build_transforms
 from paddle_googlenet.errors import ConfigError
-from tiny import DEFAULT_CONFIG
+from tiny import DEFAULT_CONFIG, ROOT
 
-PADDLECLAS_EVAL_LIST = [
-    {"DecodeImage": {"to_rgb": True, "channel_first": False}},
-    {"ResizeImage": {"resize_short": 256}},
-    {"CropImage": {"size": 224}},
-    {"NormalizeImage": {"scale": "1.0/255.0", "mean": [0.485, 0.456, 0.406],
-                        "std": [0.229, 0.224, 0.225], "order": ""}},
-]
+# PaddleClas's GoogLeNet evaluation list: resize 256, centre 224, normalize
+PADDLECLAS_EVAL_LIST = load_config(os.path.join(ROOT, "configs", "ImageNet", "Inception",
+                                                "GoogLeNet.yaml"))["DataLoader"]["Eval"][
+    "dataset"]["transform_ops"]
 
 
 def boxes(crops, mirror=None):
