@@ -3,8 +3,8 @@ one, probabilities averaged over models, the Table 3 pass, tools/eval.py's flags
 
 import json
 import os
+import re
 
-import numpy as np
 import paddle
 import pytest
 
@@ -53,8 +53,8 @@ def test_an_ensemble_of_one_is_the_single_model_and_two_average_probabilities(tw
     config = config_of(two_images)
     a, b = two_images["a"], two_images["b"]
     # one crop of one model through the crop loader: the plain evaluation's figures
-    plain = Engine(config_of(two_images, f"Global.pretrained_model={a}"),
-                   mode="eval").evaluate()
+    engine = Engine(config_of(two_images, f"Global.pretrained_model={a}"), mode="eval")
+    plain = engine.evaluate()
     one = evaluate_crops(config, [a], crops=1).rows
     assert [(r.models, r.crops, r.forward_passes) for r in one] == [(1, 1, 1)]
     assert scores(one[0]) == (plain["images"], pytest.approx(plain["top1"]),
@@ -65,7 +65,6 @@ def test_an_ensemble_of_one_is_the_single_model_and_two_average_probabilities(tw
     assert (twice.models, twice.forward_passes) == (2, 20)
     assert scores(twice) == scores(ten)
     # two models: the mean of their softmax probabilities, computed here by hand
-    engine = Engine(config_of(two_images, f"Global.pretrained_model={a}"), mode="eval")
     other = build_model(config["Arch"])
     other.set_state_dict(paddle.load(b))
     other.eval()
@@ -78,6 +77,20 @@ def test_an_ensemble_of_one_is_the_single_model_and_two_average_probabilities(tw
             images += len(mean)
     pair = evaluate_crops(config, [a, b], crops=1).rows[0]
     assert pair.top1 == pytest.approx(hits / images)
+
+
+def test_eval_prints_the_ensembles_row(two_images, capsys):
+    a, b = two_images["a"], two_images["b"]
+    argv = ["-c", DEFAULT_CONFIG]
+    for option in two_images["options"] + [f"Global.pretrained_model=[{a},{b}]"]:
+        argv += ["-o", option]
+    capsys.readouterr()
+    assert eval_main(argv) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert f"weights 2: {b}" in printed
+    assert re.search(r"^\s+2\s+1\s+2\s+\d+\.\d\d%", "\n".join(printed), re.M)
+    assert eval_main(argv + ["-o", "Eval.crops=7"]) == 2
+    assert "Eval.crops: 7 is not a crop count" in capsys.readouterr().err
 
 
 def test_weights_of_another_class_count_are_refused_in_an_ensemble(two_images, tmp_path):
@@ -94,8 +107,9 @@ def test_table_scores_every_protocol_from_one_pass_as_separate_runs_would(two_im
     a, b = two_images["a"], two_images["b"]
     one_image = f"DataLoader.Eval.dataset.cls_label_path={two_images['one_image']}"
     argv = ["-c", DEFAULT_CONFIG, "--table", "--json"]
-    for option in two_images["options"] + [f"Global.pretrained_model=[{a},{b}]", one_image]:
-        argv += ["-o", option]
+    for option in two_images["options"] + [f"Global.pretrained_model={a}",
+                                           f"Global.pretrained_model={b}", one_image]:
+        argv += ["-o", option]  # a repeated -o adds to the ensemble
     capsys.readouterr()
     assert eval_main(argv) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -105,17 +119,6 @@ def test_table_scores_every_protocol_from_one_pass_as_separate_runs_would(two_im
     for key, row in rows.items():
         assert row["images"] == 1
         assert row["top1_error"] == pytest.approx(1 - row["top1"])
-    config = config_of(two_images, one_image)
-    for models, crops, weights in ((1, 10, [a]), (2, 10, [a, b])):
-        alone = evaluate_crops(config, weights, crops=crops).rows[0]
-        assert (rows[models, crops]["top1"], rows[models, crops]["top5"]) == (
-            pytest.approx(alone.top1), pytest.approx(alone.top5))
-    # the printed table: a repeated -o adds to the ensemble
-    argv = ["-c", DEFAULT_CONFIG, "-o", "Eval.crops=10"]
-    for option in two_images["options"] + [f"Global.pretrained_model={a}",
-                                           f"Global.pretrained_model={b}"]:
-        argv += ["-o", option]
-    assert eval_main(argv) == 0
-    printed = capsys.readouterr().out
-    assert f"weights 2: {b}" in printed
-    assert np.any(["     2    10             20" in line for line in printed.splitlines()])
+    alone = evaluate_crops(config_of(two_images, one_image), [a, b], crops=10).rows[0]
+    assert (rows[2, 10]["top1"], rows[2, 10]["top5"]) == (pytest.approx(alone.top1),
+                                                          pytest.approx(alone.top5))
