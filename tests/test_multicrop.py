@@ -12,7 +12,7 @@ from PIL import Image
 from paddle_googlenet.config import load_config
 from paddle_googlenet.data.crop_geometry import (paper_crops, paper_scales, single_crop,
                                                  squares, ten_crops)
-from paddle_googlenet.data.multicrop import CropPlan, MultiCropTransform
+from paddle_googlenet.data.multicrop import CropPlan, MultiCropTransform, normalize_crops
 from paddle_googlenet.data.transforms import build_transforms
 from paddle_googlenet.errors import ConfigError
 from tiny import DEFAULT_CONFIG, ROOT
@@ -123,9 +123,12 @@ def test_each_crop_is_cut_from_the_once_decoded_image_as_its_geometry_says():
     data = jpeg(300, 200)
     stack = MultiCropTransform(plan)(data)
     assert stack.shape == (154, 224, 224, 3) and stack.dtype == np.uint8
-    # the 1-crop is the evaluation list's own pixels, less the batch-run normalize
+    # the 1-crop is the evaluation list's own pixels, once normalized (CHW)
     listed = pipeline(data)
-    assert np.array_equal(plan.normalize(stack[plan.chosen[1][0]]), listed)
+    one = normalize_crops(stack[plan.chosen[1]], plan.normalize)
+    assert np.array_equal(one[0], listed.transpose(2, 0, 1))
+    floats = normalize_crops(stack[plan.chosen[1]].astype(np.float32), plan.normalize)
+    assert np.allclose(floats, one, atol=1e-5)
     decoded = plan.decode(data)
     crops = plan.crops(300, 200)
     for position in (plan.chosen[144][0], plan.chosen[144][5], plan.chosen[144][77],

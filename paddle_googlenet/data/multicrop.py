@@ -6,7 +6,7 @@ resize and the interpolation, and lays out the crops of the asked protocols
 (``crop_geometry``). ``MultiCropTransform`` is what a dataset reads an image's bytes
 through instead of the list: it decodes once, resizes once per scale, and returns
 the crops stacked, ``[crops, H, W, 3]`` ``uint8`` when the list ends in
-NormalizeImage (the loader normalizes whole batches, see ``BatchNormalize``), else
+NormalizeImage (``normalize_crops`` does that step on the batch's crops), else
 each crop through the rest of the list, ``[crops, C, H, W]``.
 ``multi_crop_dataset`` gives a dataset's copy that reads so, for a loader whose
 workers then share the decoding and cutting.
@@ -15,16 +15,18 @@ workers then share the decoding and cutting.
 import copy
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import cv2
 import numpy as np
 
 from ..errors import ConfigError
 from ..pixels import (CHW, HWC, Compose, CropImage, DecodeImage, NormalizeImage,
                       ResizeImage, Resampler, ToCHWImage, model_input)
+from ..pixels import normalize as normalize_values
 from .crop_geometry import (CROP_COUNTS, Crop, paper_crops, paper_scales, single_crop,
                             ten_crops, union)
 
 __all__ = ["CropPlan", "MultiCropTransform", "multi_crop_dataset", "check_crop_count",
-           "CROP_COUNTS"]
+           "normalize_crops", "CROP_COUNTS"]
 
 
 def check_crop_count(value, where: str = "Eval.crops") -> int:
@@ -121,8 +123,9 @@ class MultiCropTransform:
         image = self.plan.decode(data)
         height, width = image.shape[:2]
         resized = {None: image}
-        out = []
-        for crop in self.plan.crops(width, height):
+        crops = self.plan.crops(width, height)
+        out = None
+        for position, crop in enumerate(crops):
             if crop.resized not in resized:
                 resized[crop.resized] = self.plan.resampler(image, *crop.resized)
             left, top, w, h = crop.box
@@ -131,14 +134,33 @@ class MultiCropTransform:
                 cut = self.plan.resampler(cut, self.plan.side, self.plan.side)
             if crop.mirror:
                 cut = cut[:, ::-1]
-            out.append(self._finish(cut))
-        return np.stack(out)
+            cut = self._finish(cut)
+            if out is None:  # each crop is copied once, into its place
+                out = np.empty((len(crops), *cut.shape), cut.dtype)
+            out[position] = cut
+        return out
 
     def _finish(self, cut: np.ndarray) -> np.ndarray:
-        cut = self.plan.rest(np.ascontiguousarray(cut))
+        if self.plan.rest.ops:
+            cut = self.plan.rest(np.ascontiguousarray(cut))
         if self.plan.normalize is not None:
             return cut
         return model_input(cut, self.plan.rest.output_layout)
+
+
+def normalize_crops(crops: np.ndarray, normalize: NormalizeImage) -> np.ndarray:
+    """``[N, H, W, 3]`` ``uint8`` crops -> ``[N, 3, H, W]`` float32, each value looked up
+    in ``normalize``'s table (the numbers NormalizeImage gives). One crop at a time,
+    each channel straight into its plane: on 144 crops of 224 about twice as fast as
+    one lookup over the whole batch, whose planes outgrow the caches."""
+    if crops.dtype != np.uint8:  # a list whose operators after the crop make floats
+        values = normalize_values(crops, normalize.scale, normalize.mean, normalize.std)
+        return np.ascontiguousarray(values.transpose(0, 3, 1, 2))
+    out = np.empty((crops.shape[0], 3, *crops.shape[1:3]), np.float32)
+    for crop, planes in zip(crops, out):
+        for channel, plane in enumerate(cv2.split(crop)):
+            cv2.LUT(plane, normalize.table[:, channel], dst=planes[channel])
+    return out
 
 
 def multi_crop_dataset(dataset, plan: CropPlan):

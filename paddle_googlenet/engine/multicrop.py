@@ -24,14 +24,13 @@ import paddle
 
 from ..config import required_weights
 from ..data.crop_geometry import CROP_COUNTS
-from ..data.loader import BatchNormalize, EpochDataLoader
-from ..data.multicrop import CropPlan, check_crop_count, multi_crop_dataset
+from ..data.loader import EpochDataLoader
+from ..data.multicrop import CropPlan, check_crop_count, multi_crop_dataset, normalize_crops
 from ..data.samplers import eval_shard_batch_sampler
 from ..data.transforms import build_transforms
 from ..errors import ConfigError, located
 from ..metrics import sum_across_ranks
 from ..models import build_model, load_weights
-from ..pixels import HWC
 from ..progress import optional_progress
 
 __all__ = ["TableRow", "CropReport", "weights_files", "evaluate_crops", "crop_count"]
@@ -180,7 +179,6 @@ def evaluate_crops(config: dict, weights: Union[str, Sequence[str], None] = None
                           "needs the list (DecodeImage, ResizeImage, CropImage, ...)")
     plan = CropPlan(build_transforms(ops, where="DataLoader.Eval.dataset.transform_ops"),
                     counts)
-    normalize = BatchNormalize(plan.normalize, HWC) if plan.normalize is not None else None
     loader = _loader(engine, plan)
     chunk = max(plan.forward_passes, getattr(engine.eval_loader.batch_sampler, "batch_size", 64))
     rows = [(models, count) for models in ensembles for count in counts]
@@ -194,7 +192,8 @@ def evaluate_crops(config: dict, weights: Union[str, Sequence[str], None] = None
             batch = images.numpy() if isinstance(images, paddle.Tensor) else np.asarray(images)
             labels = np.asarray(labels).reshape(-1)
             flat = batch.reshape(-1, *batch.shape[2:])
-            inputs = normalize(flat) if normalize is not None else paddle.to_tensor(flat)
+            inputs = paddle.to_tensor(normalize_crops(flat, plan.normalize)
+                                      if plan.normalize is not None else flat)
             # [models, images, crops, classes]
             per_model = np.stack([_probabilities(n, inputs, chunk).reshape(
                 batch.shape[0], batch.shape[1], -1) for n in networks])
