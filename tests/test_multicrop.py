@@ -157,3 +157,27 @@ def test_bad_crop_counts_and_lists_are_refused_with_what_would_be_valid(tmp_path
              *PADDLECLAS_EVAL_LIST[2:]]
     with pytest.raises(ConfigError, match="resize_short 200 is smaller than the CropImage"):
         CropPlan(build_transforms(small), (10,))
+
+
+def test_an_image_is_decoded_once_and_resized_once_per_scale_for_all_its_crops():
+    plan = CropPlan(build_transforms(PADDLECLAS_EVAL_LIST), (1, 10, 144))
+    calls = {"decode": 0, "resize": []}
+    decode, resample = plan.decode, plan.resampler
+
+    def counted_decode(data):
+        calls["decode"] += 1
+        return decode(data)
+
+    def counted_resize(image, width, height):
+        calls["resize"].append((image.shape[1], image.shape[0], width, height))
+        return resample(image, width, height)
+
+    plan.decode, plan.resampler = counted_decode, counted_resize
+    assert MultiCropTransform(plan)(jpeg(300, 200)).shape[0] == 154
+    assert calls["decode"] == 1
+    # the whole image once per shorter side (the list's 256 is the paper's first)
+    whole = [c for c in calls["resize"] if c[:2] == (300, 200)]
+    assert sorted(c[2:] for c in whole) == [(384, 256), (432, 288), (480, 320), (528, 352)]
+    # and the 24 whole squares (4 scales x 3 squares, and their mirrors) to 224
+    squares_resized = [c for c in calls["resize"] if c[:2] != (300, 200)]
+    assert len(squares_resized) == 24 and {c[2:] for c in squares_resized} == {(224, 224)}
