@@ -122,3 +122,21 @@ def test_table_scores_every_protocol_from_one_pass_as_separate_runs_would(two_im
     alone = evaluate_crops(config_of(two_images, one_image), [a, b], crops=10).rows[0]
     assert (rows[2, 10]["top1"], rows[2, 10]["top5"]) == (pytest.approx(alone.top1),
                                                           pytest.approx(alone.top5))
+
+
+@pytest.mark.slow
+def test_table_of_a_runs_best_model_and_its_checkpoints(two_images, trained_run, capsys):
+    """As on the demo: the run's best model, then it with the last checkpoint."""
+    best, last = (os.path.join(trained_run, name) for name in ("best_model", "latest"))
+    argv = ["-c", DEFAULT_CONFIG, "--table"]
+    for option in two_images["options"] + [
+            f"Global.pretrained_model=[{best},{last}]",
+            f"DataLoader.Eval.dataset.cls_label_path={two_images['one_image']}"]:
+        argv += ["-o", option]
+    capsys.readouterr()
+    assert eval_main(argv) == 0
+    printed = capsys.readouterr().out
+    assert f"weights 1: {best}" in printed and f"weights 2: {last}" in printed
+    rows = re.findall(r"^\s+(\d)\s+(\d+)\s+(\d+)\s+[\d.]+%", printed, re.M)
+    assert rows == [("1", "1", "1"), ("1", "10", "10"), ("1", "144", "144"),
+                    ("2", "1", "2"), ("2", "10", "20"), ("2", "144", "288")]
