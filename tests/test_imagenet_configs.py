@@ -108,3 +108,14 @@ def test_rand_crop_draws_the_papers_four_interpolations_from_a_list():
     assert drawn == {"bilinear", "area", "nearest", "bicubic"}
     with pytest.raises(ConfigError, match=r"interpolation must be one of .*got .sinc."):
         RandCropImage(8, interpolation=["bilinear", "sinc"])
+
+
+def test_train_names_the_missing_dataset_and_how_to_list_it(tmp_path, monkeypatch, capsys):
+    from paddle_googlenet.cli import train_main
+
+    monkeypatch.chdir(tmp_path)
+    paper = os.path.join(ROOT, "configs", "ImageNet", "Inception", "GoogLeNet_paper.yaml")
+    assert train_main(["-c", paper, "-o", f"Global.output_dir={tmp_path / 'out'}"]) == 2
+    error = capsys.readouterr().err
+    assert os.path.join(str(tmp_path), "dataset", "ILSVRC2012") in error
+    assert "tools/make_imagenet_lists.py" in error and "train_list.txt" in error
