@@ -9,8 +9,8 @@ tools/eval.py runs them, and, on a processor with AVX512-BF16 or AMX, in bfloat1
 the exported network under Paddle Inference (the bf16 rows). Per protocol, the host
 side is what a loader worker does for an image (``data.multicrop.MultiCropTransform``:
 one decode, a resize per scale, the cuts, the mirrors) and what the main process does
-for its crops
-(``normalize_crops``: uint8 to normalized NCHW float32), timed in CPU seconds. The
+for its crops (``normalize_crops``: uint8 to normalized NCHW float32), timed in CPU
+seconds. The
 forward passes are the network's on batches of 32 crops, the main head's softmax
 included, timed the same way and counted per crop. Images per second per core are
 ``1 / (host + crops x forward)``; the forward-pass bound is ``1 / (crops x
