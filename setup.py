@@ -63,6 +63,7 @@ setup(
             "googlenet-infer=paddle_googlenet.cli.infer:main",
             "googlenet-convert-weights=paddle_googlenet.cli.convert:main",
             "googlenet-paddleclas-census=paddle_googlenet.cli.census:main",
+            "googlenet-make-imagenet-lists=paddle_googlenet.cli.imagenet_lists:main",
         ],
     },
 )

@@ -68,6 +68,9 @@ AMP_KEYS = {
 EMA_KEYS = {
     "decay": (float, 0.9999),                    # shadow = decay * shadow + (1 - decay) * weight
 }
+EVAL_KEYS = {
+    "crops": (int, 1),                           # 1, 10 or 144 crops an image (data.crop_geometry)
+}
 INFER_KEYS = {
     "infer_imgs": (Union[str, List[str]], None),
     "batch_size": (int, 10),
@@ -198,7 +201,7 @@ def apply_overrides(config: dict, overrides: Optional[Sequence[str]]) -> dict:
 def _section_hint(key: str) -> str:
     """``did you mean Global.epochs?`` for a key a section's schema has."""
     schemas = (("Global", GLOBAL_KEYS), ("AMP", AMP_KEYS), ("EMA", EMA_KEYS),
-               ("Infer", INFER_KEYS))
+               ("Infer", INFER_KEYS), ("Eval", EVAL_KEYS))
     owners = [f"{name}.{key}" for name, schema in schemas if key in schema]
     if owners:
         return f"did you mean {' or '.join(owners)}?"
@@ -293,6 +296,14 @@ def _check_infer(config: dict):
     op_list(config["Infer"]["transforms"], "Infer.transforms")
 
 
+def _check_eval(config: dict):
+    """Eval: how evaluation reads each image (``Eval.crops``)."""
+    _check_keys(config["Eval"], EVAL_KEYS, "Eval")
+    if config["Eval"]["crops"] not in (1, 10, 144):
+        raise ConfigError(f"Eval.crops: {config['Eval']['crops']} is not a crop count "
+                          f"this evaluation has; valid: 1, 10, 144")
+
+
 def _no_check(config: dict):
     """Optimizer: its names and arguments are the optimizer registry's to check."""
 
@@ -310,6 +321,7 @@ SECTION_CHECKS = {
     "DataLoader": _check_dataloader,
     "Infer": _check_infer,
     "Metric": _check_op_lists("Metric"),
+    "Eval": _check_eval,
 }
 SECTIONS = tuple(SECTION_CHECKS)
 

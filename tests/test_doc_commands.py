@@ -155,7 +155,10 @@ def writes(tool: str, args, demo_layout) -> set:
             made |= under(g["demo_dataset"], demo_layout)
         run = RunDirectory(g["output_dir"], config["Arch"]["name"])
         files = [run.metrics_file, run.plot_file, run.log_file, run.config_file]
-        made |= under(run.path, [checkpoint.LATEST, checkpoint.BEST]
+        # the newest Global.keep_checkpoints epochs saved every save_interval are kept
+        saved = list(range(g["save_interval"], g["epochs"] + 1, g["save_interval"]))
+        kept = [checkpoint.checkpoint_name(e) for e in saved[-g["keep_checkpoints"]:]]
+        made |= under(run.path, [checkpoint.LATEST, checkpoint.BEST] + kept
                       + [os.path.relpath(f, run.path) for f in files])
     elif tool == "tools/make_demo_data.py":
         made |= under((option_values(args, "--root") or ["dataset/googlenet_demo"])[0],

@@ -24,19 +24,12 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 PACKAGE = os.path.join(ROOT, "paddle_googlenet")
 
 
-def imported_modules(path):
-    """Absolute names of the modules a file imports when it runs (at any depth of the
-    file); the names under ``if TYPE_CHECKING:`` are for type checkers only."""
-    relative_to = os.path.relpath(path, ROOT)[:-3].replace(os.sep, ".").split(".")
-    package = relative_to[:-1]
+def _imports(nodes, path) -> set:
+    """Absolute names of the modules the import statements among ``nodes`` (of the
+    file at ``path``) import."""
+    package = os.path.relpath(path, ROOT)[:-3].replace(os.sep, ".").split(".")[:-1]
     found = set()
-    tree = ast.parse(open(path, encoding="utf-8").read())
-    type_only = {id(inner) for node in ast.walk(tree) if isinstance(node, ast.If)
-                 and getattr(node.test, "id", None) == "TYPE_CHECKING"
-                 for statement in node.body for inner in ast.walk(statement)}
-    for node in ast.walk(tree):
-        if id(node) in type_only:
-            continue
+    for node in nodes:
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -45,6 +38,37 @@ def imported_modules(path):
             found.add(module)
             found.update(f"{module}.{alias.name}" for alias in node.names)
     return found
+
+
+def imported_modules(path):
+    """Absolute names of the modules a file imports when it runs (at any depth of the
+    file); the names under ``if TYPE_CHECKING:`` are for type checkers only."""
+    tree = ast.parse(open(path, encoding="utf-8").read())
+    type_only = {id(inner) for node in ast.walk(tree) if isinstance(node, ast.If)
+                 and getattr(node.test, "id", None) == "TYPE_CHECKING"
+                 for statement in node.body for inner in ast.walk(statement)}
+    return _imports((n for n in ast.walk(tree) if id(n) not in type_only), path)
+
+
+def top_level_imports(path):
+    """The package modules a file imports when it is loaded: ``import`` statements
+    outside functions (an import inside a function runs later, when called) and
+    outside ``if TYPE_CHECKING:``."""
+    def load_time(node):
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and getattr(child.test, "id", None) == "TYPE_CHECKING":
+                continue
+            if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                yield from load_time(child)
+
+    found = _imports(load_time(ast.parse(open(path, encoding="utf-8").read())), path)
+    return {m for m in found if m.startswith("paddle_googlenet")}
+
+
+def module_name(path):
+    name = os.path.relpath(path, ROOT)[:-3].replace(os.sep, ".")
+    return name[:-len(".__init__")] if name.endswith(".__init__") else name
 
 
 def training_files():
@@ -157,6 +181,34 @@ def test_the_benchmark_reaches_the_package_only_through_its_public_modules():
             private = [m for m in imported_modules(path)
                        if m.startswith("paddle_googlenet") and "._" in m]
             assert not private, (name, private)
+
+
+def test_no_module_imports_itself_through_others_when_loaded():
+    """No import cycle among the modules' load-time imports, so any module can be the
+    first one imported."""
+    modules = {module_name(p): p for p in package_files()}
+    graph = {name: {m for m in top_level_imports(path) if m in modules and m != name}
+             for name, path in modules.items()}
+    # a package's module imports its package's __init__ first: not a cycle of ours
+    graph = {name: {m for m in deps if not name.startswith(m + ".")}
+             for name, deps in graph.items()}
+    done, active, cycles = set(), [], []
+
+    def visit(name):
+        if name in active:
+            cycles.append(active[active.index(name):] + [name])
+            return
+        if name in done:
+            return
+        active.append(name)
+        for dep in sorted(graph[name]):
+            visit(dep)
+        active.pop()
+        done.add(name)
+
+    for name in sorted(graph):
+        visit(name)
+    assert cycles == []
 
 
 def test_deployment_never_imports_export_or_training():

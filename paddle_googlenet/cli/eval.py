@@ -1,6 +1,9 @@
 """``googlenet-eval`` (``tools/eval.py``): top-k, loss and per-class accuracy of the
-main head on the Eval split, and optionally the confusion matrix."""
+main head on the Eval split, and optionally the confusion matrix; with ``Eval.crops``
+10 or 144, several weights or ``--table``, the multi-crop and ensemble evaluation of
+``cli.multicrop``."""
 
+from . import multicrop
 from .options import parse_with_config, run
 
 __all__ = ["main"]
@@ -9,12 +12,16 @@ __all__ = ["main"]
 def _arguments(parser):
     parser.add_argument("--confusion-matrix", metavar="PNG",
                         help="also write the confusion matrix, labelled with class names")
+    multicrop.add_arguments(parser)
 
 
 def _eval(argv):
     args, config = parse_with_config(
-        argv, "Evaluate the main head on the Eval split: top-k, loss, per-class accuracy.",
-        _arguments)
+        argv, "Evaluate the main head on the Eval split: top-k, loss, per-class accuracy; "
+              "with Eval.crops 10 or 144, several weights or --table, averaged over crops "
+              "and models.", _arguments)
+    if multicrop.wants_multi_crop(args, config):
+        return multicrop.multi_crop_eval(args, config)
     from ..engine import Engine
     from ..engine.report import plot_confusion
     from ..engine.runtime import is_main_process

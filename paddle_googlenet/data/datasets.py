@@ -39,6 +39,11 @@ PathName = Union[str, os.PathLike]
 
 DATASETS = Registry("dataset")
 
+# How to make the lists an ImageNetDataset reads, for the errors that find none.
+LISTS_HINT = ("a list has a 'relative/path label' line per image; for ILSVRC2012, "
+              "python tools/make_imagenet_lists.py <root> writes train_list.txt, "
+              "val_list.txt and label_list.txt from its train/ and val/ folders")
+
 
 def _build_pipeline(transform_ops: TransformOps) -> Compose:
     """PaddleClas list form, a ready Compose, or None (decode only) -> Compose."""
@@ -314,12 +319,15 @@ class ImageNetDataset(_ImageSamples):
                  transform_ops: TransformOps = None,
                  delimiter: Optional[str] = None, class_num: Optional[int] = None,
                  skip_bad_images: bool = False):
-        root = _check_dir(image_root, "image_root")
+        try:
+            root = _check_dir(image_root, "image_root")
+        except DataError as err:
+            raise DataError(f"{err}; {LISTS_HINT}") from None
         if not isinstance(cls_label_path, (str, os.PathLike)):
             raise ConfigError(f"cls_label_path must be a path, got {cls_label_path!r}")
         if not os.path.isfile(cls_label_path):
             raise DataError(f"cls_label_path {os.path.abspath(cls_label_path)} does not exist "
-                            f"or is not a file")
+                            f"or is not a file; {LISTS_HINT}")
         if delimiter is not None and (not isinstance(delimiter, str) or not delimiter):
             raise ConfigError(f"delimiter must be a non-empty string, got {delimiter!r}")
         if class_num is not None:

@@ -69,7 +69,7 @@ class RandCropImage:
         scale: range of the area fraction, default ``[0.08, 1.0]``.
         ratio: range of the aspect ratio, default ``[3/4, 4/3]``.
         interpolation: as for ResizeImage, or ``random``: bilinear or bicubic, drawn
-            for each sample.
+            for each sample (PaddleClas's), or a list of names to draw from.
         use_log_aspect: draw the aspect ratio uniformly in log space.
         progress_size: PaddleClas's progressive training (``Global.train_mode:
             progressive``) replaces ``size`` with these, stage by stage; a list of
@@ -81,7 +81,8 @@ class RandCropImage:
     input_layout = output_layout = HWC
 
     def __init__(self, size: Union[int, List[int]], scale: Optional[List[float]] = None,
-                 ratio: Optional[List[float]] = None, interpolation: Optional[str] = None,
+                 ratio: Optional[List[float]] = None,
+                 interpolation: Union[str, List[str], None] = None,
                  backend: Optional[str] = None, use_log_aspect: bool = False,
                  progress_size: Optional[List[int]] = None):
         self.size = pixels.size_pair(size)
@@ -97,12 +98,18 @@ class RandCropImage:
         if isinstance(interpolation, str) and interpolation.lower() == "random":
             self.resample_choices = tuple(pixels.Resampler(name, backend)
                                           for name in RANDOM_RESAMPLE)
+        elif isinstance(interpolation, (list, tuple)) and interpolation:
+            # a list of names: one drawn for each sample (the paper draws from
+            # bilinear, area, nearest and cubic)
+            self.resample_choices = tuple(pixels.Resampler(name, backend)
+                                          for name in interpolation)
         elif interpolation is None or (isinstance(interpolation, str)
                                        and interpolation.lower() in pixels.RESAMPLE):
             self.resample_choices = (pixels.Resampler(interpolation, backend),)
         else:
-            raise ConfigError(f"interpolation must be one of {sorted(pixels.RESAMPLE)} or "
-                              f"'random' (or null for bilinear), got {interpolation!r}")
+            raise ConfigError(f"interpolation must be one of {sorted(pixels.RESAMPLE)}, "
+                              f"'random', a list of those names, or null for bilinear; "
+                              f"got {interpolation!r}")
         self.progress_size = None
         if progress_size is not None:
             if not isinstance(progress_size, (list, tuple)) or not progress_size:

@@ -25,6 +25,7 @@ from ..constants import IMAGENET_MEAN, IMAGENET_STD
 from ..errors import ConfigError
 from .base import (Classifier, InputShapeError, MainHeadOnly, check_num_classes,
                    initialise, splice)
+from .lrn import with_local_response_norms
 from .registry import register_model
 
 __all__ = ["Inception", "GoogLeNet", "MainHeadOnly", "InputShapeError", "conv_relu",
@@ -171,6 +172,9 @@ class GoogLeNet(Classifier):
             ``conv_bn_relu`` adds batch norm. The names ``"conv_relu"`` and
             ``"conv_bn_relu"`` work too (for configs). The auxiliary heads' 1x1
             convolutions stay plain biased convolutions without activation.
+        lrn: add the paper's two local response normalisations to the stem (Figure
+            3; see ``models/lrn.py``). They have no parameters: the weights of one
+            network load into the other.
 
     Every convolution and Linear layer is initialised by type (see ``initialise``),
     so a ``conv_block`` may use convolutions without bias and norm layers.
@@ -181,14 +185,17 @@ class GoogLeNet(Classifier):
     def __init__(self, num_classes: int = 1000, aux_logits: bool = True,
                  dropout: float = 0.4, aux_dropout: float = 0.7,
                  adaptive_pool: bool = False,
-                 conv_block: Union[str, ConvBlock] = conv_relu):
+                 conv_block: Union[str, ConvBlock] = conv_relu, lrn: bool = False):
         super().__init__()
         self._set_head_options(num_classes, aux_logits, dropout, aux_dropout, adaptive_pool)
         block = _conv_block(conv_block)
 
-        self.stem = nn.Sequential(*splice([
-            block(3, 64, 7, stride=2, padding=3), _max_pool(),
-            block(64, 64, 1), block(64, 192, 3, padding=1), _max_pool()]))
+        stem = [block(3, 64, 7, stride=2, padding=3), _max_pool(),
+                block(64, 64, 1), block(64, 192, 3, padding=1), _max_pool()]
+        if not isinstance(lrn, bool):
+            raise ValueError(f"lrn must be true or false, got {lrn!r}")
+        self.lrn = lrn
+        self.stem = nn.Sequential(*splice(with_local_response_norms(stem) if lrn else stem))
         for name in ("3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b"):
             setattr(self, f"inception{name}",
                     Inception(*INCEPTION_BLOCKS[name], conv_block=block))
