@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 from ..errors import DataError
-from ..pixels import IMAGE_EXTENSIONS
+from ..image_io import IMAGE_EXTENSIONS
 
 __all__ = ["write_imagenet_lists", "ImageNetLists", "SYNSET_WORDS"]
 
