@@ -18,7 +18,6 @@ the first epoch.
 """
 
 import contextlib
-import os
 import signal
 import time
 import warnings
@@ -26,7 +25,6 @@ import warnings
 import paddle
 
 from ..config import dump_config
-from ..data import read_class_id_map
 from ..errors import ConfigError, UserError
 from .runtime import is_main_process
 from .accumulation import FirstBatches, StepLROnUpdates, scale_gradients
@@ -102,6 +100,10 @@ class Engine:
         self.loss, self.metrics, self.confusion = p.loss, p.metrics, p.confusion
         self.optimizer, self.amp_configs = p.optimizer, p.amp_configs
         self.num_classes, self.metric_names = p.num_classes, p.metric_names
+        self.class_names = p.class_names
+        if mode != "train":  # a training run logs them once its log file exists
+            for note in p.notes:
+                self.logger.info(note)
         self.steps_per_epoch = p.steps_per_epoch
         self.extra_callbacks = visualdl_callbacks(g["use_visualdl"], self.run_dir)
         self.update_freq = p.update_freq
@@ -197,16 +199,11 @@ class Engine:
             yield
 
     def evaluation_report(self, progress=None) -> EvaluationReport:
-        """``evaluate()``'s figures with the class names (``Infer.PostProcess``'s
-        ``class_id_map_file``, else the dataset's folders, else the ids) and the
-        confusion matrix."""
+        """``evaluate()``'s figures with the class names (in ``labels``' order: the
+        config's file, the weights' names, the folders, the indices) and the confusion
+        matrix."""
         figures = self.evaluate(progress)
-        path = (self.config.get("Infer") or {}).get("PostProcess", {}).get("class_id_map_file")
-        by_id = read_class_id_map(path) if path and os.path.isfile(path) else {}
-        folders = getattr(self.eval_loader.dataset, "class_names", None) or []
-        names = [by_id.get(i) or (folders[i] if i < len(folders) else str(i))
-                 for i in range(self.num_classes)]
-        return EvaluationReport(figures, names, self.confusion.result.copy())
+        return EvaluationReport(figures, self.class_names, self.confusion.result.copy())
 
     def training_callbacks(self, state: RunState, progress: dict = None) -> list:
         """The callbacks of ``fit``, in the order they must run at each event (hapi
@@ -271,8 +268,8 @@ class Engine:
                              f"{', '.join(removed)} from {self.run_dir}")
         for line in describe_weights(self.config, self.parts.weights_report):
             self.logger.info(line)
-        for line in setting_notes(self.config, self.update_freq, self.steps_per_epoch,
-                                  self.device):
+        for line in self.parts.notes + setting_notes(self.config, self.update_freq,
+                                                     self.steps_per_epoch, self.device):
             self.logger.info(line)
         if resume.resumed:
             self.logger.info(resume.describe(self.steps_per_epoch))
@@ -314,7 +311,7 @@ class Engine:
         self._log_start(resume, removed)
         state = RunState(self.epochs, self.steps_per_epoch, resume.start_epoch,
                          resume.best_top1, resumed=resume.resumed,
-                         update_freq=self.update_freq)
+                         update_freq=self.update_freq, class_names=self.class_names)
         train_data = self.train_loader
         if self.update_freq > 1:  # whole accumulation groups only, as in PaddleClas
             train_data = FirstBatches(self.train_loader, self.steps_per_epoch,
@@ -336,7 +333,8 @@ class Engine:
         last_eval = next((r for r in reversed(records) if "eval_top1" in r), {})
         summary = {"best_top1": state.best_top1, "last_eval_top1": last_eval.get("eval_top1"),
                    "seconds": round(time.time() - began, 1), "run_dir": self.run_dir}
-        self.logger.info(f"finished {self.epochs} epochs in {summary['seconds']}s; best eval "
+        epochs = f"{self.epochs} epoch" + ("s" if self.epochs != 1 else "")
+        self.logger.info(f"finished {epochs} in {summary['seconds']}s; best eval "
                          f"top1 {state.best_top1:.5f}; outputs in {self.run_dir}")
         return summary
 
