@@ -136,7 +136,8 @@ def training_eta(state: RunState, done: int) -> str:
 
 
 class TrainLog(paddle.callbacks.Callback):
-    """A log line every ``every`` steps and one per epoch, PaddleClas-style."""
+    """A log line every ``every`` steps and one per epoch, PaddleClas-style; an epoch
+    of fewer than ``every`` steps gets one after its first step, with the time left."""
 
     def __init__(self, state: RunState, logger, every: int, metric_names: list,
                  current_lr: Callable[[], float]):
@@ -147,7 +148,8 @@ class TrainLog(paddle.callbacks.Callback):
     def on_train_batch_end(self, step, logs=None):
         s = self.state
         step += s.steps_before
-        if (step + 1) % self.every == 0:
+        short_epoch_start = step == 0 and s.steps_per_epoch < self.every
+        if (step + 1) % self.every == 0 or short_epoch_start:
             loss = float(np.mean(logs["loss"]))
             metrics = " ".join(f"{k}: {logs[k]:.4f}" for k in self.metric_names if k in logs)
             rate = s.seen / max(s.seconds(), 1e-9)

@@ -133,7 +133,9 @@ def build_components(config: dict, mode: str, device: str, speed_up=None,
     folders = getattr(read.dataset, "class_names", None) if read else None
     names, names_note = class_names(config, network.num_classes, folders,
                                     training=mode == "train")
-    if names_note:
+    if names_note and mode == "train":
+        names = []  # indices are not names: nothing to save with the weights
+    elif names_note:
         notes.append(names_note)
     if eval_loader is not None:
         # Val folders labelled as the classes the model was (or is being) trained on.
@@ -272,10 +274,7 @@ def describe_weights(config: dict, report: Optional[dict]) -> list:
     if arch_weights:
         lines.append(f"Arch.pretrained: loaded weights from {os.path.abspath(arch_weights)}")
     if report:
-        line = (f"Global.pretrained_model: loaded {len(report['loaded'])} parameter tensors "
-                f"from {os.path.abspath(report['path'])}")
-        if report["reinitialised"]:
-            line += (f"; left at initialisation (another class count or aux heads): "
-                     f"{', '.join(report['reinitialised'])}")
-        lines.append(line)
+        # The heads left at initialisation are in the loader's warning, logged once.
+        lines.append(f"Global.pretrained_model: loaded {len(report['loaded'])} parameter "
+                     f"tensors from {os.path.abspath(report['path'])}")
     return lines
