@@ -81,14 +81,16 @@ def class_names(config: dict, num_classes: int, folders: Optional[List[str]] = N
                 training: bool = False) -> Tuple[List[str], str]:
     """``num_classes`` names in the order above, and a note when they are indices.
     ``folders``: the class folders of the data read (default: ``config_folders``).
-    ``training``: a labels file named in ``Infer`` but missing is passed over (training
-    does not read ``Infer``; its names are saved from the other sources)."""
+    ``training``: the folders trained on come before the names saved with the weights
+    fine-tuning starts from (those name the classes of another set), and a labels file
+    named in ``Infer`` but missing is passed over (training does not read ``Infer``)."""
     path = ((config.get("Infer") or {}).get("PostProcess") or {}).get("class_id_map_file")
     by_id = None if training and path and not os.path.isfile(path) else class_id_map(config)
     if by_id is not None:
         return [by_id.get(i, str(i)) for i in range(num_classes)], ""
     saved = saved_class_names(config["Global"].get("pretrained_model"))
-    for names in (saved, folders if folders is not None else config_folders(config)):
+    folders = folders if folders is not None else config_folders(config)
+    for names in ((folders, saved) if training else (saved, folders)):
         if names and len(names) == num_classes:
             return list(names), ""
     return ([str(i) for i in range(num_classes)],
