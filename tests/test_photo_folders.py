@@ -140,3 +140,26 @@ def test_missing_labels_file_names_the_key_and_line(tmp_path, monkeypatch, capfd
                          "x.jpg"]) == 2
     line = one_error(capfd.readouterr().err)
     assert f"{config}:{line_number}: Infer.PostProcess.class_id_map_file: file not found" in line
+
+
+def test_class_names_come_from_one_place_in_one_order(tmp_path):
+    import paddle
+
+    from paddle_googlenet.engine.labels import class_names
+
+    write_photos(str(tmp_path / "train"), 1, classes=("fa", "fb"), size=(16, 16))
+    paddle.save({"class_names": ["sa", "sb"]}, str(tmp_path / "w.pdstates"))
+    (tmp_path / "labels.txt").write_text("0 la\n1 lb\n")
+    config = {"Global": {"pretrained_model": str(tmp_path / "w")},
+              "Infer": {"PostProcess": {"class_id_map_file": str(tmp_path / "labels.txt")}},
+              "DataLoader": {"Train": {"dataset": {"name": "ImageFolderDataset",
+                                                   "image_root": str(tmp_path / "train")}}}}
+    assert class_names(config, 2) == (["la", "lb"], "")                # 1. the config's file
+    config["Infer"]["PostProcess"]["class_id_map_file"] = None
+    assert class_names(config, 2) == (["sa", "sb"], "")                # 2. saved with weights
+    assert class_names(config, 2, training=True) == (["fa", "fb"], "")  # training: its folders
+    config["Global"]["pretrained_model"] = None
+    assert class_names(config, 2) == (["fa", "fb"], "")                # 3. the folders
+    del config["DataLoader"]
+    names, note = class_names(config, 2)                               # 4. indices, a note
+    assert names == ["0", "1"] and "class indices" in note
