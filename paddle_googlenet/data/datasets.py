@@ -24,7 +24,7 @@ from ..errors import ConfigError, DataError, ImageDecodeError
 from ..image_io import IMAGE_EXTENSIONS
 from ..pixels import BYTES, Compose, DecodeImage, NormalizeImage, model_input
 from ..registry import Registry
-from ..validators import positive_int
+from ..validators import is_int, is_number, positive_int
 from .transforms import build_transforms
 
 __all__ = ["ImageNetDataset", "ImageFolderDataset", "DATASETS", "IMAGE_EXTENSIONS", "SampleMarks",
@@ -392,13 +392,27 @@ class ImageFolderDataset(_ImageSamples):
         image_root: the directory of class directories.
         transform_ops, skip_bad_images: as for ImageNetDataset.
         extensions: file name endings that count as images.
+        holdout: with no val folder, the share of each class's images (at least one of
+            a class of two or more) held out for evaluation, drawn with
+            ``holdout_seed``; ``part`` says which part this dataset reads, ``train``
+            (the rest) or ``val`` (the held-out images). The same three values give
+            the same split on every run.
 
     Attributes: ``class_names``, ``samples``, ``labels``, ``bad_images``.
     """
 
     def __init__(self, image_root: PathName, transform_ops: TransformOps = None,
-                 extensions: Sequence[str] = IMAGE_EXTENSIONS, skip_bad_images: bool = False):
+                 extensions: Sequence[str] = IMAGE_EXTENSIONS, skip_bad_images: bool = False,
+                 holdout: Optional[float] = None, holdout_seed: int = 0, part: str = "train"):
         root = _check_dir(image_root, "image_root")
+        if holdout is not None and (not is_number(holdout) or not 0 < holdout < 1):
+            raise ConfigError(f"holdout must be a share between 0 and 1 (e.g. 0.2), got "
+                              f"{holdout!r}")
+        if part not in ("train", "val"):
+            raise ConfigError(f"part must be 'train' or 'val', got {part!r}")
+        if not is_int(holdout_seed) or holdout_seed < 0:
+            raise ConfigError(f"holdout_seed must be an integer of at least 0, got "
+                              f"{holdout_seed!r}")
         if (isinstance(extensions, str) or not extensions
                 or not all(isinstance(e, str) for e in extensions)):
             raise ConfigError(f"extensions must be a list of file endings like ['.jpg'], "
@@ -423,6 +437,10 @@ class ImageFolderDataset(_ImageSamples):
         if empty:
             raise DataError(f"class directories without images ({', '.join(endings)}) in "
                             f"{root}: {', '.join(empty)}; remove them or add images")
+        if holdout is not None:
+            held = _held_out(labels, holdout, holdout_seed)
+            kept = [i for i in range(len(paths)) if (i in held) == (part == "val")]
+            paths, labels = [paths[i] for i in kept], [labels[i] for i in kept]
         if not skip_bad_images:
             _check_image_headers(paths, root)
         super().__init__(SampleTable(paths, labels), transform_ops, skip_bad_images)
@@ -444,6 +462,19 @@ class ImageFolderDataset(_ImageSamples):
                               dtype=np.int64)
         self.labels = self.samples.labels = position[self.samples.labels]
         self.class_names = list(class_names)
+
+
+def _held_out(labels: Sequence[int], share: float, seed: int) -> set:
+    """The positions held out for evaluation: ``share`` of each class's images, at
+    least one of a class of two or more, drawn from ``seed``."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(labels)
+    held = set()
+    for label in np.unique(labels):
+        positions = np.flatnonzero(labels == label)
+        count = max(1, round(share * len(positions))) if len(positions) > 1 else 0
+        held.update(rng.choice(positions, count, replace=False).tolist())
+    return held
 
 
 def class_folders(root: PathName) -> List[str]:
