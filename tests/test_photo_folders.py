@@ -163,3 +163,26 @@ def test_class_names_come_from_one_place_in_one_order(tmp_path):
     del config["DataLoader"]
     names, note = class_names(config, 2)                               # 4. indices, a note
     assert names == ["0", "1"] and "class indices" in note
+
+
+def test_no_val_folder_holds_out_a_seeded_split_recorded_in_the_config(tmp_path):
+    from paddle_googlenet.config import load_config
+    from paddle_googlenet.data import ImageFolderDataset
+    from paddle_googlenet.engine.components import hold_out_val_split
+
+    write_photos(str(tmp_path / "photos"), 5, size=(16, 16))
+    root = str(tmp_path / "photos")
+    config = load_config("folders", [f"DataLoader.Train.dataset.image_root={root}",
+                                     f"DataLoader.Eval.dataset.image_root={root}"])
+    assert "20% of each class held out" in hold_out_val_split(config)
+    train_args, val_args = (dict(config["DataLoader"][s]["dataset"]) for s in ("Train", "Eval"))
+    assert val_args["part"] == "val" and val_args["holdout_seed"] == 42
+    for args in (train_args, val_args):
+        del args["name"], args["transform_ops"]
+    train, val = ImageFolderDataset(**train_args), ImageFolderDataset(**val_args)
+    assert len(train) == 8 and len(val) == 2 and sorted(val.labels.tolist()) == [0, 1]
+    assert not {path for path, _ in train.samples} & {path for path, _ in val.samples}
+    # The same recorded values, the same split.
+    again = ImageFolderDataset(**val_args)
+    assert [p for p, _ in again.samples] == [p for p, _ in val.samples]
+    assert hold_out_val_split(config) == ""  # already split: left as it is

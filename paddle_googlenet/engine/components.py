@@ -18,7 +18,8 @@ from ..models import build_model, load_weights
 from ..optim import build_optimizer
 from .runtime import is_main_process, rng_state, set_rng_state, world_size
 from .accumulation import effective_update_freq
-from .labels import class_names, fill_class_num, relabel_folders, saved_class_names
+from .labels import (class_names, fill_class_num, folder_split, relabel_folders,
+                     saved_class_names)
 
 __all__ = ["Components", "build_components", "located", "describe_data",
            "describe_weights", "visualdl_callbacks"]
@@ -78,6 +79,9 @@ def build_components(config: dict, mode: str, device: str, speed_up=None,
     if mode == "eval":
         required_weights(config, "evaluate")
     notes = []
+    held_out = hold_out_val_split(config)
+    if held_out:
+        notes.append(held_out)
     class_num_source = fill_class_num(config, split, training=mode == "train")
     if class_num_source:
         notes.append(class_num_source)
@@ -162,6 +166,30 @@ def build_components(config: dict, mode: str, device: str, speed_up=None,
                                              network.named_parameters(), g["epochs"],
                                              parts.steps_per_epoch // parts.update_freq)
     return parts
+
+
+# The share of each class held out for evaluation when there is no val folder.
+HOLDOUT = 0.2
+
+
+def hold_out_val_split(config: dict) -> str:
+    """With no val folder (``DataLoader.Eval`` reads the training folders), hold out
+    ``HOLDOUT`` of each class for evaluation and train on the rest: both dataset
+    sections get ``holdout``, ``holdout_seed`` (``Global.seed``, else 0) and ``part``,
+    so the resolved config.yaml records the split. Returns a line saying so, or "" when
+    the config sets the split itself or has a val folder."""
+    train, evaluation = (folder_split(config, s) for s in ("Train", "Eval"))
+    if not train or not evaluation or os.path.abspath(train) != os.path.abspath(evaluation):
+        return ""
+    datasets = [config["DataLoader"][s]["dataset"] for s in ("Train", "Eval")]
+    if any(key in d for d in datasets for key in ("holdout", "part")):
+        return ""
+    seed = config["Global"].get("seed") or 0
+    for dataset, part in zip(datasets, ("train", "val")):
+        dataset.update(holdout=HOLDOUT, holdout_seed=seed, part=part)
+    return (f"DataLoader.Eval: no val folder (it reads the training folders, {train}): "
+            f"{HOLDOUT:.0%} of each class held out for evaluation with seed {seed}, "
+            f"recorded as holdout, holdout_seed and part in the resolved config")
 
 
 def default_metric(num_classes: int):
