@@ -219,7 +219,8 @@ def test_a_signal_repeated_within_the_window_is_one_request_a_later_one_stops_at
             os.kill(os.getpid(), signal_module.SIGINT)
 
 
-def test_callbacks_run_in_the_order_the_trainer_documents(tiny_data, tmp_path):
+def test_callbacks_run_in_the_order_the_trainer_documents(tiny_data, tmp_path,
+                                                          trained_run_10_classes):
     """training_callbacks builds the list its docstring numbers, every optional one
     included (EMA, gradient accumulation, an extra callback)."""
     import paddle
@@ -231,10 +232,11 @@ def test_callbacks_run_in_the_order_the_trainer_documents(tiny_data, tmp_path):
 
     engine = Engine(load_config(DEFAULT_CONFIG, tiny_overrides(
         tiny_data, str(tmp_path), epochs=1,
-        **{"EMA.decay": 0.9, "Global.update_freq": 2})))
+        **{"EMA.decay": 0.9, "Global.update_freq": 2, "Global.freeze_epochs": 1,
+           "Global.pretrained_model": os.path.join(trained_run_10_classes, "best_model")})))
     engine.extra_callbacks = [Extra()]
     names = [type(c).__name__ for c in engine.training_callbacks(RunState(1, 3))]
-    assert names == ["EpochProgress", "NonFiniteLossGuard", "MovingAverage", "TrainLog",
+    assert names == ["EpochProgress", "FrozenTrunk", "NonFiniteLossGuard", "MovingAverage", "TrainLog",
                      "Evaluation", "MetricsLog", "BestModel", "Checkpoints", "StopOnSignal",
                      "Extra", "StepLROnUpdates"]
     # the first name of each numbered item of the docstring

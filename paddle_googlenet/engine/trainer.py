@@ -29,8 +29,8 @@ from ..errors import ConfigError, UserError
 from .runtime import is_main_process
 from .accumulation import FirstBatches, StepLROnUpdates, scale_gradients
 from .averaging import WeightAverage
-from .callbacks import (BestModel, Checkpoints, EpochProgress, Evaluation, MetricsLog,
-                        MovingAverage, NonFiniteLoss, NonFiniteLossGuard,
+from .callbacks import (BestModel, Checkpoints, EpochProgress, Evaluation, FrozenTrunk,
+                        MetricsLog, MovingAverage, NonFiniteLoss, NonFiniteLossGuard,
                         StopOnSignal, TrainLog, TrainingStopped)
 from .components import (build_components, describe_data, describe_weights,
                          visualdl_callbacks)
@@ -105,6 +105,11 @@ class Engine:
             for note in p.notes:
                 self.logger.info(note)
         self.steps_per_epoch = p.steps_per_epoch
+        if g["freeze_epochs"] and mode == "train" and not (
+                p.weights_report and p.weights_report["reinitialised"]):
+            raise ConfigError("Global.freeze_epochs: fixes the weights Global.pretrained_model "
+                              "loads while the heads it re-initialises train; give weights "
+                              "of another class count, or set it to 0")
         self.extra_callbacks = visualdl_callbacks(g["use_visualdl"], self.run_dir)
         self.update_freq = p.update_freq
         if self.update_freq > 1:
@@ -211,20 +216,22 @@ class Engine:
 
         1. ``EpochProgress``: the position, running loss and timing the others read;
            resumes a mid-epoch checkpoint.
-        2. ``NonFiniteLossGuard``: stops at a NaN/inf loss before anything logs or
+        2. ``FrozenTrunk`` (with ``Global.freeze_epochs``): fixes the loaded weights
+           for the first epochs, before the epoch's first step.
+        3. ``NonFiniteLossGuard``: stops at a NaN/inf loss before anything logs or
            saves it.
-        3. ``MovingAverage`` (with ``EMA``): moves the average after each optimizer step.
-        4. ``TrainLog``: the step and epoch lines of the log.
-        5. ``Evaluation``: evaluates when due and records whether the best top-1 was
+        4. ``MovingAverage`` (with ``EMA``): moves the average after each optimizer step.
+        5. ``TrainLog``: the step and epoch lines of the log.
+        6. ``Evaluation``: evaluates when due and records whether the best top-1 was
            beaten (``state.improved``), which ``BestModel`` reads.
-        6. ``MetricsLog`` (main process): the epoch's metrics.jsonl line and plot,
+        7. ``MetricsLog`` (main process): the epoch's metrics.jsonl line and plot,
            before the checkpoint: a resume drops lines after its checkpoint's epoch,
            so a crash between the two never loses an epoch's line.
-        7. ``BestModel`` (main process): saves a new best.
-        8. ``Checkpoints``: the epoch's checkpoint (``state.saved``), which
+        8. ``BestModel`` (main process): saves a new best.
+        9. ``Checkpoints``: the epoch's checkpoint (``state.saved``), which
            ``StopOnSignal`` names when a stop comes at an epoch's end.
-        9. ``StopOnSignal``: stops between two optimizer steps after a signal.
-        10. the extra callbacks given to the engine, then ``StepLROnUpdates`` (with
+        10. ``StopOnSignal``: stops between two optimizer steps after a signal.
+        11. the extra callbacks given to the engine, then ``StepLROnUpdates`` (with
             ``Global.update_freq`` above 1) last, as hapi's own per-batch one would
             be, so the step's lines show its LR.
         """
@@ -239,6 +246,9 @@ class Engine:
                           self.set_data_epoch,
                           lambda where: self.skipped_images(self.train_loader, where),
                           progress),
+            *([FrozenTrunk(state, self.logger, self.network,
+                           self.parts.weights_report["loaded"], g["freeze_epochs"])]
+              if g["freeze_epochs"] else []),
             NonFiniteLossGuard(state, self.run_dir),
             *([MovingAverage(state, self.average)] if self.average else []),
             TrainLog(state, self.logger, g["print_batch_step"], self.metric_names,
