@@ -69,3 +69,26 @@ def test_one_epoch_run_log_lines(tiny_data, tmp_path, capfd, trained_run_10_clas
     # 12 images in batches of 4: 3 steps, fewer than print_batch_step: a line after the first.
     assert "[Train][Epoch 1/1][Iter 1/3]" in log, log
     assert "left at initialisation" in log
+
+
+def test_freeze_epochs_keeps_the_loaded_weights_while_the_new_heads_train(
+        tiny_data, tmp_path, trained_run_10_classes):
+    from helpers import params_of
+    from paddle_googlenet.config import load_config
+    from paddle_googlenet.engine import Engine
+
+    start = os.path.join(trained_run_10_classes, "best_model")
+    out = str(tmp_path / "out")
+    Engine(load_config(DEFAULT_CONFIG, tiny_overrides(tiny_data, out, epochs=1, **{
+        "Global.pretrained_model": start, "Global.freeze_epochs": 1}))).train()
+    before, after = params_of(start), params_of(os.path.join(out, "GoogLeNet", "latest"))
+    assert (before["stem.0.weight"] == after["stem.0.weight"]).all()
+    assert after["head.fc.weight"].shape == (1024, 6)  # re-initialised for 6 classes, trained
+    log = open(os.path.join(out, "GoogLeNet", "train.log")).read()
+    assert "Global.freeze_epochs:" in log and "re-initialised heads train" in log
+
+
+def test_freeze_epochs_without_new_heads_is_refused(tiny_data, tmp_path, capfd):
+    options = tiny_overrides(tiny_data, str(tmp_path), epochs=1, **{"Global.freeze_epochs": 1})
+    assert train_main(["-c", DEFAULT_CONFIG, *sum((["-o", o] for o in options), [])]) == 2
+    assert "Global.freeze_epochs: fixes the weights" in one_error(capfd.readouterr().err)
