@@ -8,9 +8,9 @@ The order, first found wins:
 3. the class folders of an ``ImageFolderDataset``;
 4. the class indices, with a note saying so.
 
-The class count follows the same sources where ``Arch.class_num`` is not given: the
-names saved with ``Global.pretrained_model``, else the class folders of the data split
-the command reads.
+Training puts the folders it trains on before the names saved with the weights it
+starts from (those name another set's classes). The class count follows the same
+sources where ``Arch.class_num`` is not given.
 """
 
 import os
@@ -22,8 +22,8 @@ from ..errors import ConfigError, WeightsError
 from ..weights import safe_load
 from ..weights.checkpoint import checkpoint_files
 
-__all__ = ["CLASS_ID_MAP_KEY", "class_id_map", "saved_class_names", "class_names", "fill_class_num",
-           "folder_split", "config_folders", "relabel_folders"]
+__all__ = ["CLASS_ID_MAP_KEY", "class_id_map", "saved_class_names", "class_names",
+           "fill_class_num", "folder_split", "config_folders", "relabel_folders"]
 
 CLASS_ID_MAP_KEY = "Infer.PostProcess.class_id_map_file"
 
@@ -47,9 +47,13 @@ def saved_class_names(weights: Optional[str]) -> Optional[List[str]]:
     return None
 
 
+def _class_id_map_path(config: dict) -> Optional[str]:
+    return ((config.get("Infer") or {}).get("PostProcess") or {}).get("class_id_map_file")
+
+
 def class_id_map(config: dict) -> Optional[dict]:
     """``{id: name}`` from the config's class_id_map_file, None where it names none."""
-    path = ((config.get("Infer") or {}).get("PostProcess") or {}).get("class_id_map_file")
+    path = _class_id_map_path(config)
     if not path:
         return None
     if not os.path.isfile(path):
@@ -84,7 +88,7 @@ def class_names(config: dict, num_classes: int, folders: Optional[List[str]] = N
     ``training``: the folders trained on come before the names saved with the weights
     fine-tuning starts from (those name the classes of another set), and a labels file
     named in ``Infer`` but missing is passed over (training does not read ``Infer``)."""
-    path = ((config.get("Infer") or {}).get("PostProcess") or {}).get("class_id_map_file")
+    path = _class_id_map_path(config)
     by_id = None if training and path and not os.path.isfile(path) else class_id_map(config)
     if by_id is not None:
         return [by_id.get(i, str(i)) for i in range(num_classes)], ""
