@@ -10,6 +10,7 @@
     accumulation.py  gradient accumulation (Global.update_freq)
     evaluation.py  one pass over the Eval split, summed over the processes
     settings.py    log lines for the PaddleClas settings accepted but not applied
+    labels.py      class names and count: labels file, weights, folders, indices
     report.py      the log, metrics.jsonl and the plot
 
 Everything is built and checked in ``Engine.__init__``, before any file is written
