@@ -30,6 +30,7 @@ if TYPE_CHECKING:
                          MainHeadOnly, ModelInfo, build_main_head, build_model, conv_bn_relu,
                          conv_relu, create_model, googlenet, list_models, load_weights,
                          model_info, read_state_dict, register_model)
+    from .engine.runtime import set_cpu_threads
 
 __all__ = ["UserError", "ConfigError", "DataError", "WeightsError", "DeployError",
            "__version__", "require_paddle",
@@ -38,7 +39,12 @@ __all__ = ["UserError", "ConfigError", "DataError", "WeightsError", "DeployError
            "GoogLeNet", "GoogLeNetPaddleClas", "Inception", "Classifier", "MainHeadOnly",
            "InputShapeError", "MODELS", "ModelInfo", "model_info", "register_model",
            "load_weights", "read_state_dict", "HEAD_POLICIES", "HeadMismatchError",
-           "conv_relu", "conv_bn_relu", "CONV_BLOCKS"]
+           "conv_relu", "conv_bn_relu", "CONV_BLOCKS",
+           # process setup, as the tools do it
+           "set_cpu_threads"]
+
+# Names ``__getattr__`` loads from a module other than ``models``.
+_FROM_ENGINE = {"set_cpu_threads": "engine.runtime"}
 
 
 def require_paddle():
@@ -57,7 +63,8 @@ def __getattr__(name):
     if name not in __all__:
         raise AttributeError(f"module 'paddle_googlenet' has no attribute {name!r}")
     require_paddle()
-    return getattr(importlib.import_module(f"{__name__}.models"), name)
+    module = _FROM_ENGINE.get(name, "models")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
 
 def __dir__():

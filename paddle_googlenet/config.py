@@ -56,6 +56,7 @@ GLOBAL_KEYS = {
     "image_channel": (Optional[int], None),      # PaddleClas's YAML anchor; must match image_shape
     "eval_mode": (Literal["classification"], "classification"),
     "train_mode": (Optional[str], None),         # PaddleClas's progressive resizing: refused
+    "freeze_epochs": (int, 0),                   # epochs the loaded weights stay fixed
 }
 AMP_KEYS = {
     "use_amp": (bool, False),
@@ -235,6 +236,8 @@ def _check_global(config: dict):
     g = config["Global"]
     _check_keys(g, GLOBAL_KEYS, "Global")
     _check_positive(g, _POSITIVE_GLOBAL, "Global")
+    if g["freeze_epochs"] < 0:
+        raise ConfigError(f"Global.freeze_epochs: must be 0 or more, got {g['freeze_epochs']}")
     shape = g["image_shape"]
     if len(shape) != 3 or shape[0] != 3 or min(shape) < 1:
         raise ConfigError(f"Global.image_shape: expected [3, H, W], got {shape}")

@@ -187,7 +187,7 @@ def test_a_packaged_config_is_found_by_name_and_a_path_as_given(tmp_path, monkey
     (tmp_path / "googlenet").mkdir()  # a folder of that name does not hide it
     assert load_config("googlenet", ["Global.epochs=3"])["Global"]["epochs"] == 3
     with pytest.raises(ConfigError, match="config file not found: googlenett, nor a "
-                                          "packaged config.*packaged configs: googlenet"):
+                                          "packaged config.*packaged configs: folders, googlenet$"):
         load_config("googlenett")
     with pytest.raises(ConfigError, match="config file not found: sub/googlenet$"):
         load_config("sub/googlenet")

@@ -101,7 +101,8 @@ def test_two_processes_evaluate_as_one(tiny_data, tmp_path):
     # Batches of 3: rank 0 holds 4 images (batches of 3 and 1), rank 1 holds 3 (one batch).
     overrides = tiny_overrides(tiny_data, out, epochs=1, **{
         "DataLoader.Eval.dataset.cls_label_path": listing,
-        "DataLoader.Eval.sampler.batch_size": 3})
+        "DataLoader.Eval.sampler.batch_size": 3,
+        "Infer.PostProcess.class_id_map_file": os.path.join(tiny_data, "label_list.txt")})
     _run(_command("tools/train.py", True, logs) + argv_of(overrides), logs)
     run = os.path.join(out, "GoogLeNet")
     record, = read_records(run)

@@ -43,6 +43,8 @@ PADDLECLAS_BLOCK = "# in a PaddleClas checkout"
 READ_KEYS = {"Global.pretrained_model", "Global.checkpoints", "Arch.pretrained"}
 # options whose value is a file or folder the command writes
 WRITE_OPTIONS = {"--confusion-matrix", "--out", "--work-dir"}
+# The reader's own photos, a folder per class, where configs/folders.yaml reads them.
+READERS_PHOTOS = ("data/train", "data/val")
 PATH_SUFFIXES = (".yaml", ".yml", ".py", ".jpg", ".jpeg", ".png", ".pdparams", ".safetensors",
                  ".json", ".jsonl", ".onnx", ".txt")
 
@@ -235,12 +237,20 @@ def extras_in_setup() -> set:
     return set(re.findall(r'^\s*"(\w+)":', block, re.M))
 
 
+def downloads(argv) -> set:
+    """What a ``wget URL`` command writes: the URL's last part (nothing else counts as
+    a download)."""
+    if argv[:1] != ["wget"] or len(argv) != 2 or not argv[1].startswith("https://"):
+        return set()
+    return {argv[1].rsplit("/", 1)[1]}
+
+
 def test_every_command_names_what_exists(demo_layout):
     extras = extras_in_setup()
     readme_made, readme_runs = set(), {}
     problems = []
     for doc in DOC_FILES:
-        known = repository_files() | readme_made
+        known = repository_files() | readme_made | under(".", READERS_PHOTOS)
         runs = dict(readme_runs)  # {run directory: the epochs its run trained}
         for line, argv in bash_commands(doc):
             where = f"{doc}: {line}"
@@ -261,6 +271,9 @@ def test_every_command_names_what_exists(demo_layout):
                 targets = [a for i, a in enumerate(words) if not a.startswith("-")
                            and (i == 0 or words[i - 1] not in ("-k", "-m", "-p"))]
                 problems += [f"{where}: no {t}" for t in targets if t not in known]
+                continue
+            if downloads(argv):
+                known |= downloads(argv)
                 continue
             found = tool_of(argv)
             if not found:
@@ -346,3 +359,52 @@ def test_summary_commands_run_as_written():
                               text=True, timeout=120)
         assert done.returncode == 0, (argv, done.stderr[-2000:])
         assert "Total params:" in done.stdout
+
+
+# ---------------------------------------------------------------- running the fine-tuning page
+
+@pytest.mark.slow
+def test_the_finetuning_page_runs_on_a_folder_set(tmp_path, monkeypatch, capfd):
+    """docs/finetuning.md's commands, in order, on a generated two-class folder set of
+    photograph-like JPEGs, with locally made weights in place of the download and of
+    the quick start's best_model, and one epoch per training run."""
+    import paddle
+
+    from paddle_googlenet.cli import eval_main, export_main, predict_main, train_main
+    from paddle_googlenet.cli.infer import main as infer_main
+    from paddle_googlenet.models import GoogLeNet, GoogLeNetPaddleClas
+    from test_photo_folders import CLASSES, names_printed, write_photos
+
+    monkeypatch.chdir(tmp_path)
+    write_photos("data/train", 2)
+    write_photos("data/val", 1, seed=1)
+    commands = bash_commands("docs/finetuning.md")
+    for _, argv in commands:
+        for name in downloads(argv):  # the download: a 1000-class network's weights
+            paddle.save(GoogLeNetPaddleClas(num_classes=1000).state_dict(), name)
+    os.makedirs("output/GoogLeNet/best_model")
+    paddle.save(GoogLeNet(num_classes=6).state_dict(), "output/GoogLeNet/best_model/model.pdparams")
+
+    tools = {"tools/train.py": train_main, "tools/eval.py": eval_main,
+             "tools/predict.py": predict_main, "tools/export_model.py": export_main,
+             "tools/infer.py": infer_main}
+    ran = []
+    for line, argv in commands:
+        found = tool_of(argv)
+        if not found:
+            continue
+        tool, args = found
+        args = [os.path.join(ROOT, a) if a.startswith("configs/") else a for a in args]
+        if tool == "tools/train.py":
+            args += ["-o", "Global.epochs=1"]
+        capfd.readouterr()
+        assert tools[tool](args) == 0, (line, capfd.readouterr().err[-2000:])
+        out = capfd.readouterr().out
+        if tool in ("tools/predict.py", "tools/infer.py"):
+            assert names_printed(out) == set(CLASSES), (line, out)
+        if tool == "tools/eval.py":
+            assert all(f"  {name} " in out for name in CLASSES), out
+        ran.append(tool)
+    assert ran.count("tools/train.py") == 2 and "tools/infer.py" in ran, ran
+    log = open("output/finetune/GoogLeNetPaddleClas/train.log").read()
+    assert "left at initialisation" in log and "GoogLeNet_pretrained.pdparams" in log

@@ -76,7 +76,9 @@ def test_evaluation_and_best_model_use_the_ema_weights(tiny_data, tmp_path):
 
     def evaluate(weights):
         config = load_config(DEFAULT_CONFIG, tiny_overrides(
-            tiny_data, str(tmp_path / "eval"), 1, **{"Global.pretrained_model": weights}))
+            tiny_data, str(tmp_path / "eval"), 1, **{
+                "Global.pretrained_model": weights,
+                "Infer.PostProcess.class_id_map_file": os.path.join(tiny_data, "label_list.txt")}))
         return Engine(config, mode="eval").evaluate()
 
     with_ema = evaluate(ema_file)

@@ -83,7 +83,7 @@ def test_launcher_run_shows_no_glog_lines_or_flags_banner(tiny_data, tmp_path):
     workers = "".join(open(os.path.join(logs, name)).read() for name in sorted(os.listdir(logs))
                       if name.startswith("workerlog"))
     assert proc.returncode == 0, proc.stderr[-2000:] + workers[-3000:]
-    assert "finished 1 epochs" in workers
+    assert "finished 1 epoch in" in workers
     for output in (proc.stdout, proc.stderr, workers):
         assert "Modified FLAGS detected" not in output
         assert not GLOG_LINE.search(output), GLOG_LINE.search(output).group(0)

@@ -1,6 +1,8 @@
 """``googlenet-predict`` (``tools/predict.py``): the top-k classes of images with the
 dynamic-graph model."""
 
+import sys
+
 from .options import parse_with_config, run
 from .runner import print_results, results_progress
 
@@ -23,6 +25,8 @@ def _predict(argv):
         add_arguments)
     set_opencv_threads()
     predictor = Predictor(config)
+    if predictor.names_note:
+        print(predictor.names_note, file=sys.stderr)
     if args.images:
         paths = expand_images(args.images, where="IMAGE arguments")
     else:

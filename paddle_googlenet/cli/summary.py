@@ -24,14 +24,14 @@ def _summary(argv):
 
     from ..models.analysis import count_macs, count_parameters
     from ..config import load_config
-    from ..models import GoogLeNet, build_model
+    from ..models import build_model
 
     if args.config:
         config = load_config(args.config, args.override)
         network = build_model(config["Arch"])
         shape = config["Global"]["image_shape"]
     else:
-        network, shape = GoogLeNet(), [3, 224, 224]
+        network, shape = _default_model(args.override)
     if args.input_size:
         side = args.input_size
         shape = [3, side[0], side[-1]]
@@ -51,6 +51,26 @@ def _summary(argv):
               f"{params['total']:,}", file=sys.stderr)
         return 1
     return 0
+
+
+def _default_model(overrides):
+    """The built-in default, ``Arch: {name: GoogLeNet}`` at 224x224, with ``-o`` options
+    on its ``Arch`` (and ``Global.image_shape``) applied; any other key is refused."""
+    from ..config import GLOBAL_KEYS, apply_overrides
+    from ..errors import ConfigError
+    from ..models import build_model
+    from ..registry import check_value
+
+    for option in overrides:
+        key = option.partition("=")[0].strip()
+        if not (key.startswith("Arch.") or key == "Global.image_shape"):
+            raise ConfigError(f"-o {option}: without -c only Arch.* and Global.image_shape "
+                              f"apply to the default model; give a config with -c for others")
+    config = apply_overrides({"Arch": {"name": "GoogLeNet"},
+                              "Global": {"image_shape": [3, 224, 224]}}, overrides)
+    check_value(config["Global"]["image_shape"], GLOBAL_KEYS["image_shape"][0],
+                "Global.image_shape")
+    return build_model(config["Arch"]), list(config["Global"]["image_shape"])
 
 
 def main(argv=None) -> int:

@@ -17,7 +17,8 @@ from .datasets import DATASETS, IMAGE_EXTENSIONS, ImageFolderDataset, ImageNetDa
 from .demo import (DEMO_DEFAULTS, SHAPES, DemoDataset, ensure_demo_dataset, make_demo_dataset,
                    photographic_jpeg, read_manifest)
 from .labels import read_class_id_map
-from .loader import SAMPLERS, BatchNormalize, EpochDataLoader, build_dataloader
+from .loader import (SAMPLERS, BatchNormalize, EpochDataLoader, build_dataloader,
+                     check_dataloader)
 from .batch_ops import (BATCH_TRANSFORMS, CutmixOperator, MixupOperator, OpSampler,
                         build_batch_transforms)
 from .samplers import MultiScaleDataset, MultiScaleSampler, RASampler
@@ -30,8 +31,8 @@ from .augment import (AutoAugment, ColorJitter, PCALighting, RandAugment, RandAu
 from .erasing import Cutout, GridMask, HideAndSeek, RandomErasing
 
 __all__ = ["ImageNetDataset", "ImageFolderDataset", "DATASETS", "IMAGE_EXTENSIONS",
-           "build_dataloader", "EpochDataLoader", "BatchNormalize", "SAMPLERS", "RASampler",
-           "MultiScaleSampler",
+           "build_dataloader", "check_dataloader", "EpochDataLoader", "BatchNormalize",
+           "SAMPLERS", "RASampler", "MultiScaleSampler",
            "MultiScaleDataset", "BATCH_TRANSFORMS", "MixupOperator", "CutmixOperator",
            "OpSampler", "build_batch_transforms", "TRANSFORMS", "Compose",
            "build_transforms", "DecodeImage", "ResizeImage", "CropImage", "RandCropImage",

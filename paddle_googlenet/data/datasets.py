@@ -24,11 +24,11 @@ from ..errors import ConfigError, DataError, ImageDecodeError
 from ..image_io import IMAGE_EXTENSIONS
 from ..pixels import BYTES, Compose, DecodeImage, NormalizeImage, model_input
 from ..registry import Registry
-from ..validators import positive_int
+from ..validators import is_int, is_number, positive_int
 from .transforms import build_transforms
 
 __all__ = ["ImageNetDataset", "ImageFolderDataset", "DATASETS", "IMAGE_EXTENSIONS", "SampleMarks",
-           "FAILED_SAMPLE"]
+           "FAILED_SAMPLE", "class_folders"]
 
 _log = logging.getLogger(__name__)
 
@@ -400,20 +400,34 @@ class ImageFolderDataset(_ImageSamples):
         image_root: the directory of class directories.
         transform_ops, skip_bad_images: as for ImageNetDataset.
         extensions: file name endings that count as images.
+        holdout: with no val folder, the share of each class's images (at least one of
+            a class of two or more) held out for evaluation, drawn with
+            ``holdout_seed``; ``part`` says which part this dataset reads, ``train``
+            (the rest) or ``val`` (the held-out images). The same three values give
+            the same split on every run.
 
     Attributes: ``class_names``, ``samples``, ``labels``, ``bad_images``.
     """
 
     def __init__(self, image_root: PathName, transform_ops: TransformOps = None,
-                 extensions: Sequence[str] = IMAGE_EXTENSIONS, skip_bad_images: bool = False):
+                 extensions: Sequence[str] = IMAGE_EXTENSIONS, skip_bad_images: bool = False,
+                 holdout: Optional[float] = None, holdout_seed: int = 0, part: str = "train"):
         root = _check_dir(image_root, "image_root")
+        if holdout is not None and (not is_number(holdout) or not 0 < holdout < 1):
+            raise ConfigError(f"holdout must be a share between 0 and 1 (e.g. 0.2), got "
+                              f"{holdout!r}")
+        if part not in ("train", "val"):
+            raise ConfigError(f"part must be 'train' or 'val', got {part!r}")
+        if not is_int(holdout_seed) or holdout_seed < 0:
+            raise ConfigError(f"holdout_seed must be an integer of at least 0, got "
+                              f"{holdout_seed!r}")
         if (isinstance(extensions, str) or not extensions
                 or not all(isinstance(e, str) for e in extensions)):
             raise ConfigError(f"extensions must be a list of file endings like ['.jpg'], "
                               f"got {extensions!r}")
         endings = tuple(e.lower() for e in extensions)
-        self.class_names = sorted(entry.name for entry in os.scandir(root)
-                                  if entry.is_dir() and not entry.name.startswith("."))
+        self.root = root
+        self.class_names = class_folders(root)
         if not self.class_names:
             raise DataError(f"image_root {root} has no class directories; expected "
                             f"image_root/<class name>/<image>")
@@ -431,10 +445,79 @@ class ImageFolderDataset(_ImageSamples):
         if empty:
             raise DataError(f"class directories without images ({', '.join(endings)}) in "
                             f"{root}: {', '.join(empty)}; remove them or add images")
+        if holdout is not None:
+            held = _held_out(labels, holdout, holdout_seed)
+            kept = [i for i in range(len(paths)) if (i in held) == (part == "val")]
+            paths, labels = [paths[i] for i in kept], [labels[i] for i in kept]
+        if not skip_bad_images:
+            _check_image_headers(paths, root)
         super().__init__(SampleTable(paths, labels), transform_ops, skip_bad_images)
 
     def describe(self, position: int) -> str:
         return f"class {self.class_names[self.labels[position]]!r}"
+
+    def relabel(self, class_names: Sequence[str], where: str, named_by: str):
+        """Label these folders by their place in ``class_names`` (the training set's,
+        from ``named_by``) rather than among this set's own folders, so that a val set
+        missing a class keeps the labels of the others. A folder not in
+        ``class_names`` is a DataError naming it."""
+        unknown = [name for name in self.class_names if name not in class_names]
+        if unknown:
+            raise DataError(f"{where}: class folder {os.path.join(self.root, unknown[0])} has "
+                            f"no class folder of that name in {named_by}; the model only "
+                            f"knows the training classes")
+        position = np.asarray([list(class_names).index(name) for name in self.class_names],
+                              dtype=np.int64)
+        self.labels = self.samples.labels = position[self.samples.labels]
+        self.class_names = list(class_names)
+
+
+def _held_out(labels: Sequence[int], share: float, seed: int) -> set:
+    """The positions held out for evaluation: ``share`` of each class's images, at
+    least one of a class of two or more, drawn from ``seed``."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(labels)
+    held = set()
+    for label in np.unique(labels):
+        positions = np.flatnonzero(labels == label)
+        count = max(1, round(share * len(positions))) if len(positions) > 1 else 0
+        held.update(rng.choice(positions, count, replace=False).tolist())
+    return held
+
+
+def class_folders(root: PathName) -> List[str]:
+    """The class folders of ``root`` in label order: its sub-directories, hidden ones
+    left out, sorted by name."""
+    return sorted(entry.name for entry in os.scandir(root)
+                  if entry.is_dir() and not entry.name.startswith("."))
+
+
+# The first bytes of the formats OpenCV and PIL decode here.
+_IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG", b"BM", b"GIF8", b"RIFF", b"II*\x00",
+                     b"MM\x00*", b"P2", b"P3", b"P5", b"P6")
+
+
+def _check_image_headers(paths: Sequence[str], root: str):
+    """Open every image and read its first bytes, so that an empty, unreadable or
+    non-image file fails before training rather than mid-epoch: one DataError line
+    naming the folder, the first such file and how many there are."""
+    bad = []
+    for path in paths:
+        try:
+            with open(path, "rb") as file:
+                head = file.read(8)
+        except OSError as err:
+            bad.append((path, _reason(err)))
+            continue
+        if not head:
+            bad.append((path, "empty file"))
+        elif not head.startswith(_IMAGE_SIGNATURES):
+            bad.append((path, "not a JPEG, PNG, BMP, GIF, WebP, TIFF or PNM image"))
+    if bad:
+        path, why = bad[0]
+        raise DataError(f"{os.path.dirname(path)}: {len(bad)} unreadable image(s) in "
+                        f"{root}, first {os.path.basename(path)} ({why}); fix or remove "
+                        f"them, or set the dataset's skip_bad_images: true")
 
 
 DATASETS.register(ImageFolderDataset, name="ImageFolder")  # paddle.vision's and torchvision's name

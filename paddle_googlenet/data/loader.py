@@ -50,7 +50,7 @@ from .samplers import (SAMPLERS, DistributedBatchSampler, EpochBatchSampler,
                        EvalShardBatchSampler, eval_shard_batch_sampler)
 from .transforms import build_transforms
 
-__all__ = ["build_dataloader", "BatchNormalize", "EpochDataLoader", "EpochBatchSampler", "DistributedBatchSampler",
+__all__ = ["build_dataloader", "check_dataloader", "BatchNormalize", "EpochDataLoader", "EpochBatchSampler", "DistributedBatchSampler",
            "EvalShardBatchSampler", "SAMPLERS"]
 
 # Sampler arguments build_dataloader fills in; the config gives the others.
@@ -277,8 +277,9 @@ def _named(cfg: Mapping, registry: Registry, where: str):
     return name, kwargs
 
 
-def _build_dataset(cfg: Mapping, where: str, num_classes: Optional[int], training: bool):
-    """The dataset of a section, and its BatchTransforms (None without batch_transform_ops)."""
+def _dataset_arguments(cfg: Mapping, where: str, num_classes: Optional[int], training: bool):
+    """``(name, arguments, BatchTransforms or None)`` of a dataset section, every name
+    and argument checked and the transform_ops built, without reading any file."""
     name, kwargs = _named(cfg, DATASETS, where)
     batch_ops = kwargs.pop("batch_transform_ops", None)
     DATASETS.check_kwargs(name, kwargs, where)  # before the ops, as the config lists them
@@ -295,7 +296,43 @@ def _build_dataset(cfg: Mapping, where: str, num_classes: Optional[int], trainin
         # A dataset that rebuilds the list with other sizes (MultiScaleDataset) takes it as is.
         if not getattr(DATASETS.get(name, where), "takes_op_list", False):
             kwargs["transform_ops"] = ops
-    return DATASETS.build(name, kwargs, where), batch_transform
+    return name, kwargs, batch_transform
+
+
+def _loader_settings(loader_cfg: Mapping[str, Any], seed: Optional[int], where: str) -> dict:
+    """The sampler's name and arguments, batch size, workers and shared memory of a
+    section, checked (cheap checks, before any list file is read)."""
+    loader_split(loader_cfg, where)  # the section's form, as the config check sees it
+    if seed is not None and (not is_int(seed) or not 0 <= seed < 2 ** 32):
+        raise ConfigError(f"seed must be an integer in [0, 2**32) or None, got {seed!r}")
+    sampler_cfg = _section(loader_cfg, "sampler", where)
+    workers_cfg = _section(loader_cfg, "loader", where, _LOADER_KEYS)
+    sampler_at, loader_at = f"{where}.sampler", f"{where}.loader"
+    sampler_name, sampler_kwargs = _named(sampler_cfg, SAMPLERS, sampler_at)
+    SAMPLERS.check_kwargs(sampler_name, sampler_kwargs, sampler_at,
+                          dict.fromkeys(_SAMPLER_FILLED))
+    batch_size = sampler_kwargs.get("batch_size", sampler_kwargs.get("first_bs"))
+    if batch_size < 1:
+        name = "batch_size" if "batch_size" in sampler_kwargs else "first_bs"
+        raise ConfigError(f"{sampler_at}.{name} must be a positive integer, got {batch_size!r}")
+    num_workers = workers_cfg.get("num_workers", 0)
+    if not is_int(num_workers) or num_workers < 0:
+        raise ConfigError(f"{loader_at}.num_workers must be an integer >= 0, got {num_workers!r}")
+    use_shared_memory = workers_cfg.get("use_shared_memory", True)
+    check_value(use_shared_memory, bool, f"{loader_at}.use_shared_memory")
+    return {"sampler_name": sampler_name, "sampler_kwargs": sampler_kwargs,
+            "batch_size": batch_size, "num_workers": num_workers,
+            "use_shared_memory": use_shared_memory}
+
+
+def check_dataloader(loader_cfg: Mapping[str, Any], seed: Optional[int] = None,
+                     where: str = "DataLoader.Train", num_classes: Optional[int] = None,
+                     training: bool = True):
+    """Every check of ``build_dataloader`` that reads no file: names, arguments,
+    operators and sampler settings. Run before anything is written (the demo set)."""
+    _loader_settings(loader_cfg, seed, where)
+    _dataset_arguments(_section(loader_cfg, "dataset", where), f"{where}.dataset",
+                       num_classes, training)
 
 
 def build_dataloader(loader_cfg: Mapping[str, Any], seed: Optional[int] = None,
@@ -331,30 +368,13 @@ def build_dataloader(loader_cfg: Mapping[str, Any], seed: Optional[int] = None,
     images ``[N, C, H, W]`` as the pipeline makes them, labels ``[N]`` int64, or,
     with ``batch_transform_ops``, soft targets ``[N, num_classes]`` float32.
     """
-    loader_split(loader_cfg, where)  # the section's form, as the config check sees it
-    if seed is not None and (not is_int(seed) or not 0 <= seed < 2 ** 32):
-        raise ConfigError(f"seed must be an integer in [0, 2**32) or None, got {seed!r}")
-    sampler_cfg = _section(loader_cfg, "sampler", where)
-    workers_cfg = _section(loader_cfg, "loader", where, _LOADER_KEYS)
-    dataset_at, sampler_at, loader_at = (f"{where}.dataset", f"{where}.sampler",
-                                         f"{where}.loader")
-
-    # Check the cheap sampler settings before reading a possibly large list file.
-    sampler_name, sampler_kwargs = _named(sampler_cfg, SAMPLERS, sampler_at)
-    SAMPLERS.check_kwargs(sampler_name, sampler_kwargs, sampler_at,
-                          dict.fromkeys(_SAMPLER_FILLED))
-    batch_size = sampler_kwargs.get("batch_size", sampler_kwargs.get("first_bs"))
-    if batch_size < 1:
-        name = "batch_size" if "batch_size" in sampler_kwargs else "first_bs"
-        raise ConfigError(f"{sampler_at}.{name} must be a positive integer, got {batch_size!r}")
-    num_workers = workers_cfg.get("num_workers", 0)
-    if not is_int(num_workers) or num_workers < 0:
-        raise ConfigError(f"{loader_at}.num_workers must be an integer >= 0, got {num_workers!r}")
-    use_shared_memory = workers_cfg.get("use_shared_memory", True)
-    check_value(use_shared_memory, bool, f"{loader_at}.use_shared_memory")
-
-    dataset, batch_transform = _build_dataset(_section(loader_cfg, "dataset", where), dataset_at,
-                                              num_classes, training=training)
+    settings = _loader_settings(loader_cfg, seed, where)
+    sampler_name, sampler_kwargs = settings["sampler_name"], settings["sampler_kwargs"]
+    batch_size = settings["batch_size"]
+    dataset_at, sampler_at = f"{where}.dataset", f"{where}.sampler"
+    name, kwargs, batch_transform = _dataset_arguments(
+        _section(loader_cfg, "dataset", where), dataset_at, num_classes, training=training)
+    dataset = DATASETS.build(name, kwargs, dataset_at)
 
     if training:
         sampler = SAMPLERS.build(sampler_name, sampler_kwargs, sampler_at, dataset=dataset,
@@ -384,7 +404,7 @@ def build_dataloader(loader_cfg: Mapping[str, Any], seed: Optional[int] = None,
         normalize = final_normalize and BatchNormalize(final_normalize, dataset.item_layout)
     return EpochDataLoader(dataset, sampler, seed=seed, where=where,
                            batch_transform=batch_transform, normalize=normalize,
-                           num_workers=num_workers,
-                           use_shared_memory=use_shared_memory, return_list=True)
+                           num_workers=settings["num_workers"],
+                           use_shared_memory=settings["use_shared_memory"], return_list=True)
 
 

@@ -343,6 +343,9 @@ class ImageClassifier:
 
     def classify(self, paths: Sequence[str], batch_size: int = 8,
                  progress=None) -> Iterator[dict]:
+        """Stream the results of ``paths``: a generator that yields each image's
+        ``{"file", "topk": [{"class_id", "label", "score"}]}`` (or ``{"file", "error"}``)
+        as its batch of ``batch_size`` finishes; ``list()`` it to keep them all."""
         topk = min(self.topk, len(self.class_names) or self.topk)
         return classify_files(paths, self.preprocess.read, self.probabilities, batch_size,
                               topk, self.class_names, progress)

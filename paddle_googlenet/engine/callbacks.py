@@ -25,7 +25,7 @@ from .runtime import is_main_process
 from .report import append_metrics, plot_metrics, read_metrics
 from .state import RunState
 
-__all__ = ["TrainingStopped", "NonFiniteLoss", "EpochProgress", "MovingAverage",
+__all__ = ["FrozenTrunk", "TrainingStopped", "NonFiniteLoss", "EpochProgress", "MovingAverage",
            "NonFiniteLossGuard", "TrainLog", "Evaluation", "MetricsLog", "BestModel",
            "Checkpoints", "StopOnSignal"]
 
@@ -135,8 +135,30 @@ def training_eta(state: RunState, done: int) -> str:
     return str(datetime.timedelta(seconds=round(state.seconds() / max(done, 1) * left)))
 
 
+class FrozenTrunk(paddle.callbacks.Callback):
+    """For the first ``epochs`` epochs only the parameters not in ``frozen`` train (the
+    heads fine-tuning re-initialised): the others keep the weights they were loaded
+    with, and the optimizer skips them. From the next epoch on everything trains."""
+
+    def __init__(self, state: RunState, logger, network, frozen: list, epochs: int):
+        super().__init__()
+        self.state, self.log, self.epochs = state, logger, epochs
+        self.frozen = [p for name, p in network.named_parameters() if name in set(frozen)]
+
+    def on_epoch_begin(self, epoch, logs=None):
+        freeze = self.state.epoch <= self.epochs
+        if self.frozen and self.frozen[0].stop_gradient != freeze:
+            for parameter in self.frozen:
+                parameter.stop_gradient = freeze
+            self.log.info(f"[Train][Epoch {self.state.epoch}] Global.freeze_epochs: "
+                          + (f"{len(self.frozen)} loaded parameter tensors fixed, the "
+                             f"re-initialised heads train" if freeze
+                             else "every parameter trains"))
+
+
 class TrainLog(paddle.callbacks.Callback):
-    """A log line every ``every`` steps and one per epoch, PaddleClas-style."""
+    """A log line every ``every`` steps and one per epoch, PaddleClas-style; an epoch
+    of fewer than ``every`` steps gets one after its first step, with the time left."""
 
     def __init__(self, state: RunState, logger, every: int, metric_names: list,
                  current_lr: Callable[[], float]):
@@ -147,7 +169,8 @@ class TrainLog(paddle.callbacks.Callback):
     def on_train_batch_end(self, step, logs=None):
         s = self.state
         step += s.steps_before
-        if (step + 1) % self.every == 0:
+        short_epoch_start = step == 0 and s.steps_per_epoch < self.every
+        if (step + 1) % self.every == 0 or short_epoch_start:
             loss = float(np.mean(logs["loss"]))
             metrics = " ".join(f"{k}: {logs[k]:.4f}" for k in self.metric_names if k in logs)
             rate = s.seen / max(s.seconds(), 1e-9)

@@ -4,13 +4,13 @@ file is written or any step is taken."""
 
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import paddle
 
 from ..config import required_weights
-from ..data import build_dataloader, ensure_demo_dataset
+from ..data import build_dataloader, check_dataloader, ensure_demo_dataset
 from ..errors import ConfigError, located
 from ..losses import build_loss
 from ..metrics import ConfusionMatrix, build_metrics
@@ -18,6 +18,8 @@ from ..models import build_model, load_weights
 from ..optim import build_optimizer
 from .runtime import is_main_process, rng_state, set_rng_state, world_size
 from .accumulation import effective_update_freq
+from .labels import (class_names, fill_class_num, folder_split, relabel_folders,
+                     saved_class_names)
 
 __all__ = ["Components", "build_components", "located", "describe_data",
            "describe_weights", "visualdl_callbacks"]
@@ -43,6 +45,8 @@ class Components:
     amp_configs: Optional[dict]
     weights_report: Optional[dict]     # what Global.pretrained_model loaded
     update_freq: int = 1               # batches per optimizer step (Global.update_freq)
+    class_names: list = field(default_factory=list)  # engine.labels.class_names
+    notes: list = field(default_factory=list)        # lines for the log: what was inferred
 
     @property
     def num_classes(self) -> int:
@@ -71,6 +75,16 @@ def build_components(config: dict, mode: str, device: str, speed_up=None,
     applied to the network before any weights are loaded; ``announce(message)`` says
     what takes a while (generating the demo dataset)."""
     g = config["Global"]
+    split = "Train" if mode == "train" else "Eval"
+    if mode == "eval":
+        required_weights(config, "evaluate")
+    notes = []
+    held_out = hold_out_val_split(config)
+    if held_out:
+        notes.append(held_out)
+    class_num_source = fill_class_num(config, split, training=mode == "train")
+    if class_num_source:
+        notes.append(class_num_source)
     network = build_model(config["Arch"])
     if speed_up:
         speed_up(network)
@@ -80,45 +94,69 @@ def build_components(config: dict, mode: str, device: str, speed_up=None,
             report = load_weights(network, g["pretrained_model"],
                                   heads="reinit" if mode == "train" else "strict")
 
-    if g["demo_dataset"]:
-        _ensure_demo_dataset(g["demo_dataset"], announce)
     loaders = config.get("DataLoader", {})
     if mode == "train" and "Train" not in loaders:
         raise ConfigError("DataLoader.Train: required to train")
     if "Eval" not in loaders and (mode == "eval" or g["eval_during_train"]):
         raise ConfigError("DataLoader.Eval: required to evaluate (or set "
                           "Global.eval_during_train false)")
+    loss = build_loss(_default_entries(config, "Loss", split,
+                                       [{"GoogLeNetLoss": {"weight": 1.0}}]), f"Loss.{split}")
+    if loss.needs_aux and not network.aux_logits:
+        raise ConfigError(f"Loss.{split}: GoogLeNetLoss needs the aux heads, but "
+                          f"Arch.aux_logits is false; use CELoss")
+    default_metrics, metric_note = default_metric(network.num_classes)
+    if metric_note and not (config.get("Metric") or {}).get(split):
+        notes.append(metric_note)
+    # Evaluation always scores Metric.Eval, as PaddleClas does; training batches score
+    # Metric.Train, which cannot hold accuracy when batch operators mix the labels.
+    eval_metrics = build_metrics(_default_entries(config, "Metric", "Eval", default_metrics),
+                                 network.num_classes, "Metric.Eval")
+    mixed = ((loaders.get("Train") or {}).get("dataset") or {}).get("batch_transform_ops")
+    metrics = (build_metrics(_default_entries(config, "Metric", "Train", default_metrics),
+                             network.num_classes, "Metric.Train",
+                             soft_targets=mixed is not None)
+               if mode == "train" else eval_metrics)
+    # Every check that reads no file, before the demo set is written or a list read.
+    if mode == "train":
+        check_dataloader(loaders["Train"], g["seed"], "DataLoader.Train", network.num_classes)
+        build_optimizer(config.get("Optimizer") or {}, network.named_parameters(),
+                        g["epochs"], 1)
+    if "Eval" in loaders:
+        check_dataloader(loaders["Eval"], g["seed"], "DataLoader.Eval", training=False)
+
+    if g["demo_dataset"]:
+        _ensure_demo_dataset(g["demo_dataset"], announce)
     train_loader = (build_dataloader(loaders["Train"], seed=g["seed"], where="DataLoader.Train",
                                      num_classes=network.num_classes)
                     if mode == "train" else None)
     eval_loader = (build_dataloader(loaders["Eval"], seed=g["seed"], where="DataLoader.Eval",
                                    training=False)
                    if "Eval" in loaders else None)
+    read = train_loader if mode == "train" else eval_loader
+    folders = getattr(read.dataset, "class_names", None) if read else None
+    names, names_note = class_names(config, network.num_classes, folders,
+                                    training=mode == "train")
+    if names_note and mode == "train":
+        names = []  # indices are not names: nothing to save with the weights
+    elif names_note:
+        notes.append(names_note)
+    if eval_loader is not None:
+        # Val folders labelled as the classes the model was (or is being) trained on.
+        if mode == "train":
+            trained, named_by = folders, getattr(train_loader.dataset, "root", "")
+        else:
+            trained, named_by = saved_class_names(g["pretrained_model"]), g["pretrained_model"]
+        relabel_folders(eval_loader.dataset, trained, "DataLoader.Eval.dataset", named_by)
 
-    split = "Train" if mode == "train" else "Eval"
-    loss = build_loss(_default_entries(config, "Loss", split,
-                                       [{"GoogLeNetLoss": {"weight": 1.0}}]), f"Loss.{split}")
-    if loss.needs_aux and not network.aux_logits:
-        raise ConfigError(f"Loss.{split}: GoogLeNetLoss needs the aux heads, but "
-                          f"Arch.aux_logits is false; use CELoss")
-    default_metrics = [{"TopkAcc": {"topk": [1, 5]}}]
-    # Evaluation always scores Metric.Eval, as PaddleClas does; training batches score
-    # Metric.Train, which cannot hold accuracy when batch operators mix the labels.
-    eval_metrics = build_metrics(_default_entries(config, "Metric", "Eval", default_metrics),
-                                 network.num_classes, "Metric.Eval")
-    metrics = (build_metrics(_default_entries(config, "Metric", "Train", default_metrics),
-                             network.num_classes, "Metric.Train",
-                             soft_targets=getattr(train_loader, "soft_targets", False))
-               if mode == "train" else eval_metrics)
     confusion = None
     if mode == "eval":
-        required_weights(config, "evaluate")  # loaded above
         confusion = ConfusionMatrix(network.num_classes)
         eval_metrics.append(confusion)
 
     parts = Components(network, train_loader, eval_loader, loss, metrics, eval_metrics, confusion,
                        optimizer=None, amp_configs=_amp_configs(config["AMP"], device),
-                       weights_report=report)
+                       weights_report=report, class_names=names, notes=notes)
     check_labels(parts)
     check_input_size(parts)
     if mode == "train":
@@ -128,6 +166,39 @@ def build_components(config: dict, mode: str, device: str, speed_up=None,
                                              network.named_parameters(), g["epochs"],
                                              parts.steps_per_epoch // parts.update_freq)
     return parts
+
+
+# The share of each class held out for evaluation when there is no val folder.
+HOLDOUT = 0.2
+
+
+def hold_out_val_split(config: dict) -> str:
+    """With no val folder (``DataLoader.Eval`` reads the training folders), hold out
+    ``HOLDOUT`` of each class for evaluation and train on the rest: both dataset
+    sections get ``holdout``, ``holdout_seed`` (``Global.seed``, else 0) and ``part``,
+    so the resolved config.yaml records the split. Returns a line saying so, or "" when
+    the config sets the split itself or has a val folder."""
+    train, evaluation = (folder_split(config, s) for s in ("Train", "Eval"))
+    if not train or not evaluation or os.path.abspath(train) != os.path.abspath(evaluation):
+        return ""
+    datasets = [config["DataLoader"][s]["dataset"] for s in ("Train", "Eval")]
+    if any(key in d for d in datasets for key in ("holdout", "part")):
+        return ""
+    seed = config["Global"].get("seed") or 0
+    for dataset, part in zip(datasets, ("train", "val")):
+        dataset.update(holdout=HOLDOUT, holdout_seed=seed, part=part)
+    return (f"DataLoader.Eval: no val folder (it reads the training folders, {train}): "
+            f"{HOLDOUT:.0%} of each class held out for evaluation with seed {seed}, "
+            f"recorded as holdout, holdout_seed and part in the resolved config")
+
+
+def default_metric(num_classes: int):
+    """The metrics of a config without ``Metric``: top-1 and top-5, or top-1 alone below
+    5 classes, with a note saying so."""
+    if num_classes >= 5:
+        return [{"TopkAcc": {"topk": [1, 5]}}], ""
+    return ([{"TopkAcc": {"topk": [1]}}],
+            f"Metric: top-1 only ({num_classes} classes; top-5 needs at least 5)")
 
 
 def _ensure_demo_dataset(root: str, announce=None):
@@ -231,10 +302,7 @@ def describe_weights(config: dict, report: Optional[dict]) -> list:
     if arch_weights:
         lines.append(f"Arch.pretrained: loaded weights from {os.path.abspath(arch_weights)}")
     if report:
-        line = (f"Global.pretrained_model: loaded {len(report['loaded'])} parameter tensors "
-                f"from {os.path.abspath(report['path'])}")
-        if report["reinitialised"]:
-            line += (f"; left at initialisation (another class count or aux heads): "
-                     f"{', '.join(report['reinitialised'])}")
-        lines.append(line)
+        # The heads left at initialisation are in the loader's warning, logged once.
+        lines.append(f"Global.pretrained_model: loaded {len(report['loaded'])} parameter "
+                     f"tensors from {os.path.abspath(report['path'])}")
     return lines

@@ -8,10 +8,11 @@ import paddle
 
 from .. import image_io, pixels
 from ..config import required_weights
-from ..data import BatchNormalize, build_transforms, read_class_id_map
+from ..data import BatchNormalize, build_transforms
 from ..deploy import classify_files
 from ..errors import ConfigError, located
 from ..models import build_main_head
+from .labels import class_id_map, class_names, fill_class_num
 
 __all__ = ["expand_images", "Predictor"]
 
@@ -36,8 +37,8 @@ class Predictor:
             raise ConfigError("Infer: needed to predict (transforms, batch_size, PostProcess)")
         weights = required_weights(config, "predict with")
         post = infer.get("PostProcess") or {}
-        id_map = post.get("class_id_map_file")
-        self.class_names: Dict[int, str] = read_class_id_map(id_map) if id_map else {}
+        class_id_map(config)  # a labels file named there must exist: said before the work
+        fill_class_num(config, "Eval")
         self.batch_size = infer["batch_size"]
         transform = build_transforms(infer["transforms"], where="Infer.transforms")
         transform.refuse_scaled_decoding()
@@ -47,6 +48,8 @@ class Predictor:
         with located("Global.pretrained_model"):
             self.model = build_main_head(config["Arch"], weights, softmax=True, heads="strict")
         self.topk = min(int(post.get("topk", 5)), self.model.net.num_classes)
+        names, self.names_note = class_names(config, self.model.net.num_classes)
+        self.class_names: Dict[int, str] = dict(enumerate(names))
 
     def _prepare(self, path: str) -> np.ndarray:
         image = image_io.read_image_file(path, self.transform)

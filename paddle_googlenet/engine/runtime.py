@@ -45,11 +45,14 @@ def _openmp_libraries():
 
 
 def set_cpu_threads(num_threads: Optional[int] = None) -> int:
-    """Let Paddle's CPU kernels use ``num_threads`` (default: every core).
+    """Let Paddle's CPU kernels use ``num_threads`` (default: every core) and return
+    the number set. Public as ``paddle_googlenet.set_cpu_threads``.
 
     Paddle pins OMP_NUM_THREADS to 1 when it is imported unless the variable was set
-    before; training is faster with every core (docs/benchmarks.md). Under a
-    multi-process launch each process gets its share of the cores.
+    before, so a script runs on one core; the tools call this at start, and a script
+    that trains or predicts should too (docs/model.md). Training is faster with every
+    core (docs/benchmarks.md). Under a multi-process launch each process gets its
+    share of the cores.
     """
     if num_threads is None:
         num_threads = max(1, usable_cores() // max(world_size(), 1))

@@ -33,6 +33,7 @@ class RunState:
     improved: bool = False            # ``record``'s eval top-1 beat ``best_top1``
     saved: Optional[str] = None       # checkpoint written at the end of ``epoch``
     update_freq: int = 1              # batches per optimizer step (Global.update_freq)
+    class_names: List[str] = field(default_factory=list)  # saved with every checkpoint
 
     def optimizer_stepped(self, step: int) -> bool:
         """Whether batch ``step`` of this process's epoch ended with an optimizer step."""
@@ -47,6 +48,8 @@ class RunState:
 
     def checkpoint_states(self, **extra) -> dict:
         """What a checkpoint stores besides parameters and optimizer: the best top-1,
-        the random states, and the schedule's length it was built for."""
+        the random states, the schedule's length it was built for, and the class names
+        (which eval, predict and export read back: engine.labels)."""
         return {"best_top1": self.best_top1, "rng": rng_state(), "epochs": self.epochs,
-                "steps_per_epoch": self.steps_per_epoch, **extra}
+                "steps_per_epoch": self.steps_per_epoch, "class_names": list(self.class_names),
+                **extra}

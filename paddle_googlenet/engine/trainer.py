@@ -10,6 +10,7 @@
     accumulation.py  gradient accumulation (Global.update_freq)
     evaluation.py  one pass over the Eval split, summed over the processes
     settings.py    log lines for the PaddleClas settings accepted but not applied
+    labels.py      class names and count: labels file, weights, folders, indices
     report.py      the log, metrics.jsonl and the plot
 
 Everything is built and checked in ``Engine.__init__``, before any file is written
@@ -18,7 +19,6 @@ the first epoch.
 """
 
 import contextlib
-import os
 import signal
 import time
 import warnings
@@ -26,13 +26,12 @@ import warnings
 import paddle
 
 from ..config import dump_config
-from ..data import read_class_id_map
 from ..errors import ConfigError, UserError
 from .runtime import is_main_process
 from .accumulation import FirstBatches, StepLROnUpdates, scale_gradients
 from .averaging import WeightAverage
-from .callbacks import (BestModel, Checkpoints, EpochProgress, Evaluation, MetricsLog,
-                        MovingAverage, NonFiniteLoss, NonFiniteLossGuard,
+from .callbacks import (BestModel, Checkpoints, EpochProgress, Evaluation, FrozenTrunk,
+                        MetricsLog, MovingAverage, NonFiniteLoss, NonFiniteLossGuard,
                         StopOnSignal, TrainLog, TrainingStopped)
 from .components import (build_components, describe_data, describe_weights,
                          visualdl_callbacks)
@@ -102,7 +101,16 @@ class Engine:
         self.loss, self.metrics, self.confusion = p.loss, p.metrics, p.confusion
         self.optimizer, self.amp_configs = p.optimizer, p.amp_configs
         self.num_classes, self.metric_names = p.num_classes, p.metric_names
+        self.class_names = p.class_names
+        if mode != "train":  # a training run logs them once its log file exists
+            for note in p.notes:
+                self.logger.info(note)
         self.steps_per_epoch = p.steps_per_epoch
+        if g["freeze_epochs"] and mode == "train" and not (
+                p.weights_report and p.weights_report["reinitialised"]):
+            raise ConfigError("Global.freeze_epochs: fixes the weights Global.pretrained_model "
+                              "loads while the heads it re-initialises train; give weights "
+                              "of another class count, or set it to 0")
         self.extra_callbacks = visualdl_callbacks(g["use_visualdl"], self.run_dir)
         self.update_freq = p.update_freq
         if self.update_freq > 1:
@@ -197,16 +205,11 @@ class Engine:
             yield
 
     def evaluation_report(self, progress=None) -> EvaluationReport:
-        """``evaluate()``'s figures with the class names (``Infer.PostProcess``'s
-        ``class_id_map_file``, else the dataset's folders, else the ids) and the
-        confusion matrix."""
+        """``evaluate()``'s figures with the class names (in ``labels``' order: the
+        config's file, the weights' names, the folders, the indices) and the confusion
+        matrix."""
         figures = self.evaluate(progress)
-        path = (self.config.get("Infer") or {}).get("PostProcess", {}).get("class_id_map_file")
-        by_id = read_class_id_map(path) if path and os.path.isfile(path) else {}
-        folders = getattr(self.eval_loader.dataset, "class_names", None) or []
-        names = [by_id.get(i) or (folders[i] if i < len(folders) else str(i))
-                 for i in range(self.num_classes)]
-        return EvaluationReport(figures, names, self.confusion.result.copy())
+        return EvaluationReport(figures, self.class_names, self.confusion.result.copy())
 
     def training_callbacks(self, state: RunState, progress: dict = None) -> list:
         """The callbacks of ``fit``, in the order they must run at each event (hapi
@@ -214,20 +217,22 @@ class Engine:
 
         1. ``EpochProgress``: the position, running loss and timing the others read;
            resumes a mid-epoch checkpoint.
-        2. ``NonFiniteLossGuard``: stops at a NaN/inf loss before anything logs or
+        2. ``FrozenTrunk`` (with ``Global.freeze_epochs``): fixes the loaded weights
+           for the first epochs, before the epoch's first step.
+        3. ``NonFiniteLossGuard``: stops at a NaN/inf loss before anything logs or
            saves it.
-        3. ``MovingAverage`` (with ``EMA``): moves the average after each optimizer step.
-        4. ``TrainLog``: the step and epoch lines of the log.
-        5. ``Evaluation``: evaluates when due and records whether the best top-1 was
+        4. ``MovingAverage`` (with ``EMA``): moves the average after each optimizer step.
+        5. ``TrainLog``: the step and epoch lines of the log.
+        6. ``Evaluation``: evaluates when due and records whether the best top-1 was
            beaten (``state.improved``), which ``BestModel`` reads.
-        6. ``MetricsLog`` (main process): the epoch's metrics.jsonl line and plot,
+        7. ``MetricsLog`` (main process): the epoch's metrics.jsonl line and plot,
            before the checkpoint: a resume drops lines after its checkpoint's epoch,
            so a crash between the two never loses an epoch's line.
-        7. ``BestModel`` (main process): saves a new best.
-        8. ``Checkpoints``: the epoch's checkpoint (``state.saved``), which
+        8. ``BestModel`` (main process): saves a new best.
+        9. ``Checkpoints``: the epoch's checkpoint (``state.saved``), which
            ``StopOnSignal`` names when a stop comes at an epoch's end.
-        9. ``StopOnSignal``: stops between two optimizer steps after a signal.
-        10. the extra callbacks given to the engine, then ``StepLROnUpdates`` (with
+        10. ``StopOnSignal``: stops between two optimizer steps after a signal.
+        11. the extra callbacks given to the engine, then ``StepLROnUpdates`` (with
             ``Global.update_freq`` above 1) last, as hapi's own per-batch one would
             be, so the step's lines show its LR.
         """
@@ -242,6 +247,9 @@ class Engine:
                           self.set_data_epoch,
                           lambda where: self.skipped_images(self.train_loader, where),
                           progress),
+            *([FrozenTrunk(state, self.logger, self.network,
+                           self.parts.weights_report["loaded"], g["freeze_epochs"])]
+              if g["freeze_epochs"] else []),
             NonFiniteLossGuard(state, self.run_dir),
             *([MovingAverage(state, self.average)] if self.average else []),
             TrainLog(state, self.logger, g["print_batch_step"], self.metric_names,
@@ -271,8 +279,8 @@ class Engine:
                              f"{', '.join(removed)} from {self.run_dir}")
         for line in describe_weights(self.config, self.parts.weights_report):
             self.logger.info(line)
-        for line in setting_notes(self.config, self.update_freq, self.steps_per_epoch,
-                                  self.device):
+        for line in self.parts.notes + setting_notes(self.config, self.update_freq,
+                                                     self.steps_per_epoch, self.device):
             self.logger.info(line)
         if resume.resumed:
             self.logger.info(resume.describe(self.steps_per_epoch))
@@ -314,7 +322,7 @@ class Engine:
         self._log_start(resume, removed)
         state = RunState(self.epochs, self.steps_per_epoch, resume.start_epoch,
                          resume.best_top1, resumed=resume.resumed,
-                         update_freq=self.update_freq)
+                         update_freq=self.update_freq, class_names=self.class_names)
         train_data = self.train_loader
         if self.update_freq > 1:  # whole accumulation groups only, as in PaddleClas
             train_data = FirstBatches(self.train_loader, self.steps_per_epoch,
@@ -336,7 +344,8 @@ class Engine:
         last_eval = next((r for r in reversed(records) if "eval_top1" in r), {})
         summary = {"best_top1": state.best_top1, "last_eval_top1": last_eval.get("eval_top1"),
                    "seconds": round(time.time() - began, 1), "run_dir": self.run_dir}
-        self.logger.info(f"finished {self.epochs} epochs in {summary['seconds']}s; best eval "
+        epochs = f"{self.epochs} epoch" + ("s" if self.epochs != 1 else "")
+        self.logger.info(f"finished {epochs} in {summary['seconds']}s; best eval "
                          f"top1 {state.best_top1:.5f}; outputs in {self.run_dir}")
         return summary
 

@@ -38,10 +38,10 @@ from typing import Any, Dict, Iterable, Optional
 import paddle
 
 from ..config import required_weights
-from ..data import read_class_id_map
 from ..deploy import Preprocess
 from ..deploy.infer import native_stderr_held_back
 from ..errors import ConfigError, UserError, located
+from ..engine.labels import class_id_map, class_names, fill_class_num
 from ..models import build_main_head
 from ..weights.atomic import replace_dir, temp_dir_for
 from .exporters import EXPORTERS, exporter_named
@@ -54,14 +54,12 @@ __all__ = ["export_inference_model", "convert_to_onnx", "dataset_images", "EXPOR
            "MODEL_FILES", "DEPLOY_CONFIG"]
 
 
-def _deploy_config(config: dict, softmax: bool, uint8_input: bool) -> dict:
+def _deploy_config(config: dict, softmax: bool, uint8_input: bool, names: list) -> dict:
     infer = config.get("Infer")
     if not infer:
         raise ConfigError("Infer: needed to export (its transforms are the deployment's "
                           "preprocessing)")
     post = infer.get("PostProcess") or {}
-    id_map = post.get("class_id_map_file")
-    names = read_class_id_map(id_map) if id_map else {}
     # the deployment side must be able to run these transforms
     Preprocess(infer["transforms"], where="Infer.transforms", uint8_input=uint8_input)
     return {
@@ -71,7 +69,7 @@ def _deploy_config(config: dict, softmax: bool, uint8_input: bool) -> dict:
         "softmax": softmax,
         "transforms": infer["transforms"],
         "topk": post.get("topk", 5),
-        "class_names": {str(k): v for k, v in sorted(names.items())},
+        "class_names": {str(i): name for i, name in enumerate(names)},
     }
 
 
@@ -95,7 +93,13 @@ def export_inference_model(config: dict, save_dir: str = None, onnx: bool = Fals
     weights = required_weights(config, "export")
     save_dir = os.path.normpath(save_dir or g["save_inference_dir"])
     softmax = g["export_softmax"]
-    deploy = _deploy_config(config, softmax, uint8_input)  # checked before anything is written
+    class_id_map(config)  # a labels file named there must exist
+    fill_class_num(config, "Eval")
+    with located("Global.pretrained_model"):
+        main_head = build_main_head(config["Arch"], weights, softmax, heads="strict")
+    names, _ = class_names(config, main_head.net.num_classes)
+    # checked before anything is written
+    deploy = _deploy_config(config, softmax, uint8_input, names)
     if uint8_input and precisions:
         raise UserError(f"--uint8-input exports the float32 model (and its ONNX copy); "
                         f"export {', '.join('--' + p for p in precisions)} without it")
@@ -110,8 +114,6 @@ def export_inference_model(config: dict, save_dir: str = None, onnx: bool = Fals
     for exporter, values in exports:
         exporter.check(config, values)
 
-    with located("Global.pretrained_model"):
-        main_head = build_main_head(config["Arch"], weights, softmax, heads="strict")
     _check_image_shape(main_head.net, g["image_shape"])
     if uint8_input:
         normalize = Preprocess(config["Infer"]["transforms"]).pipeline.split_final_normalize()[1]
