@@ -413,8 +413,8 @@ def main(argv: List[str]):
     with open(argv[0], encoding="utf-8") as f:
         job = json.load(f)
     import paddle_googlenet
+    from paddle_googlenet import set_cpu_threads
     from paddle_googlenet.engine.fast_paths import keep_freed_memory, use_mkl_avx2_on_amd
-    from paddle_googlenet.engine.runtime import set_cpu_threads
 
     if job.get("mkl_avx2"):
         use_mkl_avx2_on_amd()  # before this process's first MKL call
