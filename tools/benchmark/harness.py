@@ -561,7 +561,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.description += f" Default config: the packaged {DEFAULT_CONFIG} (-c {DEFAULT_CONFIG})."
     parser.add_argument("--quick", action="store_true",
                         help="fewer rounds and rows, same keys (7 to 8 minutes on an idle "
-                             "2-core machine once weights exist)")
+                             "2-core machine once weights exist, and about 8 more for the "
+                             "training tools rows when a PaddleClas checkout is found)")
     parser.add_argument("--out", metavar="FILE", help="write the figures as JSON")
     parser.add_argument("--weights", metavar="PATH",
                         help="trained weights for the inference rows (default: a demo model "

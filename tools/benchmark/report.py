@@ -76,8 +76,9 @@ def table(r: dict) -> str:
                   f"({r['train_best_ratio_b16']:.2f}x the baseline at b16)", ""]
     lines += [tools_table(r["train_tools"])]
     if "rows" in r["train_tools"]:
-        lines.append(f"for scale, this package's plain dygraph training steps (baseline: no "
-                     f"data, no evaluation, b16): "
+        lines.append(f"for scale, the plain dygraph training steps of the rows above (this "
+                     f"package's GoogLeNet, not the tools' network; no data, no evaluation, "
+                     f"b16): "
                      f"{spread(r['train_b16'][BASELINE]['images_per_s'], '.1f')} images/s")
     lines.append("")
     keys = r["infer_batches"]
