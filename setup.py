@@ -23,7 +23,7 @@ setup(
     packages=find_packages(include=["paddle_googlenet", "paddle_googlenet.*"])
     + ["paddle_googlenet.configs"],
     package_dir={"paddle_googlenet.configs": "configs"},
-    package_data={"paddle_googlenet.configs": ["*.yaml"]},
+    package_data={"paddle_googlenet.configs": ["*.yaml", "**/*.yaml"]},
     python_requires=">=3.9",
     install_requires=[
         "numpy",

@@ -123,24 +123,30 @@ def _packaged_configs_dir() -> str:
 
 
 def packaged_configs() -> List[str]:
-    """The names ``-c`` accepts besides a path, e.g. ``["googlenet"]``."""
+    """The names ``-c`` accepts besides a path, e.g. ``googlenet`` or
+    ``ImageNet/Inception/GoogLeNet`` (a config in a folder of the packaged configs)."""
     folder = _packaged_configs_dir()
-    if not os.path.isdir(folder):
-        return []
-    return sorted(name[:-len(".yaml")] for name in os.listdir(folder) if name.endswith(".yaml"))
+    found = []
+    for parent, _, names in os.walk(folder):
+        found += [os.path.relpath(os.path.join(parent, name[:-len(".yaml")]), folder)
+                  .replace(os.sep, "/") for name in names if name.endswith(".yaml")]
+    return sorted(found)
 
 
 def find_config(name_or_path: str) -> str:
-    """The file ``-c`` means: ``name_or_path`` where it is a file or names a folder,
-    else the packaged config of that name (``googlenet`` or ``googlenet.yaml``)."""
-    if os.path.isfile(name_or_path) or os.path.dirname(name_or_path):
+    """The file ``-c`` means: ``name_or_path`` where it is a file, else the packaged
+    config of that name (``googlenet``, ``googlenet.yaml``,
+    ``ImageNet/Inception/GoogLeNet``), else the path as given (its reader says it is
+    missing) when it names a folder."""
+    if os.path.isfile(name_or_path):
         return name_or_path
     name = name_or_path[:-len(".yaml")] if name_or_path.endswith(".yaml") else name_or_path
-    packaged = os.path.join(_packaged_configs_dir(), name + ".yaml")
-    if not os.path.isfile(packaged):
-        raise ConfigError(f"config file not found: {name_or_path}, nor a packaged config of "
-                          f"that name; packaged configs: {', '.join(packaged_configs())}")
-    return packaged
+    if name in packaged_configs():
+        return os.path.join(_packaged_configs_dir(), *name.split("/")) + ".yaml"
+    if os.path.dirname(name_or_path):
+        return name_or_path
+    raise ConfigError(f"config file not found: {name_or_path}, nor a packaged config of "
+                      f"that name; packaged configs: {', '.join(packaged_configs())}")
 
 
 def _read_yaml(path: str) -> dict:

@@ -1,12 +1,14 @@
 """Config loading, overrides and validation."""
 
+import os
+
 import pytest
 import yaml
 
 from paddle_googlenet.config import (apply_overrides, dump_config, load_config, parse_value,
                                      validate_config)
 from paddle_googlenet.errors import ConfigError
-from tiny import DEFAULT_CONFIG
+from tiny import DEFAULT_CONFIG, ROOT
 
 BASE = """
 Global:
@@ -187,10 +189,15 @@ def test_a_packaged_config_is_found_by_name_and_a_path_as_given(tmp_path, monkey
     (tmp_path / "googlenet").mkdir()  # a folder of that name does not hide it
     assert load_config("googlenet", ["Global.epochs=3"])["Global"]["epochs"] == 3
     with pytest.raises(ConfigError, match="config file not found: googlenett, nor a "
-                                          "packaged config.*packaged configs: folders, googlenet$"):
+                                          "packaged config.*packaged configs: "
+                                          "ImageNet/Inception/GoogLeNet, .*folders, googlenet$"):
         load_config("googlenett")
     with pytest.raises(ConfigError, match="config file not found: sub/googlenet$"):
         load_config("sub/googlenet")
+    # a config in a folder of the packaged ones, by its name there
+    paper = load_config("ImageNet/Inception/GoogLeNet_paper")
+    assert paper == load_config(os.path.join(ROOT, "configs", "ImageNet", "Inception",
+                                             "GoogLeNet_paper.yaml"))
 
 
 @pytest.mark.parametrize("change, message", [

@@ -66,11 +66,14 @@ def installed(tmp_path_factory):
 def test_the_installed_package_is_the_wheels_not_the_clones(installed):
     where = _run([installed["python"], "-c",
                   "import paddle_googlenet, paddle_googlenet.config as c; "
-                  "print(paddle_googlenet.__file__); print(c.find_config('googlenet'))"],
+                  "print(paddle_googlenet.__file__); print(c.find_config('googlenet')); "
+                  "print(c.find_config('ImageNet/Inception/GoogLeNet_paper'))"],
                  installed["cwd"], installed["env"]).split()
     package = os.path.join(installed["site"], "paddle_googlenet")
     assert where == [os.path.join(package, "__init__.py"),
-                     os.path.join(package, "configs", "googlenet.yaml")]
+                     os.path.join(package, "configs", "googlenet.yaml"),
+                     os.path.join(package, "configs", "ImageNet", "Inception",
+                                  "GoogLeNet_paper.yaml")]
 
 
 @pytest.mark.slow
