@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
 from paddle_googlenet.cli.imagenet_lists import main as make_lists_main
@@ -88,9 +89,15 @@ def test_every_shipped_config_builds_and_trains_a_step(config, tmp_path, monkeyp
                "Global.eval_during_train": False, "Global.demo_dataset": None,
                "DataLoader.Train.sampler.batch_size": 2,
                "DataLoader.Train.loader.num_workers": 0}
-    for split, listed in (("Train", "train_list.txt"), ("Eval", "val_list.txt")):
-        options[f"DataLoader.{split}.dataset.image_root"] = root
-        options[f"DataLoader.{split}.dataset.cls_label_path"] = os.path.join(root, listed)
+    with open(config, encoding="utf-8") as f:
+        dataset = yaml.safe_load(f)["DataLoader"]["Train"]["dataset"]["name"]
+    for split, listed, folder in (("Train", "train_list.txt", "train"),
+                                  ("Eval", "val_list.txt", "val")):
+        if dataset.startswith("ImageFolder"):  # the same layout's class folders
+            options[f"DataLoader.{split}.dataset.image_root"] = os.path.join(root, folder)
+        else:
+            options[f"DataLoader.{split}.dataset.image_root"] = root
+            options[f"DataLoader.{split}.dataset.cls_label_path"] = os.path.join(root, listed)
     engine = Engine(load_config(config, [f"{k}={v}" for k, v in options.items()]))
     assert engine.steps_per_epoch == 1
     engine.train()

@@ -26,8 +26,9 @@ def two_images(tiny_data, tmp_path_factory):
     lines = open(os.path.join(tiny_data, "val_list.txt")).read().splitlines()[:2]
     val_list = root / "val_list.txt"
     val_list.write_text("\n".join(lines) + "\n")
-    options = tiny_overrides(tiny_data, str(root / "out"),
-                             **{"DataLoader.Eval.dataset.cls_label_path": str(val_list)})
+    options = tiny_overrides(tiny_data, str(root / "out"), **{
+        "DataLoader.Eval.dataset.cls_label_path": str(val_list),
+        "Infer.PostProcess.class_id_map_file": os.path.join(tiny_data, "label_list.txt")})
     one = root / "one_image.txt"
     one.write_text(lines[0] + "\n")
     return {"options": options, "one_image": str(one),
