@@ -1,7 +1,9 @@
 """Evaluation split across processes counts every image once: two CPU processes under
 Paddle's launcher report the loss, accuracy, image count and confusion matrix of a
-single process, on an evaluation set (7 images) the two cannot share evenly."""
+single process, on an evaluation set (7 images) the two cannot share evenly; so does
+the multi-crop evaluation with its table."""
 
+import json
 import os
 import re
 import subprocess
@@ -11,10 +13,12 @@ import numpy as np
 import paddle
 import pytest
 
+from paddle_googlenet.config import load_config
 from paddle_googlenet.data.loader import (DistributedBatchSampler, EvalShardBatchSampler,
                                           build_dataloader)
 from helpers import argv_of, read_records
-from tiny import ROOT, tiny_overrides
+from paddle_googlenet.engine.multicrop import evaluate_crops
+from tiny import DEFAULT_CONFIG, ROOT, tiny_overrides
 
 # The loss as printed, nan or inf included, so that the test's finiteness check sees it.
 EVAL_LINE = re.compile(r"images: (\d+)\s+loss: (\S+)\s+(.*)")
@@ -132,3 +136,20 @@ def test_two_processes_evaluate_as_one(tiny_data, tmp_path):
         for key in ("top1", "top5", "mean_class_acc"):
             assert result[key] == pytest.approx(expected[key], abs=1e-5), (name, key)
     assert np.isfinite(expected["loss"])
+
+    # Ten crops and the table under the launcher: every rank reports the crops of all
+    # 7 images, as one process does.
+    crops_logs = str(tmp_path / "crops_logs")
+    _, worker_logs = _run(_command("tools/eval.py", True, crops_logs) + argv_of(
+        overrides, *weights, "-o", "Eval.crops=10", "--table", "--json"), crops_logs)
+    latest = os.path.join(run, "latest")
+    single = evaluate_crops(load_config(DEFAULT_CONFIG, overrides), [latest], table=True,
+                            crops=10)
+    for name, text in worker_logs.items():
+        report = json.loads([line for line in text.splitlines() if line.startswith("{")][-1])
+        assert report["figures"]["images"] == 7, name
+        assert report["confusion"] == single.confusion.tolist(), name
+        for key in ("top1", "top5", "mean_class_acc"):
+            assert report["figures"][key] == pytest.approx(single.figures[key]), (name, key)
+        assert [(r["crops"], r["images"], r["top1"], r["top5"]) for r in report["table"]] == [
+            (r.crops, 7, pytest.approx(r.top1), pytest.approx(r.top5)) for r in single.table]

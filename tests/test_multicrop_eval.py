@@ -50,21 +50,30 @@ def test_weights_files_reads_one_path_a_list_and_an_overrides_brackets():
     assert weights_files(["x", "y"]) == ["x", "y"]
 
 
+def figures_of(report):
+    """The scores of a report, without the loss (averaged probabilities have none)."""
+    return {k: v for k, v in report.figures.items() if k != "loss"}
+
+
 def test_an_ensemble_of_one_is_the_single_model_and_two_average_probabilities(two_images):
     config = config_of(two_images)
     a, b = two_images["a"], two_images["b"]
-    # one crop of one model through the crop loader: the plain evaluation's figures
+    # one crop of one model through the crop loader: the plain evaluation's report,
+    # scored by the same metrics, per class too
     engine = Engine(config_of(two_images, f"Global.pretrained_model={a}"), mode="eval")
-    plain = engine.evaluate()
-    one = evaluate_crops(config, [a], crops=1).rows
-    assert [(r.models, r.crops, r.forward_passes) for r in one] == [(1, 1, 1)]
-    assert scores(one[0]) == (plain["images"], pytest.approx(plain["top1"]),
-                              pytest.approx(plain["top5"]))
+    plain = engine.evaluation_report()
+    one = evaluate_crops(config, [a], crops=1)
+    assert one.figures["loss"] is None and plain.figures["loss"] is not None
+    assert set(one.figures) == set(plain.figures)
+    assert figures_of(one) == pytest.approx(figures_of(plain))
+    assert (one.confusion == plain.confusion).all()
+    assert (one.weights, one.crops, one.table, one.protocol) == ([a], 1, [], None)
     # the same model twice is the model once, crops included
-    ten = evaluate_crops(config, a, crops=10).rows[0]
-    twice = evaluate_crops(config, [a, a], crops=10).rows[0]
-    assert (twice.models, twice.forward_passes) == (2, 20)
-    assert scores(twice) == scores(ten)
+    ten = evaluate_crops(config, a, crops=10)
+    twice = evaluate_crops(config, [a, a], crops=10)
+    assert (twice.weights, twice.crops) == ([a, a], 10)
+    assert "shorter sides" in twice.protocol
+    assert figures_of(twice) == pytest.approx(figures_of(ten))
     # two models: the mean of their softmax probabilities, computed here by hand
     other = build_model(config["Arch"])
     other.set_state_dict(paddle.load(b))
@@ -76,22 +85,27 @@ def test_an_ensemble_of_one_is_the_single_model_and_two_average_probabilities(tw
                        for n in (engine.network, other)) / 2
             hits += int((mean.argmax(axis=1) == labels.numpy().reshape(-1)).sum())
             images += len(mean)
-    pair = evaluate_crops(config, [a, b], crops=1).rows[0]
-    assert pair.top1 == pytest.approx(hits / images)
+    pair = evaluate_crops(config, [a, b], crops=1)
+    assert pair.figures["images"] == images
+    assert pair.figures["top1"] == pytest.approx(hits / images)
+    assert int(pair.confusion.trace()) == hits
 
 
-def test_eval_prints_the_ensembles_row(two_images, capsys):
+def test_eval_prints_the_ensembles_report(two_images, capsys):
     a, b = two_images["a"], two_images["b"]
     argv = ["-c", DEFAULT_CONFIG]
     for option in two_images["options"] + [f"Global.pretrained_model=[{a},{b}]"]:
         argv += ["-o", option]
     capsys.readouterr()
     assert eval_main(argv) == 0
-    printed = capsys.readouterr().out.splitlines()
-    assert f"weights 2: {b}" in printed
-    assert re.search(r"^\s+2\s+1\s+2\s+\d+\.\d\d%", "\n".join(printed), re.M)
+    printed = capsys.readouterr().out
+    assert f"weights 1: {a}\nweights 2: {b}\n" in printed
+    assert re.search(r"^images: 2  loss: -  top1: [\d.]+  top5: [\d.]+", printed, re.M)
+    assert len(re.findall(r"^\s+\d+  \S+\s+\d+\s+(?:[\d.]+|-)$", printed, re.M)) == 6
     assert eval_main(argv + ["-o", "Eval.crops=7"]) == 2
     assert "Eval.crops: 7 is not a crop count" in capsys.readouterr().err
+    assert eval_main(argv + ["--ensemble", a]) == 2
+    assert "--ensemble: names the weights of --table's ensemble rows" in capsys.readouterr().err
 
 
 def test_weights_of_another_class_count_are_refused_in_an_ensemble(two_images, tmp_path):
@@ -100,6 +114,9 @@ def test_weights_of_another_class_count_are_refused_in_an_ensemble(two_images, t
                              "adaptive_pool": True}).state_dict(), ten_classes)
     with pytest.raises(WeightsError, match="10"):
         evaluate_crops(config_of(two_images), [two_images["a"], ten_classes], crops=10)
+    with pytest.raises(WeightsError, match=r"^ensemble: .*10"):
+        evaluate_crops(config_of(two_images), [two_images["a"]], table=True,
+                       ensemble=[two_images["b"], ten_classes])
 
 
 @pytest.mark.slow
@@ -114,30 +131,58 @@ def test_table_scores_every_protocol_from_one_pass_as_separate_runs_would(two_im
     capsys.readouterr()
     assert eval_main(argv) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    rows = {(r["models"], r["crops"]): r for r in report["rows"]}
+    rows = {(r["models"], r["crops"]): r for r in report["table"]}
     assert sorted(rows) == [(1, 1), (1, 10), (1, 144), (2, 1), (2, 10), (2, 144)]
     assert [rows[k]["forward_passes"] for k in sorted(rows)] == [1, 10, 144, 2, 20, 288]
+    assert [rows[k]["weights"] for k in sorted(rows)] == [[a]] * 3 + [[a, b]] * 3
     for key, row in rows.items():
         assert row["images"] == 1
         assert row["top1_error"] == pytest.approx(1 - row["top1"])
-    alone = evaluate_crops(config_of(two_images, one_image), [a, b], crops=10).rows[0]
-    assert (rows[2, 10]["top1"], rows[2, 10]["top5"]) == (pytest.approx(alone.top1),
-                                                          pytest.approx(alone.top5))
+    config = config_of(two_images, one_image)
+    alone = evaluate_crops(config, [a, b], crops=10)
+    assert (rows[2, 10]["top1"], rows[2, 10]["top5"]) == (pytest.approx(alone.figures["top1"]),
+                                                          pytest.approx(alone.figures["top5"]))
+    # the evaluation asked for (Eval.crops 1, both weights) heads the report
+    assert (report["weights"], report["crops"]) == ([a, b], 1)
+    assert report["figures"]["top1"] == pytest.approx(rows[2, 1]["top1"])
+    assert report["figures"]["loss"] is None and report["figures"]["images"] == 1
+    assert sum(sum(r) for r in report["confusion"]) == 1
+    assert [c["images"] for c in report["per_class"]].count(1) == 1
+
+
+@pytest.fixture(scope="module")
+def two_epoch_run(tiny_data, tmp_path_factory):
+    """A 2-epoch run of the default config on 12 training images, keeping both epoch
+    checkpoints: ``best_model``, ``epoch_1``, ``epoch_2``, as the demo's run leaves."""
+    root = tmp_path_factory.mktemp("two_epoch_run")
+    lines = open(os.path.join(tiny_data, "train_list.txt")).read().splitlines()[:12]
+    (root / "train.txt").write_text("\n".join(lines) + "\n")
+    Engine(load_config(DEFAULT_CONFIG, tiny_overrides(tiny_data, str(root), epochs=2, **{
+        "DataLoader.Train.dataset.cls_label_path": str(root / "train.txt"),
+        "Global.keep_checkpoints": 2}))).train()
+    return os.path.join(str(root), "GoogLeNet")
 
 
 @pytest.mark.slow
-def test_table_of_a_runs_best_model_and_its_checkpoints(two_images, trained_run, capsys):
-    """As on the demo: the run's best model, then it with the last checkpoint."""
-    best, last = (os.path.join(trained_run, name) for name in ("best_model", "latest"))
-    argv = ["-c", DEFAULT_CONFIG, "--table"]
-    for option in two_images["options"] + [
-            f"Global.pretrained_model=[{best},{last}]",
-            f"DataLoader.Eval.dataset.cls_label_path={two_images['one_image']}"]:
+def test_table_of_a_runs_best_model_and_an_ensemble_of_its_last_two_checkpoints(
+        two_images, two_epoch_run, capsys):
+    """As on the demo: the 1-model rows are the best model's, the 2-model rows the
+    last two checkpoints' (``--ensemble``), each file read once."""
+    best, first, second = (os.path.join(two_epoch_run, name)
+                           for name in ("best_model", "epoch_1", "epoch_2"))
+    one_image = f"DataLoader.Eval.dataset.cls_label_path={two_images['one_image']}"
+    argv = ["-c", DEFAULT_CONFIG, "--table", "--ensemble", first, second]
+    for option in two_images["options"] + [f"Global.pretrained_model={best}", one_image]:
         argv += ["-o", option]
     capsys.readouterr()
     assert eval_main(argv) == 0
     printed = capsys.readouterr().out
-    assert f"weights 1: {best}" in printed and f"weights 2: {last}" in printed
-    rows = re.findall(r"^\s+(\d)\s+(\d+)\s+(\d+)\s+[\d.]+%", printed, re.M)
-    assert rows == [("1", "1", "1"), ("1", "10", "10"), ("1", "144", "144"),
-                    ("2", "1", "2"), ("2", "10", "20"), ("2", "144", "288")]
+    assert f"weights: {best}\n" in printed
+    rows = re.findall(r"^\s+(\d)\s+(\d+)\s+(\d+)\s+([\d.]+)%\s+([\d.]+)%", printed, re.M)
+    assert [row[:3] for row in rows] == [
+        ("1", "1", "1"), ("1", "10", "10"), ("1", "144", "144"),
+        ("2", "1", "2"), ("2", "10", "20"), ("2", "144", "288")]
+    assert f"1 model: {best}\n2 models: {first}, {second}" in printed
+    ensemble = evaluate_crops(config_of(two_images, one_image), [first, second], crops=10)
+    assert float(rows[4][3]) == pytest.approx(100 * ensemble.figures["top1"], abs=0.006)
+    assert float(rows[4][4]) == pytest.approx(100 * ensemble.figures["top5"], abs=0.006)

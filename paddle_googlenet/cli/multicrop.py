@@ -1,12 +1,12 @@
 """``tools/eval.py``'s multi-crop, ensemble and Table 3 evaluation (see
-``engine.multicrop``): the flags it adds, when it takes over, and what it prints."""
+``engine.multicrop``): the flags it adds, when it takes over, and the report."""
 
 import argparse
 from typing import List
 
 from ..errors import ConfigError
 
-__all__ = ["add_arguments", "weights_overrides", "wants_multi_crop", "multi_crop_eval"]
+__all__ = ["add_arguments", "weights_overrides", "wants_multi_crop", "multi_crop_report"]
 
 WEIGHTS_KEY = "Global.pretrained_model"
 
@@ -14,10 +14,12 @@ WEIGHTS_KEY = "Global.pretrained_model"
 def add_arguments(parser: argparse.ArgumentParser):
     parser.add_argument(
         "--table", action="store_true",
-        help="a table like the paper's Table 3: 1, 10 and 144 crops for the first weights "
-             "alone and for all of them together, in one pass over the images")
-    parser.add_argument("--json", action="store_true",
-                        help="print the report as one JSON object")
+        help="add a table like the paper's Table 3: 1, 10 and 144 crops for the first "
+             "weights alone and for an ensemble, in one pass over the images")
+    parser.add_argument(
+        "--ensemble", nargs="+", metavar="WEIGHTS", default=[],
+        help="with --table: the weights of the ensemble rows (say a run's last "
+             "checkpoints beside its best model); default: all the weights given")
 
 
 def weights_overrides(overrides: List[str]) -> List[str]:
@@ -38,34 +40,27 @@ def wants_multi_crop(args, config: dict) -> bool:
     is not, ``Global.pretrained_model`` is left naming the one file (``[a]`` is ``a``)."""
     from ..engine.multicrop import crop_count, weights_files
 
+    if args.ensemble and not args.table:
+        raise ConfigError(f"--ensemble: names the weights of --table's ensemble rows; to "
+                          f"evaluate an ensemble on its own, give -o {WEIGHTS_KEY}=[a,b]")
     weights = weights_overrides(args.override) or weights_files(
         config["Global"]["pretrained_model"])
-    if args.table or args.json or crop_count(config) != 1 or len(weights) > 1:
+    if args.table or crop_count(config) != 1 or len(weights) > 1:
         return True
     config["Global"]["pretrained_model"] = weights[0] if weights else None
     return False
 
 
-def multi_crop_eval(args, config: dict):
+def multi_crop_report(args, config: dict, progress=None):
+    """``engine.multicrop.evaluate_crops``'s report for the weights, crops and table
+    the options ask for."""
     from ..engine.multicrop import evaluate_crops, weights_files
-    from ..engine.runtime import is_main_process
-    from ..progress import Progress
 
-    if args.confusion_matrix:
-        raise ConfigError("--confusion-matrix: drawn for one model's one crop; leave out "
-                          "--table, Eval.crops and the further weights to get it")
     weights = weights_overrides(args.override) or weights_files(
         config["Global"]["pretrained_model"])
     if not weights:
         raise ConfigError(f"{WEIGHTS_KEY}: give the weights to evaluate, e.g. "
                           f"-o {WEIGHTS_KEY}=output/GoogLeNet/best_model")
-    report = evaluate_crops(config, weights, table=args.table, progress=Progress)
-    if not is_main_process():
-        return
-    if args.json:
-        print(report.as_json())
-        return
-    for i, path in enumerate(report.weights, start=1):
-        print(f"weights {i}: {path}")
-    print(f"crops: {report.protocol}")
-    print(report.text())
+    ensemble = [path for value in args.ensemble for path in weights_files(value)]
+    return evaluate_crops(config, weights, table=args.table, ensemble=ensemble or None,
+                          progress=progress)

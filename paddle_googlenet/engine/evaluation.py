@@ -10,7 +10,7 @@ over the ranks once, at the end, so the result is the one a single process gets.
 """
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import List, NamedTuple, Optional, Tuple
 
 import numpy as np
@@ -18,22 +18,67 @@ import paddle
 
 from ..metrics import ConfusionMatrix, sum_across_ranks
 
-__all__ = ["evaluate_loader", "EvaluationReport", "scaled_decoding_agreement",
-           "ScaledDecodingCheck", "SCALED_DECODING_AGREEMENT", "reading_with"]
+__all__ = ["evaluate_loader", "update_metrics", "metric_figures", "EvaluationReport",
+           "TableRow", "scaled_decoding_agreement", "ScaledDecodingCheck",
+           "SCALED_DECODING_AGREEMENT", "reading_with"]
+
+
+@dataclass
+class TableRow:
+    """One row of a table like the paper's Table 3: the weights averaged, the crops
+    an image was cut into, and what they scored."""
+
+    weights: List[str]
+    crops: int
+    images: int
+    top1: float
+    top5: float
+
+    @property
+    def models(self) -> int:
+        return len(self.weights)
+
+    @property
+    def forward_passes(self) -> int:
+        """Per image: crops x models."""
+        return self.crops * self.models
+
+    @property
+    def top1_error(self) -> float:
+        return 1.0 - self.top1
+
+    @property
+    def top5_error(self) -> float:
+        return 1.0 - self.top5
+
+    def as_dict(self) -> dict:
+        return {"models": self.models, "crops": self.crops,
+                "forward_passes": self.forward_passes, "weights": list(self.weights),
+                "images": self.images, "top1": self.top1, "top5": self.top5,
+                "top1_error": self.top1_error, "top5_error": self.top5_error}
 
 
 @dataclass
 class EvaluationReport:
     """What an evaluation of the Eval split found, for a tool to show.
 
-    ``figures``: ``evaluate_loader``'s result (loss, each metric, image count);
-    ``class_names``: one per class id; ``confusion``: counts of (true class,
-    predicted class), ``[num_classes, num_classes]``.
+    ``figures``: loss, each metric and the image count (the loss is None where
+    probabilities were averaged over crops or models: the config's loss is one
+    model's, of one crop); ``class_names``: one per class id; ``confusion``: counts
+    of (true class, predicted class), ``[num_classes, num_classes]``; ``weights``:
+    the files evaluated, an ensemble when several; ``crops``: crops an image;
+    ``protocol``: how the crops were cut, for more than one; ``table``: the rows of
+    a Table 3 pass; ``skipped_images``: unreadable images left out.
     """
 
     figures: dict
     class_names: List[str]
     confusion: np.ndarray
+    weights: List[str] = field(default_factory=list)
+    crops: int = 1
+    protocol: Optional[str] = None
+    table: List[TableRow] = field(default_factory=list)
+    skipped_images: List[str] = field(default_factory=list)
 
     def per_class(self) -> List[Tuple[str, int, Optional[float]]]:
         """``(name, images, accuracy)`` of each class; accuracy None without images."""
@@ -42,6 +87,52 @@ class EvaluationReport:
         return [(name, int(images), accuracy)
                 for name, images, accuracy in zip(self.class_names, totals, accuracies)]
 
+    def table_lines(self) -> List[str]:
+        """The table's rows as the paper's Table 3 lays them out, accuracy added, and
+        under it the weights of each ensemble size."""
+        lines = [f"{'models':>6} {'crops':>5} {'forward passes':>14} {'top-1':>7} "
+                 f"{'top-5':>7} {'top-1 error':>11} {'top-5 error':>11}"]
+        for r in self.table:
+            lines.append(f"{r.models:>6} {r.crops:>5} {r.forward_passes:>14} "
+                         f"{r.top1:>7.2%} {r.top5:>7.2%} {r.top1_error:>11.2%} "
+                         f"{r.top5_error:>11.2%}")
+        for weights in dict.fromkeys(tuple(r.weights) for r in self.table):
+            count = f"{len(weights)} model{'s' if len(weights) > 1 else ''}"
+            lines.append(f"{count}: {', '.join(weights)}")
+        return lines
+
+    def lines(self) -> List[str]:
+        """The report as ``tools/eval.py`` prints it: the weights, the figures, each
+        class's accuracy, and the table when there is one."""
+        lines = [f"weights: {path}" if len(self.weights) == 1 else f"weights {i}: {path}"
+                 for i, path in enumerate(self.weights, start=1)]
+        if self.protocol:
+            lines.append(f"crops: {self.crops} per image; {self.protocol}")
+        figures = self.figures
+        loss = ("-" if figures.get("loss") is None else f"{figures['loss']:.5f}")
+        lines.append(f"images: {figures['images']}  loss: {loss}  " + "  ".join(
+            f"{k}: {v:.5f}" for k, v in figures.items() if k not in ("images", "loss")))
+        width = max(len(n) for n in self.class_names)
+        lines.append(f"{'class':<{width + 6}} {'images':>7} {'accuracy':>9}")
+        for i, (name, images, accuracy) in enumerate(self.per_class()):
+            shown = f"{accuracy:.4f}" if accuracy is not None else "-"
+            lines.append(f"{i:>4}  {name:<{width}} {images:>7} {shown:>9}")
+        if self.table:
+            lines += ["", *self.table_lines()]
+        return lines
+
+    def as_dict(self) -> dict:
+        """Everything above as JSON-ready values; ``per_class`` rows are
+        ``{"class", "name", "images", "accuracy"}``."""
+        return {"weights": list(self.weights), "crops": self.crops,
+                "protocol": self.protocol, "figures": dict(self.figures),
+                "per_class": [{"class": i, "name": name, "images": images,
+                               "accuracy": accuracy}
+                              for i, (name, images, accuracy) in enumerate(self.per_class())],
+                "confusion": self.confusion.tolist(),
+                "table": [row.as_dict() for row in self.table],
+                "skipped_images": list(self.skipped_images)}
+
 
 def _as_list(value) -> list:
     return list(value) if isinstance(value, (list, tuple)) else [value]
@@ -49,6 +140,34 @@ def _as_list(value) -> list:
 
 def _numpy(value) -> np.ndarray:
     return value.numpy() if isinstance(value, paddle.Tensor) else np.asarray(value)
+
+
+def update_metrics(metrics: list, outputs: list, label: paddle.Tensor):
+    """Add one batch's ``outputs`` (the network's, or anything whose first item is
+    scored as its main head) to each metric."""
+    for metric in metrics:
+        scored = _as_list(metric.compute(*outputs, label))
+        metric.update(*[_numpy(t) for t in scored])
+
+
+def metric_figures(metrics: list, loss_sum: Optional[float], images: int,
+                   across_ranks: bool) -> dict:
+    """``{"loss", <each metric's names>..., "images"}`` from the sums of one pass:
+    the mean loss (None without images or without a loss), each metric's value. With
+    ``across_ranks`` every rank must call this: the sums are first added up over the
+    ranks."""
+    if across_ranks:
+        if loss_sum is not None:
+            loss_sum = float(sum_across_ranks([loss_sum])[0])
+        images = int(sum_across_ranks([images])[0])
+        for metric in metrics:
+            metric.sum_across_ranks()
+    result = {"loss": loss_sum / images if images and loss_sum is not None else None}
+    for metric in metrics:
+        for name, value in zip(metric.name(), _as_list(metric.accumulate())):
+            result[name] = float(value)
+    result["images"] = images
+    return result
 
 
 def evaluate_loader(network: paddle.nn.Layer, loss: paddle.nn.Layer, metrics: list,
@@ -77,23 +196,12 @@ def evaluate_loader(network: paddle.nn.Layer, loss: paddle.nn.Layer, metrics: li
                 images += size
                 if progress is not None:
                     progress.update(size)
-                for metric in metrics:
-                    scored = _as_list(metric.compute(*outputs, label))
-                    metric.update(*[_numpy(t) for t in scored])
+                update_metrics(metrics, outputs, label)
     finally:
         if was_training:
             network.train()
-    if getattr(loader.batch_sampler, "splits_across_ranks", False):
-        loss_sum = float(sum_across_ranks([loss_sum])[0])
-        images = int(sum_across_ranks([images])[0])
-        for metric in metrics:
-            metric.sum_across_ranks()
-    result = {"loss": loss_sum / images if images else None}
-    for metric in metrics:
-        for name, value in zip(metric.name(), _as_list(metric.accumulate())):
-            result[name] = float(value)
-    result["images"] = images
-    return result
+    return metric_figures(metrics, loss_sum, images,
+                          getattr(loader.batch_sampler, "splits_across_ranks", False))
 
 
 # ResizeImage's dct_scaling gives other pixels than PaddleClas's list: evaluation

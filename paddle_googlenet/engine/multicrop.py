@@ -2,22 +2,22 @@
 
     import paddle_googlenet.engine.multicrop as mc
     report = mc.evaluate_crops(config, weights=["a.pdparams", "b.pdparams"], crops=144)
-    print(report.text())
+    print("\n".join(report.lines()))
 
 Each image is decoded once and all its crops (``data.multicrop``) are cut from the
 decoded pixels in the loader's workers; each model's softmax probabilities of every
 crop are averaged over the crops of a protocol and then over the models of an
 ensemble (Szegedy et al. 2014, section 7: "softmax probabilities are averaged over
-multiple crops and over all the individual classifiers"). With ``table=True`` one
-pass computes every model's probabilities of the union of the 1-, 10- and 144-crop
-protocols and scores each protocol for the first model alone and for all of them,
-the rows of the paper's Table 3.
+multiple crops and over all the individual classifiers"). The averaged probabilities
+are scored by the config's own evaluation metrics, so the report is the one-crop
+evaluation's (``evaluation.EvaluationReport``), without the loss. With ``table=True``
+the same pass computes every model's probabilities of the union of the 1-, 10- and
+144-crop protocols and scores each protocol for the first model alone and for an
+ensemble, the rows of the paper's Table 3, into the report's ``table``.
 """
 
 import copy
-import json
-from dataclasses import asdict, dataclass, field
-from typing import List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import paddle
@@ -32,55 +32,9 @@ from ..errors import ConfigError, located
 from ..metrics import sum_across_ranks
 from ..models import build_model, load_weights
 from ..progress import optional_progress
+from .evaluation import EvaluationReport, TableRow, metric_figures, update_metrics
 
-__all__ = ["TableRow", "CropReport", "weights_files", "evaluate_crops", "crop_count"]
-
-
-@dataclass
-class TableRow:
-    """One row of Table 3: an ensemble's size, a protocol's crops and their scores."""
-
-    models: int
-    crops: int
-    forward_passes: int  # per image: crops x models
-    images: int
-    top1: float
-    top5: float
-
-    @property
-    def top1_error(self) -> float:
-        return 1.0 - self.top1
-
-    @property
-    def top5_error(self) -> float:
-        return 1.0 - self.top5
-
-
-@dataclass
-class CropReport:
-    """What ``evaluate_crops`` found: a row per (models, crops) and what it used."""
-
-    weights: List[str]
-    rows: List[TableRow]
-    protocol: str                      # the crop size, scales and interpolation
-    forward_passes: int                # crops each image was cut into, per model
-    skipped_images: List[str] = field(default_factory=list)
-
-    def text(self) -> str:
-        """The rows as the paper's Table 3 lays them out, with accuracy as well."""
-        lines = [f"{'models':>6} {'crops':>5} {'forward passes':>14} {'top-1':>7} "
-                 f"{'top-5':>7} {'top-1 error':>11} {'top-5 error':>11}"]
-        for r in self.rows:
-            lines.append(f"{r.models:>6} {r.crops:>5} {r.forward_passes:>14} "
-                         f"{r.top1:>7.2%} {r.top5:>7.2%} {r.top1_error:>11.2%} "
-                         f"{r.top5_error:>11.2%}")
-        return "\n".join(lines)
-
-    def as_json(self) -> str:
-        rows = [dict(asdict(r), top1_error=r.top1_error, top5_error=r.top5_error)
-                for r in self.rows]
-        return json.dumps({"weights": self.weights, "protocol": self.protocol,
-                           "rows": rows, "skipped_images": self.skipped_images})
+__all__ = ["weights_files", "evaluate_crops", "crop_count"]
 
 
 def weights_files(value: Union[str, Sequence[str], None]) -> List[str]:
@@ -105,14 +59,15 @@ def crop_count(config: dict) -> int:
     return check_crop_count((config.get("Eval") or {}).get("crops", 1))
 
 
-def _networks(engine, paths: List[str]) -> list:
+def _networks(engine, paths: List[str], ensemble: Sequence[str] = ()) -> list:
     """The engine's network (the first weights) and one more per further file, built
-    from the same Arch. Every file must fit it, heads and class count included."""
+    from the same Arch. Every file must fit it, heads and class count included; a
+    refusal names the table's ``ensemble`` for its files, else Global.pretrained_model."""
     networks = [engine.network]
     for path in paths[1:]:
         network = build_model(engine.config["Arch"])
         engine.process.speed_up(network)
-        with located("Global.pretrained_model"):
+        with located("ensemble" if path in ensemble else "Global.pretrained_model"):
             load_weights(network, path, heads="strict")
         network.eval()
         networks.append(network)
@@ -151,28 +106,51 @@ def _hits(probabilities: np.ndarray, labels: np.ndarray, k: int) -> int:
     return int((top == labels[:, None]).any(axis=1).sum())
 
 
+def _table_rows(paths: List[str], ensemble: Optional[List[str]]
+                ) -> List[Tuple[Tuple[str, ...], int]]:
+    """The (weights, crops) of each Table 3 row: every protocol for the first file
+    alone, then for the ensemble (``ensemble``, else every file when there are
+    several)."""
+    groups = [tuple(paths[:1])]
+    if ensemble:
+        groups.append(tuple(ensemble))
+    elif len(paths) > 1:
+        groups.append(tuple(paths))
+    return [(group, count) for group in groups for count in CROP_COUNTS]
+
+
 def evaluate_crops(config: dict, weights: Union[str, Sequence[str], None] = None,
                    crops: Optional[int] = None, table: bool = False,
-                   progress=None) -> CropReport:
+                   ensemble: Union[str, Sequence[str], None] = None,
+                   progress=None) -> EvaluationReport:
     """Evaluate ``weights`` (default ``Global.pretrained_model``; several files are an
     ensemble of one Arch) on the Eval split with ``crops`` crops an image (default
-    ``Eval.crops``), averaging softmax probabilities over crops and models. With
-    ``table``, every protocol (1, 10, 144 crops) for the first model alone and for
-    the ensemble of all, in one pass. ``progress`` (``progress.Progress`` or a function
-    like it) shows the images done."""
+    ``Eval.crops``), averaging softmax probabilities over crops and models, and score
+    the result with the config's evaluation metrics.
+
+    With ``table``, the report's ``table`` also holds every protocol (1, 10, 144
+    crops) for the first file alone and for an ensemble: ``ensemble``'s files when
+    given (a run's last checkpoints, say, beside its best model), else all of
+    ``weights``; each file's probabilities are computed once, in the same pass.
+    ``progress`` (``progress.Progress`` or a function like it) shows the images done.
+    """
     from .trainer import Engine
 
     paths = weights_files(weights if weights is not None
                           else required_weights(config, "evaluate"))
-    counts = CROP_COUNTS if table else (check_crop_count(crops) if crops is not None
-                                        else crop_count(config))
-    counts = (counts,) if isinstance(counts, int) else tuple(counts)
-    ensembles = [1, len(paths)] if table and len(paths) > 1 else [len(paths)]
+    members = weights_files(ensemble) if ensemble else None
+    if members and not table:
+        raise ConfigError("ensemble: the weights of a table's ensemble rows; to evaluate "
+                          "an ensemble on its own, give its files as the weights")
+    asked = check_crop_count(crops) if crops is not None else crop_count(config)
+    rows = _table_rows(paths, members) if table else []
+    files = list(dict.fromkeys(paths + (members or [])))  # each network built once
+    counts = sorted({asked, *(count for _, count in rows)})
 
     single = copy.deepcopy(config)
-    single["Global"]["pretrained_model"] = paths[0]
+    single["Global"]["pretrained_model"] = files[0]
     engine = Engine(single, mode="eval")
-    networks = _networks(engine, paths)
+    networks = _networks(engine, files, [p for p in members or () if p not in paths])
     ops = config["DataLoader"]["Eval"]["dataset"].get("transform_ops")
     if not ops:
         raise ConfigError("DataLoader.Eval.dataset.transform_ops: multi-crop evaluation "
@@ -181,35 +159,52 @@ def evaluate_crops(config: dict, weights: Union[str, Sequence[str], None] = None
                     counts)
     loader = _loader(engine, plan)
     chunk = max(plan.forward_passes, getattr(engine.eval_loader.batch_sampler, "batch_size", 64))
-    rows = [(models, count) for models in ensembles for count in counts]
-    sums = np.zeros((len(rows), 3), np.int64)  # top-1 hits, top-5 hits, images
+    position = {path: i for i, path in enumerate(files)}
 
-    for network in networks:
-        network.eval()
+    def averaged(probabilities: np.ndarray, group: Sequence[str], count: int) -> np.ndarray:
+        """[images, classes]: over ``count``'s crops, then over ``group``'s models."""
+        chosen = plan.chosen[count]
+        return np.mean([probabilities[position[p]][:, chosen].mean(axis=1) for p in group],
+                       axis=0)
+
+    metrics = engine.eval_metrics
+    for metric in metrics:
+        metric.reset()
+    sums = np.zeros((len(rows), 3), np.int64)  # top-1 hits, top-5 hits, images
+    images = 0
     total = loader.batch_sampler.num_samples
-    with paddle.no_grad(), optional_progress(progress, total, "eval") as shown:
-        for images, labels in loader:
-            batch = images.numpy() if isinstance(images, paddle.Tensor) else np.asarray(images)
+    with paddle.no_grad(), engine.eval_weights(), \
+            optional_progress(progress, total, "eval") as shown:
+        for network in networks:
+            network.eval()
+        for batch, labels in loader:
+            batch = batch.numpy() if isinstance(batch, paddle.Tensor) else np.asarray(batch)
             labels = np.asarray(labels).reshape(-1)
             flat = batch.reshape(-1, *batch.shape[2:])
             inputs = paddle.to_tensor(normalize_crops(flat, plan.normalize)
                                       if plan.normalize is not None else flat)
-            # [models, images, crops, classes]
-            per_model = np.stack([_probabilities(n, inputs, chunk).reshape(
+            # [files, images, crops, classes]
+            probabilities = np.stack([_probabilities(n, inputs, chunk).reshape(
                 batch.shape[0], batch.shape[1], -1) for n in networks])
-            for row, (models, count) in enumerate(rows):
-                averaged = per_model[:models][:, :, plan.chosen[count]].mean(axis=(0, 2))
-                sums[row] += (_hits(averaged, labels, 1), _hits(averaged, labels, 5),
-                              len(labels))
+            update_metrics(metrics, [paddle.to_tensor(averaged(probabilities, paths, asked))],
+                           paddle.to_tensor(labels[:, None]))
+            for row, (group, count) in enumerate(rows):
+                mean = averaged(probabilities, group, count)
+                sums[row] += (_hits(mean, labels, 1), _hits(mean, labels, 5), len(labels))
+            images += len(labels)
             if shown is not None:
                 shown.update(len(labels))
-    if getattr(loader.batch_sampler, "splits_across_ranks", False):
+    across_ranks = getattr(loader.batch_sampler, "splits_across_ranks", False)
+    if across_ranks and rows:
         sums = sum_across_ranks(sums)
+    figures = metric_figures(metrics, None, images, across_ranks)
     engine.skipped_images(loader, "[Eval]")
-    table_rows = [TableRow(models, count, models * count, int(images),
-                           float(top1 / images) if images else 0.0,
-                           float(top5 / images) if images else 0.0)
-                  for (models, count), (top1, top5, images) in zip(rows, sums)]
-    return CropReport(paths, table_rows, plan.describe(), plan.forward_passes,
-                      loader.dataset.bad_images)
-
+    table_rows = [TableRow(list(group), count, int(seen),
+                           float(top1 / seen) if seen else 0.0,
+                           float(top5 / seen) if seen else 0.0)
+                  for (group, count), (top1, top5, seen) in zip(rows, sums)]
+    return EvaluationReport(figures, engine.class_names, engine.confusion.result.copy(),
+                            weights=paths, crops=asked,
+                            protocol=plan.describe() if counts != [1] else None,
+                            table=table_rows,
+                            skipped_images=list(loader.dataset.bad_images))

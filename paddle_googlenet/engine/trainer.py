@@ -209,7 +209,11 @@ class Engine:
         config's file, the weights' names, the folders, the indices) and the confusion
         matrix."""
         figures = self.evaluate(progress)
-        return EvaluationReport(figures, self.class_names, self.confusion.result.copy())
+        weights = self.config["Global"].get("pretrained_model")
+        return EvaluationReport(figures, self.class_names, self.confusion.result.copy(),
+                                weights=[str(weights)] if weights else [],
+                                skipped_images=list(getattr(self.eval_loader.dataset,
+                                                            "bad_images", [])))
 
     def training_callbacks(self, state: RunState, progress: dict = None) -> list:
         """The callbacks of ``fit``, in the order they must run at each event (hapi
