@@ -21,6 +21,7 @@ import time
 from typing import Dict, List, Optional
 
 from . import paddleclas_peer, report, training_peer
+from .children import child_environment
 from .stats import paired, summary
 from .workers import turned
 
@@ -39,7 +40,6 @@ DEFAULT_CONFIG = "googlenet"
 # A fast path must reproduce the baseline's losses this closely to be chosen.
 LOSS_TOLERANCE = 1e-4
 INT8_CALIBRATION_IMAGES = 128
-MKL_CPU_TYPE_VAR = "MKL_DEBUG_CPU_TYPE"
 
 
 # -- training candidates -------------------------------------------------------------
@@ -164,12 +164,9 @@ class Workers:
                        WORKER_FILE, job_file]
         else:
             command = [sys.executable, WORKER_FILE, job_file]
-        # Threads and MKL's kernels are the job's to choose, not inherited: importing
-        # paddle here set OMP_NUM_THREADS=1, which would also pin NumPy's BLAS.
-        env = {k: v for k, v in os.environ.items()
-               if k not in (MKL_CPU_TYPE_VAR, "OMP_NUM_THREADS")}
-        if job.get("threads"):
-            env["OMP_NUM_THREADS"] = str(job["threads"])
+        # Threads and MKL's kernels are the job's to choose, not inherited.
+        threads = {"OMP_NUM_THREADS": str(job["threads"])} if job.get("threads") else {}
+        env = child_environment(**threads)
         done = subprocess.run(command, capture_output=True, text=True, env=env)
         results = []
         for rank in range(processes):

@@ -24,6 +24,7 @@ import time
 from typing import Dict, List, Sequence
 
 from . import paddleclas_peer
+from .children import child_environment
 from .data_pipeline import write_photographs
 from .stats import paired, spread, summary
 
@@ -32,9 +33,6 @@ OUR_TRAIN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file_
                          "train.py")
 PEER, OURS = "PaddleClas tools/train.py", "paddle_googlenet tools/train.py"
 CLASSES = 10  # write_photographs labels image i with i % 10
-# Set in this process by importing Paddle, not by a user's shell; MKL's CPU type is
-# the benchmark's own setting for its rows.
-_NOT_INHERITED = ("OMP_NUM_THREADS", "MKL_DEBUG_CPU_TYPE")
 
 
 def overrides(folder: str, train_list: str, val_list: str, epochs: int, batch: int) -> list:
@@ -58,7 +56,7 @@ def command(tool: str, peer_root: str, options: List[str]) -> List[str]:
 def _wall_seconds(argv: List[str], folder: str) -> float:
     """Wall time of ``argv`` run in a new ``folder`` (its outputs go there)."""
     os.makedirs(folder)
-    env = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
+    env = child_environment()
     started = time.perf_counter()
     done = subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - started
