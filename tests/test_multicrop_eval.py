@@ -91,6 +91,29 @@ def test_an_ensemble_of_one_is_the_single_model_and_two_average_probabilities(tw
     assert int(pair.confusion.trace()) == hits
 
 
+def test_crops_are_cut_in_the_loaders_workers(two_images, monkeypatch):
+    """With DataLoader.Eval.loader.num_workers, the decoding and cutting happen in
+    the worker processes (none in this one), and the report is the same."""
+    from paddle_googlenet.data.multicrop import MultiCropTransform
+
+    cut_here = []
+    cut = MultiCropTransform.__call__
+
+    def recorded(self, data):
+        cut_here.append(os.getpid())  # a worker appends to its own copy of the list
+        return cut(self, data)
+
+    monkeypatch.setattr(MultiCropTransform, "__call__", recorded)
+    a = two_images["a"]
+    alone = evaluate_crops(config_of(two_images), [a], crops=10)
+    assert cut_here == [os.getpid()] * 2
+    cut_here.clear()
+    shared = evaluate_crops(config_of(two_images, "DataLoader.Eval.loader.num_workers=2"),
+                            [a], crops=10)
+    assert cut_here == []
+    assert shared.figures == alone.figures and (shared.confusion == alone.confusion).all()
+
+
 def test_eval_prints_the_ensembles_report(two_images, capsys):
     a, b = two_images["a"], two_images["b"]
     argv = ["-c", DEFAULT_CONFIG]
