@@ -346,6 +346,15 @@ def test_benchmark_smoke_writes_every_key(tiny_data, tmp_path, paddleclas_if_any
     assert "dct_scaling, top-1 as with full decoding" in done.stdout
     assert ("this project / PaddleClas" if "vs_paddleclas" in data
             else "skipped: needs PaddleClas") in done.stdout
+    # 1, 10 and 144 crops per core: the bound of n crops is one crop's over n
+    multicrop = report["multicrop"]
+    assert multicrop["crop"] == 64 and multicrop["photographs"]["count"] == 1
+    for precision, rows in multicrop["rows"].items():
+        by_crops = {row["crops"]: row for row in rows.values()}
+        assert sorted(by_crops) == [1, 10, 144]
+        one = by_crops[1]["forward_bound"]["median"]
+        assert by_crops[144]["forward_bound"]["median"] * 144 == pytest.approx(one)
+        assert f"144 crops, {precision}: host work is" in done.stdout
     onnx = report["infer"].get("onnxruntime_fp32")
     if "onnxruntime_fp32" in report["infer_skipped"]:
         assert onnx is None and report["onnxruntime_over_paddle_b32"] is None

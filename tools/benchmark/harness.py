@@ -33,7 +33,7 @@ REQUIRED_KEYS = ("train_default_b16", "train_baseline_b16", "train_best_b16", "t
                  "infer_onnxruntime_fp32_b1", "infer_onnxruntime_fp32_b32",
                  "onnxruntime_over_paddle_b1", "onnxruntime_over_paddle_b32",
                  "fp32_forward_bound", "fit_over_step", "train_peak_rss_mb_b32", "data",
-                 "train_tools", "paddleclas")
+                 "train_tools", "paddleclas", "multicrop")
 
 # The config when -c names none: the package's demo config, found by name.
 DEFAULT_CONFIG = "googlenet"
@@ -136,6 +136,12 @@ class Settings:
         self.tools_batch = 4 if smoke else 32
         self.tools_epochs = (1, 2) if smoke else (1, 3)
         self.tools_rounds = 1 if smoke else (3 if full else 2)
+        # 1-, 10- and 144-crop evaluation per core (multicrop.py): photographs, rounds,
+        # forward batches of 32 crops a round, and the crop side (the smoke's is small)
+        self.multicrop_images = 1 if smoke else (16 if full else 8)
+        self.multicrop_rounds = 1 if smoke else (3 if full else 2)
+        self.multicrop_passes = 1 if smoke else 2
+        self.multicrop_side = 64 if smoke else 224
 
 
 # -- child processes ---------------------------------------------------------------
@@ -532,6 +538,15 @@ class Benchmark:
                             "fit": fit_summary,
                             "fit_over_step": fit_summary["fit_over_step"]["median"]})
 
+    def multicrop(self):
+        s = self.settings
+        self.log("multi-crop evaluation")
+        self.report["multicrop"] = self.workers.run(dict(
+            kind="multicrop", images=s.multicrop_images, rounds=s.multicrop_rounds,
+            passes=s.multicrop_passes, side=s.multicrop_side))[0]
+        for key in ("library", "peak_rss_mb"):
+            self.report["multicrop"].pop(key, None)
+
     def finish(self):
         """The machine's figures: the best matmul of the run (other programs' load only
         lowers it) and the bounds it gives."""
@@ -600,6 +615,7 @@ def _benchmark(argv) -> int:
         bench.measure()
         bench.train_tools()
         bench.data()
+        bench.multicrop()
         bench.finish()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

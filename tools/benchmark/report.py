@@ -6,6 +6,7 @@ import json
 from typing import Dict, List
 
 from .data_pipeline import table as data_table
+from .multicrop import table as multicrop_table
 from .stats import spread
 from .training_peer import table as tools_table
 
@@ -33,6 +34,9 @@ def ratios(report: dict) -> Dict[str, dict]:
             found[f"{prefix}/{name}/of_decode_only"] = value
         for split, value in (data or {}).get("vs_paddleclas", {}).items():
             found[f"{prefix}/{split}/vs_paddleclas"] = value
+    for precision, rows in report.get("multicrop", {}).get("rows", {}).items():
+        for row in rows.values():
+            found[f"multicrop/{precision}/{row['crops']} crops/of_bound"] = row["of_bound"]
     return found
 
 
@@ -112,6 +116,8 @@ def table(r: dict) -> str:
                   f"{w}: {spread(v)}" for w, v in fit["fit_over_step_by_workers"].items()) + ")"),
               f"peak RSS of training at b32 (baseline): {r['train_peak_rss_mb_b32']:.0f} MB; "
               f"best path: {r['train_best_peak_rss_mb_b32']:.0f} MB (sum over processes)"]
+    if "multicrop" in r:
+        lines += ["", "multi-crop evaluation per core:", multicrop_table(r["multicrop"])]
     return "\n".join(lines)
 
 

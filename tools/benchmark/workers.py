@@ -7,7 +7,8 @@ kernels, keeping freed memory) are applied before the worker runs, which is why
 every figure that depends on them comes from a fresh process.
 
 This file imports the standard library, NumPy, the installed ``paddle_googlenet``
-(and Paddle), and for the data job the benchmark's ``data_pipeline``.
+(and Paddle), and for the data and multi-crop jobs the benchmark's ``data_pipeline``
+and ``multicrop``.
 """
 
 import json
@@ -328,6 +329,14 @@ def data_worker(job: dict) -> dict:
     return result
 
 
+def multicrop_worker(job: dict) -> dict:
+    """1-, 10- and 144-crop evaluation per core on one thread (multicrop.py); it sets
+    up its process itself."""
+    from .multicrop import measure
+
+    return measure(job["images"], job["rounds"], job["passes"], side=job["side"])
+
+
 def fit_worker(job: dict) -> dict:
     """``fit`` epochs of the configured Engine against its model-only step rate.
 
@@ -404,7 +413,7 @@ def demo_train_worker(job: dict) -> dict:
 WORKERS: Dict[str, Callable[[dict], dict]] = {
     "matmul": matmul_worker, "macs": macs_worker, "train": train_worker,
     "infer_export": infer_export_worker, "infer_time": infer_time_worker,
-    "data": data_worker, "fit": fit_worker,
+    "data": data_worker, "fit": fit_worker, "multicrop": multicrop_worker,
     "demo_train": demo_train_worker}
 
 
