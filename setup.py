@@ -49,8 +49,10 @@ setup(
         "onnx": ["paddle2onnx>=2.0", "onnxruntime>=1.16"],
         # the tests check the ONNX export against Paddle Inference, so they need it too;
         # hypothesis generates the inputs that fuzz the weights reader; wheel builds
-        # the package's wheel (tests/test_wheel.py) without fetching a build backend
-        "test": ["pytest", "hypothesis>=6", "paddle2onnx>=2.0", "onnxruntime>=1.16", "wheel"],
+        # the package's wheel (tests/test_wheel.py) without fetching a build backend;
+        # pytest-xdist runs test files on every core (most tests use one thread)
+        "test": ["pytest", "pytest-xdist>=3", "hypothesis>=6", "paddle2onnx>=2.0",
+                 "onnxruntime>=1.16", "wheel"],
     },
     entry_points={
         "console_scripts": [

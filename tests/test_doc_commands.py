@@ -269,7 +269,8 @@ def test_every_command_names_what_exists(demo_layout):
             if argv[:3] == ["python", "-m", "pytest"]:
                 words = argv[3:]
                 targets = [a for i, a in enumerate(words) if not a.startswith("-")
-                           and (i == 0 or words[i - 1] not in ("-k", "-m", "-p"))]
+                           and (i == 0 or words[i - 1] not in ("-k", "-m", "-p", "-n",
+                                                               "--dist"))]
                 problems += [f"{where}: no {t}" for t in targets if t not in known]
                 continue
             if downloads(argv):
