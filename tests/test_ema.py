@@ -10,7 +10,10 @@ import pytest
 from paddle_googlenet.config import load_config
 from paddle_googlenet.engine import Engine
 from paddle_googlenet.engine.averaging import WeightAverage
+from paddle_googlenet.engine.multicrop import _networks
+from paddle_googlenet.engine.predict import Predictor
 from paddle_googlenet.errors import ConfigError
+from paddle_googlenet.weights.checkpoint import evaluated_weights
 from helpers import assert_same_params, params_of, read_records
 from tiny import DEFAULT_CONFIG, tiny_overrides
 
@@ -91,3 +94,20 @@ def test_evaluation_and_best_model_use_the_ema_weights(tiny_data, tmp_path):
     shadow = params_of(ema_file)
     for key in shadow:
         np.testing.assert_array_equal(best[key], shadow[key], err_msg=key)
+
+    # A checkpoint evaluated, predicted from, ensembled or exported under the EMA
+    # config gives its averaged weights: what the run evaluated and reported.
+    checkpoint = os.path.join(run, "latest")
+    config = load_config(DEFAULT_CONFIG, tiny_overrides(tiny_data, str(tmp_path / "eval"), 1, **{
+        "EMA.decay": DECAY, "Global.pretrained_model": checkpoint,
+        "Infer.PostProcess.class_id_map_file": os.path.join(tiny_data, "label_list.txt")}))
+    engine = Engine(config, mode="eval")
+    assert engine.evaluate()["loss"] == pytest.approx(with_ema["loss"], abs=1e-6)
+    assert evaluated_weights(checkpoint, averaged=True) == ema_file
+    assert evaluated_weights(checkpoint, averaged=False) == checkpoint
+    predictor = Predictor(config)
+    for name, value in predictor.model.net.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), shadow[name], err_msg=name)
+    second = _networks(engine, [checkpoint, checkpoint])[1]
+    for name, value in second.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), shadow[name], err_msg=name)

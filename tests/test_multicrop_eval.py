@@ -5,6 +5,7 @@ import json
 import os
 import re
 
+import numpy as np
 import paddle
 import pytest
 
@@ -72,7 +73,7 @@ def test_an_ensemble_of_one_is_the_single_model_and_two_average_probabilities(tw
     ten = evaluate_crops(config, a, crops=10)
     twice = evaluate_crops(config, [a, a], crops=10)
     assert (twice.weights, twice.crops) == ([a, a], 10)
-    assert "shorter sides" in twice.protocol
+    assert twice.protocol == "64-pixel crops (resize_short 72 for 10 crops), bilinear interpolation"
     assert figures_of(twice) == pytest.approx(figures_of(ten))
     # two models: the mean of their softmax probabilities, computed here by hand
     other = build_model(config["Arch"])
@@ -129,6 +130,48 @@ def test_eval_prints_the_ensembles_report(two_images, capsys):
     assert "Eval.crops: 7 is not a crop count" in capsys.readouterr().err
     assert eval_main(argv + ["--ensemble", a]) == 2
     assert "--ensemble: names the weights of --table's ensemble rows" in capsys.readouterr().err
+    assert eval_main(argv + ["--table", "--ensemble", a]) == 2
+    assert f"ensemble: {a} alone is no ensemble" in capsys.readouterr().err
+    assert eval_main(argv + ["--table", "--ensemble", "[]"]) == 2
+    assert "error: --ensemble: no weights file in" in capsys.readouterr().err
+
+
+def test_figures_per_class_and_table_agree_when_every_class_ties(two_images, tmp_path):
+    """A head of zeros gives every class the same probability: the figures, the
+    per-class counts and the table's row of the same evaluation pick one class."""
+    tied = build_model({"name": "GoogLeNet", "class_num": 6, "adaptive_pool": True})
+    for name, parameter in tied.named_parameters():
+        if name.startswith("head.fc"):
+            parameter.set_value(np.zeros(parameter.shape, "float32"))
+    path = str(tmp_path / "tied.pdparams")
+    paddle.save(tied.state_dict(), path)
+    report = evaluate_crops(config_of(two_images), [path], table=True)
+    row = report.table[0]
+    assert (row.models, row.crops) == (1, 1)
+    assert (report.figures["top1"], report.figures["top5"]) == (row.top1, row.top5)
+    assert report.confusion.trace() == round(row.top1 * row.images)
+    assert np.count_nonzero(report.confusion.sum(axis=0)) == 1  # one class for every image
+
+
+def test_json_is_strict_and_names_the_confusion_matrix(two_images, tmp_path, capsys):
+    """Weights that give NaN: the loss is null in the JSON (which stays valid), and
+    the picture's path goes into it rather than after it."""
+    broken = build_model({"name": "GoogLeNet", "class_num": 6, "adaptive_pool": True})
+    weight = broken.head.fc.weight
+    weight.set_value(np.full(weight.shape, np.nan, "float32"))
+    path = str(tmp_path / "nan.pdparams")
+    paddle.save(broken.state_dict(), path)
+    picture = str(tmp_path / "confusion.png")
+    argv = ["-c", DEFAULT_CONFIG, "--json", "--confusion-matrix", picture]
+    for option in two_images["options"] + [f"Global.pretrained_model={path}"]:
+        argv += ["-o", option]
+    capsys.readouterr()
+    assert eval_main(argv) == 0
+    out = capsys.readouterr().out.strip()
+    report = json.loads(out, parse_constant=lambda name: pytest.fail(f"{name} in JSON"))
+    assert report["figures"]["loss"] is None and report["figures"]["images"] == 2
+    assert report["confusion_matrix_png"] == picture and os.path.getsize(picture) > 0
+    assert len(out.splitlines()) == 1
 
 
 def test_weights_of_another_class_count_are_refused_in_an_ensemble(two_images, tmp_path):
@@ -190,11 +233,11 @@ def two_epoch_run(tiny_data, tmp_path_factory):
 def test_table_of_a_runs_best_model_and_an_ensemble_of_its_last_two_checkpoints(
         two_images, two_epoch_run, capsys):
     """As on the demo: the 1-model rows are the best model's, the 2-model rows the
-    last two checkpoints' (``--ensemble``), each file read once."""
+    last two checkpoints' (``--ensemble``, repeated: it adds up), each file read once."""
     best, first, second = (os.path.join(two_epoch_run, name)
                            for name in ("best_model", "epoch_1", "epoch_2"))
     one_image = f"DataLoader.Eval.dataset.cls_label_path={two_images['one_image']}"
-    argv = ["-c", DEFAULT_CONFIG, "--table", "--ensemble", first, second]
+    argv = ["-c", DEFAULT_CONFIG, "--table", "--ensemble", first, "--ensemble", second]
     for option in two_images["options"] + [f"Global.pretrained_model={best}", one_image]:
         argv += ["-o", option]
     capsys.readouterr()

@@ -39,10 +39,17 @@ def _eval(argv):
         with Progress(images, "eval") as progress:
             report = engine.evaluation_report(progress)
     # Every process of a launch holds the same totals and prints them; one writes
-    # the picture.
-    print(json.dumps(report.as_dict()) if args.json else "\n".join(report.lines()))
+    # the picture, before the report names it.
     if args.confusion_matrix and is_main_process():
         plot_confusion(report.confusion, report.class_names, args.confusion_matrix)
+    if args.json:
+        result = report.as_dict()
+        if args.confusion_matrix:
+            result["confusion_matrix_png"] = args.confusion_matrix
+        print(json.dumps(result, allow_nan=False))
+        return
+    print("\n".join(report.lines()))
+    if args.confusion_matrix:
         print(f"confusion matrix: {args.confusion_matrix}")
 
 

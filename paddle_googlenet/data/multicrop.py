@@ -90,10 +90,14 @@ class CropPlan:
         return union(self.protocols(width, height))[0]
 
     def describe(self) -> str:
+        """The crop size, the resizes of the plan's protocols and the interpolation."""
         resize = (f"resize_short {self.resize.resize_short}" if getattr(
             self.resize, "resize_short", None) else "no resize")
-        return (f"{self.side}-pixel crops ({resize} for 1 and 10 crops, shorter sides "
-                f"{', '.join(map(str, self.scales))} for 144), {self.resampler.name} "
+        listed = " and ".join(str(c) for c in self.counts if c != 144)
+        parts = [f"{resize} for {listed} crop{'s' if listed != '1' else ''}"] if listed else []
+        if 144 in self.counts:
+            parts.append(f"shorter sides {', '.join(map(str, self.scales))} for 144")
+        return (f"{self.side}-pixel crops ({', '.join(parts)}), {self.resampler.name} "
                 f"interpolation")
 
 

@@ -16,6 +16,7 @@ from ..losses import build_loss
 from ..metrics import ConfusionMatrix, build_metrics
 from ..models import build_model, load_weights
 from ..optim import build_optimizer
+from ..weights.checkpoint import evaluated_weights
 from .runtime import is_main_process, rng_state, set_rng_state, world_size
 from .accumulation import effective_update_freq
 from .labels import (class_names, fill_class_num, folder_split, relabel_folders,
@@ -90,8 +91,10 @@ def build_components(config: dict, mode: str, device: str, speed_up=None,
         speed_up(network)
     report = None
     if g["pretrained_model"]:
+        weights = (g["pretrained_model"] if mode == "train"
+                   else evaluated_weights(g["pretrained_model"], bool(config.get("EMA"))))
         with located("Global.pretrained_model"):
-            report = load_weights(network, g["pretrained_model"],
+            report = load_weights(network, weights,
                                   heads="reinit" if mode == "train" else "strict")
 
     loaders = config.get("DataLoader", {})

@@ -40,7 +40,8 @@ class TableRow:
 
     @property
     def forward_passes(self) -> int:
-        """Per image: crops x models."""
+        """Per image: crops x models, as the paper counts them (a file named twice in
+        an ensemble counts twice, though it is run once)."""
         return self.crops * self.models
 
     @property
@@ -123,9 +124,13 @@ class EvaluationReport:
 
     def as_dict(self) -> dict:
         """Everything above as JSON-ready values; ``per_class`` rows are
-        ``{"class", "name", "images", "accuracy"}``."""
+        ``{"class", "name", "images", "accuracy"}``. A figure that is not finite (the
+        loss of broken weights) is None, which JSON can hold; the printed report shows
+        it as it is."""
+        figures = {k: v if not isinstance(v, float) or np.isfinite(v) else None
+                   for k, v in self.figures.items()}
         return {"weights": list(self.weights), "crops": self.crops,
-                "protocol": self.protocol, "figures": dict(self.figures),
+                "protocol": self.protocol, "figures": figures,
                 "per_class": [{"class": i, "name": name, "images": images,
                                "accuracy": accuracy}
                               for i, (name, images, accuracy) in enumerate(self.per_class())],

@@ -29,17 +29,20 @@ from ..data.multicrop import CropPlan, check_crop_count, multi_crop_dataset, nor
 from ..data.samplers import eval_shard_batch_sampler
 from ..data.transforms import build_transforms
 from ..errors import ConfigError, located
-from ..metrics import sum_across_ranks
+from ..metrics import TopkAcc, sum_across_ranks
 from ..models import build_model, load_weights
 from ..progress import optional_progress
+from ..weights.checkpoint import evaluated_weights
 from .evaluation import EvaluationReport, TableRow, metric_figures, update_metrics
 
 __all__ = ["weights_files", "evaluate_crops", "crop_count"]
 
 
-def weights_files(value: Union[str, Sequence[str], None]) -> List[str]:
-    """The weights files ``Global.pretrained_model`` names: one path, a list, or the
-    text ``[a,b,c]`` an ``-o`` override leaves (names without quotes)."""
+def weights_files(value: Union[str, Sequence[str], None],
+                  where: str = "Global.pretrained_model") -> List[str]:
+    """The weights files ``value`` names (``where`` says which setting, for the error):
+    one path, a list, or the text ``[a,b,c]`` an ``-o`` override leaves (names without
+    quotes)."""
     if value is None:
         return []
     if isinstance(value, str):
@@ -50,7 +53,7 @@ def weights_files(value: Union[str, Sequence[str], None]) -> List[str]:
             value = [text]
     paths = [str(p) for p in value if str(p).strip()]
     if not paths:
-        raise ConfigError(f"Global.pretrained_model: no weights file in {value!r}")
+        raise ConfigError(f"{where}: no weights file in {value!r}")
     return paths
 
 
@@ -62,13 +65,16 @@ def crop_count(config: dict) -> int:
 def _networks(engine, paths: List[str], ensemble: Sequence[str] = ()) -> list:
     """The engine's network (the first weights) and one more per further file, built
     from the same Arch. Every file must fit it, heads and class count included; a
-    refusal names the table's ``ensemble`` for its files, else Global.pretrained_model."""
+    refusal names the table's ``ensemble`` for its files, else Global.pretrained_model.
+    Under an ``EMA`` config a checkpoint gives its averaged weights, as the engine's
+    own network does (``weights.checkpoint.evaluated_weights``)."""
     networks = [engine.network]
+    averaged = bool(engine.config.get("EMA"))
     for path in paths[1:]:
         network = build_model(engine.config["Arch"])
         engine.process.speed_up(network)
         with located("ensemble" if path in ensemble else "Global.pretrained_model"):
-            load_weights(network, path, heads="strict")
+            load_weights(network, evaluated_weights(path, averaged), heads="strict")
         network.eval()
         networks.append(network)
     return networks
@@ -97,13 +103,6 @@ def _probabilities(network, inputs: paddle.Tensor, chunk: int) -> np.ndarray:
         logits = logits[0] if isinstance(logits, (list, tuple)) else logits
         out.append(paddle.nn.functional.softmax(logits, axis=-1).numpy())
     return np.concatenate(out)
-
-
-def _hits(probabilities: np.ndarray, labels: np.ndarray, k: int) -> int:
-    """Images whose label is among the ``k`` most probable classes."""
-    k = min(k, probabilities.shape[1])
-    top = np.argpartition(-probabilities, k - 1, axis=1)[:, :k]
-    return int((top == labels[:, None]).any(axis=1).sum())
 
 
 def _table_rows(paths: List[str], ensemble: Optional[List[str]]
@@ -138,10 +137,14 @@ def evaluate_crops(config: dict, weights: Union[str, Sequence[str], None] = None
 
     paths = weights_files(weights if weights is not None
                           else required_weights(config, "evaluate"))
-    members = weights_files(ensemble) if ensemble else None
-    if members and not table:
-        raise ConfigError("ensemble: the weights of a table's ensemble rows; to evaluate "
-                          "an ensemble on its own, give its files as the weights")
+    members = weights_files(ensemble, "ensemble") if ensemble is not None else None
+    if members is not None and not table:
+        raise ValueError("evaluate_crops: ensemble names the weights of the table's "
+                         "ensemble rows (table=True); an ensemble evaluated on its own "
+                         "is given as the weights")
+    if members is not None and len(members) < 2:
+        raise ConfigError(f"ensemble: {members[0]} alone is no ensemble; give two weights "
+                          f"files or more")
     asked = check_crop_count(crops) if crops is not None else crop_count(config)
     rows = _table_rows(paths, members) if table else []
     files = list(dict.fromkeys(paths + (members or [])))  # each network built once
@@ -168,15 +171,14 @@ def evaluate_crops(config: dict, weights: Union[str, Sequence[str], None] = None
                        axis=0)
 
     metrics = engine.eval_metrics
-    for metric in metrics:
+    row_metrics = [TopkAcc([1, 5]) for _ in rows]  # the figures' scoring, row by row
+    for metric in metrics + row_metrics:
         metric.reset()
-    sums = np.zeros((len(rows), 3), np.int64)  # top-1 hits, top-5 hits, images
-    images = 0
+    images = not_finite = 0
     total = loader.batch_sampler.num_samples
-    with paddle.no_grad(), engine.eval_weights(), \
-            optional_progress(progress, total, "eval") as shown:
-        for network in networks:
-            network.eval()
+    for network in networks:
+        network.eval()
+    with paddle.no_grad(), optional_progress(progress, total, "eval") as shown:
         for batch, labels in loader:
             batch = batch.numpy() if isinstance(batch, paddle.Tensor) else np.asarray(batch)
             labels = np.asarray(labels).reshape(-1)
@@ -186,23 +188,28 @@ def evaluate_crops(config: dict, weights: Union[str, Sequence[str], None] = None
             # [files, images, crops, classes]
             probabilities = np.stack([_probabilities(n, inputs, chunk).reshape(
                 batch.shape[0], batch.shape[1], -1) for n in networks])
+            not_finite += int((~np.isfinite(probabilities)).any(axis=(0, 2, 3)).sum())
+            label = paddle.to_tensor(labels[:, None])
             update_metrics(metrics, [paddle.to_tensor(averaged(probabilities, paths, asked))],
-                           paddle.to_tensor(labels[:, None]))
-            for row, (group, count) in enumerate(rows):
-                mean = averaged(probabilities, group, count)
-                sums[row] += (_hits(mean, labels, 1), _hits(mean, labels, 5), len(labels))
+                           label)
+            for metric, (group, count) in zip(row_metrics, rows):
+                update_metrics([metric], [paddle.to_tensor(averaged(probabilities, group, count))],
+                               label)
             images += len(labels)
             if shown is not None:
                 shown.update(len(labels))
     across_ranks = getattr(loader.batch_sampler, "splits_across_ranks", False)
-    if across_ranks and rows:
-        sums = sum_across_ranks(sums)
     figures = metric_figures(metrics, None, images, across_ranks)
+    scored = [metric_figures([metric], None, images, across_ranks) for metric in row_metrics]
+    if across_ranks:
+        not_finite = int(sum_across_ranks([not_finite])[0])
+    if not_finite:
+        engine.logger.warning(f"[Eval] {not_finite} image(s) got probabilities that are not "
+                              f"finite (NaN or inf) from these weights: their scores mean "
+                              f"nothing")
     engine.skipped_images(loader, "[Eval]")
-    table_rows = [TableRow(list(group), count, int(seen),
-                           float(top1 / seen) if seen else 0.0,
-                           float(top5 / seen) if seen else 0.0)
-                  for (group, count), (top1, top5, seen) in zip(rows, sums)]
+    table_rows = [TableRow(list(group), count, row["images"], row["top1"], row["top5"])
+                  for (group, count), row in zip(rows, scored)]
     return EvaluationReport(figures, engine.class_names, engine.confusion.result.copy(),
                             weights=paths, crops=asked,
                             protocol=plan.describe() if counts != [1] else None,

@@ -12,6 +12,7 @@ from ..data import BatchNormalize, build_transforms
 from ..deploy import classify_files
 from ..errors import ConfigError, located
 from ..models import build_main_head
+from ..weights.checkpoint import evaluated_weights
 from .labels import class_id_map, class_names, fill_class_num
 
 __all__ = ["expand_images", "Predictor"]
@@ -35,7 +36,8 @@ class Predictor:
         infer = config.get("Infer")
         if not infer:
             raise ConfigError("Infer: needed to predict (transforms, batch_size, PostProcess)")
-        weights = required_weights(config, "predict with")
+        weights = evaluated_weights(required_weights(config, "predict with"),
+                                    bool(config.get("EMA")))
         post = infer.get("PostProcess") or {}
         class_id_map(config)  # a labels file named there must exist: said before the work
         fill_class_num(config, "Eval")

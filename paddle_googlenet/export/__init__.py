@@ -44,6 +44,7 @@ from ..errors import ConfigError, UserError, located
 from ..engine.labels import class_id_map, class_names, fill_class_num
 from ..models import build_main_head
 from ..weights.atomic import replace_dir, temp_dir_for
+from ..weights.checkpoint import evaluated_weights
 from .exporters import EXPORTERS, exporter_named
 from .files import DEPLOY_CONFIG, MODEL_FILES
 from .images import dataset_images
@@ -90,7 +91,7 @@ def export_inference_model(config: dict, save_dir: str = None, onnx: bool = Fals
     written unless every part succeeds.
     """
     g = config["Global"]
-    weights = required_weights(config, "export")
+    weights = evaluated_weights(required_weights(config, "export"), bool(config.get("EMA")))
     save_dir = os.path.normpath(save_dir or g["save_inference_dir"])
     softmax = g["export_softmax"]
     class_id_map(config)  # a labels file named there must exist

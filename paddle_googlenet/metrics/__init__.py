@@ -159,7 +159,9 @@ def build_metrics(entries, num_classes: int, where: str = "Metric.Eval",
 
 
 class ConfusionMatrix(paddle.metric.Metric):
-    """Counts of (true class, predicted class) of the main output's arg-max.
+    """Counts of (true class, predicted class) of the main output's most probable
+    class, picked as ``TopkAcc`` picks its top-1 (``paddle.topk``), so that per-class
+    accuracy and top-1 agree when scores tie.
 
     Reported to ``paddle.Model`` as ``mean_class_acc`` (the mean of the per-class
     accuracies). ``paddle.Model`` resets metrics when an evaluation ends, so the
@@ -174,8 +176,9 @@ class ConfusionMatrix(paddle.metric.Metric):
 
     def compute(self, *args):
         pred, label = args[0], args[-1]
+        _, top = paddle.topk(pred, k=1, axis=-1)
         return paddle.stack([label.reshape([-1]).astype("int64"),
-                             paddle.argmax(pred, axis=-1).astype("int64")], axis=1)
+                             top.reshape([-1]).astype("int64")], axis=1)
 
     def update(self, pairs, *args):
         pairs = np.asarray(pairs).reshape(-1, 2)

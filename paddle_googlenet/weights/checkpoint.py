@@ -35,7 +35,7 @@ from .atomic import replace_dir, temp_dir_for
 from .loading import load_weights, model_dtype
 
 __all__ = ["save_checkpoint", "save_best", "load_checkpoint", "load_ema", "ema_file",
-           "resolve_checkpoint",
+           "evaluated_weights", "resolve_checkpoint",
            "checkpoint_files", "checkpoint_name", "saved_best_top1", "saved_checkpoints",
            "remove_checkpoints",
            "LATEST", "BEST"]
@@ -304,6 +304,16 @@ def ema_file(path: str) -> str:
         return os.path.join(path, EMA)
     prefix = path[: -len(".pdparams")] if path.endswith(".pdparams") else path
     return f"{prefix}_ema.pdparams"
+
+
+def evaluated_weights(path: str, averaged: bool) -> str:
+    """The weights to evaluate, predict or export by for ``path``: with ``averaged``
+    (the config has an ``EMA`` section) a checkpoint's averaged weights when it keeps
+    them, which is what the training run evaluated and chose its best model by;
+    otherwise ``path`` itself. (``best_model`` holds the averaged weights already.)"""
+    if averaged and os.path.isfile(ema_file(path)):
+        return ema_file(path)
+    return path
 
 
 def load_ema(path: str):
